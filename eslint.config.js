@@ -1,0 +1,17 @@
+// eslint.config — typescript-eslint strict, type-aware where it catches real bugs (floating promises).
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js'] },
+  ...tseslint.configs.strict,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      complexity: ['warn', 15],
+      'max-depth': ['warn', 4],
+    },
+  },
+  { files: ['functions/**/*.ts'], ignores: ['functions/**/*.test.ts'], rules: { 'no-console': 'error' } },
+);

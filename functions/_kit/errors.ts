@@ -1,0 +1,88 @@
+/** _kit/errors — the typed error hierarchy; each status means something to Knative's retries. */
+
+/** One field-level problem, for the `errors` member of a problem body. */
+export interface Fault {
+  readonly where: string;
+  readonly message: string;
+}
+
+/**
+ * Base class. `status` is what the Broker sees: Knative retries 404, 408, 409, 429 and 5xx,
+ * and dead-letters other 4xx at once.
+ * @see https://knative.dev/docs/eventing/event-delivery/
+ */
+export abstract class ReflexError extends Error {
+  abstract readonly status: number;
+  /** Short, stable, human title for the problem body (RFC 9457 `title`). */
+  abstract readonly title: string;
+  readonly faults: readonly Fault[];
+  /** Seconds the sender should wait before retrying (sent as Retry-After). */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(message: string, options: { faults?: readonly Fault[]; retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.faults = options.faults ?? [];
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+/** Not a CloudEvent, malformed, unknown type or schema-invalid data: never worth a retry. */
+export class InvalidEventError extends ReflexError {
+  readonly status = 400;
+  readonly title = 'Invalid CloudEvent';
+}
+
+/** The request body is larger than the configured limit. */
+export class PayloadTooLargeError extends ReflexError {
+  readonly status = 413;
+  readonly title = 'Payload too large';
+}
+
+/** The content type is not one the HTTP binding defines a mode for. */
+export class UnsupportedMediaTypeError extends ReflexError {
+  readonly status = 415;
+  readonly title = 'Unsupported media type';
+}
+
+/** RBAC refused the call: retrying will not help; someone must fix the Role. */
+export class ForbiddenError extends ReflexError {
+  readonly status = 403;
+  readonly title = 'Forbidden';
+}
+
+/** An optimistic-concurrency conflict survived the handler's own re-read and retries. */
+export class ConflictError extends ReflexError {
+  readonly status = 409;
+  readonly title = 'Conflict';
+}
+
+/** A transient fault (the API server unreachable, 5xx, 429): the Broker must retry. */
+export class UnavailableError extends ReflexError {
+  readonly status = 503;
+  readonly title = 'Service unavailable';
+}
+
+/** A bug or an unexpected answer: 500, which Knative retries, so it is visible and dead-lettered. */
+export class InternalError extends ReflexError {
+  readonly status = 500;
+  readonly title = 'Internal error';
+}
+
+/** A bad configuration value: start-up stops with a message naming the key. */
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`configuration ${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Anything thrown becomes a ReflexError; an unknown throw is an internal error. */
+export function asReflexError(err: unknown): ReflexError {
+  if (err instanceof ReflexError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new InternalError(message, { cause: err });
+}

@@ -1,0 +1,62 @@
+/** _kit/function — what a function declares: the types it accepts, its config and its handler. */
+import type { CloudEvent } from 'cloudevents';
+import type { Registry } from 'prom-client';
+import type { Env, RuntimeConfig } from './config.js';
+import type { KubeFactory } from './k8s.js';
+import type { Logger } from './logger.js';
+import type { Reply, ReplySpec } from './reply.js';
+import type { TraceContext } from './trace.js';
+
+/** Matches any type: only for functions that must never refuse an event (deadletter). */
+export const ANY_TYPE = '*';
+
+export interface Accept {
+  /** The CloudEvent `type`, exactly, or ANY_TYPE. */
+  readonly type: string;
+  /**
+   * `$id` of the JSON Schema `data` must satisfy, or null when data is not inspected.
+   * @see schemas/README.md
+   */
+  readonly schema: string | null;
+}
+
+/** A CloudEvent that passed the envelope checks and its type's schema. */
+export type ValidEvent = CloudEvent<unknown>;
+
+export interface HandlerContext<C> {
+  readonly config: C;
+  readonly runtime: RuntimeConfig;
+  readonly log: Logger;
+  /** The trace context of the work this event causes (a child of the incoming one). */
+  readonly trace: TraceContext;
+  readonly now: () => Date;
+  readonly kube: KubeFactory;
+  /** The server's Prometheus registry, for a function's own metrics (see counter()). */
+  readonly registry: Registry;
+  /** The reply event for this handler (200, binary mode); the kit fills id, source, time, trace. */
+  reply(spec: ReplySpec): Reply;
+}
+
+/** A handler answers with a Reply (200 + CloudEvent) or nothing (202, empty body). */
+export type Handler<C> = (event: ValidEvent, ctx: HandlerContext<C>) => Promise<Reply | undefined>;
+
+export interface FunctionDefinition<C = undefined> {
+  /** Same name everywhere: functions/<name>, knative/<name>, the ksvc. */
+  readonly name: string;
+  readonly accepts: readonly Accept[];
+  /** Parses this function's own environment once; a bad value throws ConfigError. */
+  readonly configure: (env: Env) => C;
+  /** Work before the function is ready (e.g. load rules); /readyz stays 503 until it ends. */
+  readonly init?: (config: C, log: Logger) => Promise<void>;
+  readonly handle: Handler<C>;
+}
+
+/** Identity with inference: `export default defineFunction({...})`. */
+export function defineFunction<C>(definition: FunctionDefinition<C>): FunctionDefinition<C> {
+  return definition;
+}
+
+/** For functions with no configuration of their own. */
+export function noConfig(): undefined {
+  return undefined;
+}

@@ -1,0 +1,73 @@
+/** _kit/schemas — every JSON Schema in schemas/, in one ajv instance, compiled once at start-up. */
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Fault } from './errors.js';
+
+// ajv-formats is CommonJS with a default export that ESM sees one level down.
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv2020) => void;
+
+/** Where `$id`s live: a schema file `schemas/<name>.json` has `$id` `${SCHEMA_BASE}<name>.json`. */
+export const SCHEMA_BASE = 'https://reflex.dev/schemas/';
+
+export interface SchemaRegistry {
+  /** The compiled validator for a schema `$id`; throws at start-up if unknown. */
+  validator(id: string): ValidateFunction;
+  has(id: string): boolean;
+  readonly ids: readonly string[];
+}
+
+/** The repository's schemas/ folder, found from this file in both the source and dist layouts. */
+export function defaultSchemasDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'schemas')) && existsSync(join(dir, 'package.json'))) return join(dir, 'schemas');
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the schemas/ folder above ' + fileURLToPath(import.meta.url));
+}
+
+function jsonFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? jsonFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : [],
+  );
+}
+
+export function loadSchemas(dirs: readonly string[]): SchemaRegistry {
+  // strict: a typo in a schema keyword is a start-up error, not a silently ignored rule.
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+  addFormats(ajv);
+  const ids: string[] = [];
+  for (const dir of dirs) {
+    for (const file of jsonFiles(dir)) {
+      const schema = JSON.parse(readFileSync(file, 'utf8')) as { $id?: string };
+      if (typeof schema.$id !== 'string') throw new Error(`${file}: a schema needs an $id`);
+      ajv.addSchema(schema);
+      ids.push(schema.$id);
+    }
+  }
+  const compiled = new Map<string, ValidateFunction>();
+  return {
+    ids,
+    has: (id) => ids.includes(id),
+    validator(id) {
+      let v = compiled.get(id);
+      if (!v) {
+        v = ajv.getSchema(id);
+        if (!v) throw new Error(`no schema with $id ${id} (known: ${ids.join(', ') || 'none'})`);
+        compiled.set(id, v);
+      }
+      return v;
+    },
+  };
+}
+
+/** ajv errors as faults: where (a JSON pointer into data) and what. */
+export function faultsOf(errors: readonly ErrorObject[] | null | undefined, root = 'data'): Fault[] {
+  return (errors ?? []).map((e) => {
+    const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: string }).additionalProperty)})` : '';
+    return { where: `${root}${e.instancePath}`, message: `${e.message ?? 'invalid'}${extra}` };
+  });
+}

@@ -1,0 +1,284 @@
+/**
+ * _kit/server — the production server every function runs in, and the one tests start:
+ * accepts (binding + schemas) -> handler -> reply (binary CloudEvent) or 202, with the error
+ * contract of docs/architecture.md §6, health, metrics, logs and graceful shutdown.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseRequest, toBinaryResponse, type Mode } from './binding.js';
+import { parseRuntimeConfig, type Env, type RuntimeConfig } from './config.js';
+import { ConfigError, InvalidEventError, PayloadTooLargeError, ReflexError, UnavailableError, UnsupportedMediaTypeError, asReflexError } from './errors.js';
+import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
+import { kubeFactory, type KubeFactory } from './k8s.js';
+import { createLogger, type Logger, type Sink } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Reply } from './reply.js';
+import { defaultSchemasDir, faultsOf, loadSchemas } from './schemas.js';
+import { childOf, parseTraceparent } from './trace.js';
+
+export interface ServerOptions {
+  /** Environment to read configuration from (default: process.env). */
+  readonly env?: Env;
+  /** Folders of JSON Schemas (default: the repository's schemas/). */
+  readonly schemasDirs?: readonly string[];
+  readonly logSink?: Sink;
+  readonly kube?: KubeFactory;
+  readonly now?: () => Date;
+}
+
+export type State = 'starting' | 'ready' | 'draining' | 'stopped';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  state(): State;
+  /** Stop accepting, let in-flight requests finish (up to the deadline), close. */
+  shutdown(): Promise<{ drained: boolean }>;
+}
+
+const PROBLEM_BASE = 'https://reflex.dev/problems/';
+/** Label for types the function does not declare: keeps metric cardinality bounded. */
+const OTHER_TYPE = 'other';
+
+interface Outcome {
+  readonly replies: Reply[];
+}
+
+export async function startServer<C>(definition: FunctionDefinition<C>, options: ServerOptions = {}): Promise<RunningServer> {
+  const env = options.env ?? process.env;
+  const runtime = parseRuntimeConfig(env, definition.name);
+  const log = createLogger(runtime.logLevel, { function: definition.name }, options.logSink);
+  const config = definition.configure(env);
+  const schemas = loadSchemas(options.schemasDirs ?? [defaultSchemasDir()]);
+  // Compile every accepted type's schema now: a missing schema is a start-up error, not a 500 later.
+  const validators = new Map(definition.accepts.map((a) => [a.type, a.schema === null ? null : schemas.validator(a.schema)]));
+  const declared = new Set(definition.accepts.map((a) => a.type));
+  const metrics = createMetrics(definition.name);
+  const kube = options.kube ?? kubeFactory();
+  const now = options.now ?? (() => new Date());
+
+  let state: State = 'starting';
+  let inflight = 0;
+  let idle: (() => void) | undefined;
+
+  const typeLabel = (type: unknown): string => (typeof type === 'string' && declared.has(type) ? type : OTHER_TYPE);
+
+  const accepts = (event: ValidEvent, where: string): Accept => {
+    const found = definition.accepts.find((a) => a.type === event.type) ?? definition.accepts.find((a) => a.type === ANY_TYPE);
+    if (!found) {
+      throw new InvalidEventError(`type ${event.type} is not accepted by ${definition.name}`, {
+        faults: [{ where: `${where}type`, message: `accepted types: ${definition.accepts.map((a) => a.type).join(', ')}` }],
+      });
+    }
+    const validate = validators.get(found.type);
+    if (validate) {
+      if (Buffer.isBuffer(event.data) || event.data === undefined) {
+        throw new InvalidEventError(`data of ${event.type} must be JSON`, { faults: [{ where: `${where}data`, message: 'expected a JSON document (datacontenttype application/json)' }] });
+      }
+      if (!validate(event.data)) {
+        const faults = faultsOf(validate.errors, `${where}data`);
+        throw new InvalidEventError(`data does not match the schema of ${event.type}: ${faults[0]?.where} ${faults[0]?.message}`, { faults });
+      }
+    }
+    return found;
+  };
+
+  const handleOne = async (event: ValidEvent, req: Request): Promise<Reply | undefined> => {
+    const incoming = parseTraceparent(
+      req.header('traceparent') ?? (typeof event['traceparent'] === 'string' ? event['traceparent'] : undefined),
+      req.header('tracestate') ?? (typeof event['tracestate'] === 'string' ? event['tracestate'] : undefined),
+    );
+    const trace = childOf(incoming);
+    const eventLog = log.child({ ceId: event.id, ceType: event.type, ceSource: event.source, ceSubject: event.subject, traceId: trace.traceId, spanId: trace.spanId });
+    const ctx: HandlerContext<C> = {
+      config,
+      runtime,
+      log: eventLog,
+      trace,
+      now,
+      kube,
+      registry: metrics.registry,
+      reply: (spec) => Reply.create(spec, { source: runtime.source, incomingType: event.type, trace, now: now() }),
+    };
+    const label = typeLabel(event.type);
+    const stopTimer = metrics.duration.startTimer({ type: label });
+    try {
+      const result = await definition.handle(event, ctx);
+      metrics.handled.inc({ type: label, outcome: result ? 'reply' : 'noreply' });
+      eventLog.info(result ? 'handled, replying' : 'handled', result ? { replyType: result.event.type, replyId: result.event.id } : {});
+      return result;
+    } catch (err) {
+      const e = asReflexError(err);
+      (e.status >= 500 ? metrics.failed : metrics.rejected).inc({ type: label, status: e.status });
+      eventLog[e.status >= 500 ? 'error' : 'warn']('handler failed', { status: e.status, error: e, cause: e.cause instanceof Error ? e.cause.message : undefined });
+      throw e;
+    } finally {
+      stopTimer();
+    }
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.get('/readyz', (_req, res) => void res.status(state === 'ready' ? 200 : 503).json({ status: state }));
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.post('/', (_req, res, next) => {
+    if (state !== 'ready') {
+      // Draining: tell the client to go elsewhere and close this keep-alive connection.
+      if (state === 'draining') res.setHeader('connection', 'close');
+      throw new UnavailableError(`${definition.name} is ${state}`, { retryAfterSeconds: 1 });
+    }
+    inflight++;
+    next();
+  }, express.raw({ type: () => true, limit: runtime.maxBodyBytes }), async (req, res) => {
+    let mode: Mode = 'binary';
+    try {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let parsed;
+      try {
+        parsed = parseRequest(req.headers, body);
+      } catch (err) {
+        if (err instanceof ReflexError) metrics.rejected.inc({ type: OTHER_TYPE, status: err.status });
+        throw err;
+      }
+      mode = parsed.mode;
+      parsed.events.forEach((e, i) => {
+        metrics.received.inc({ type: typeLabel(e.type) });
+        try {
+          accepts(e, mode === 'batch' ? `[${i}].` : '');
+        } catch (err) {
+          if (err instanceof ReflexError) metrics.rejected.inc({ type: typeLabel(e.type), status: err.status });
+          throw err;
+        }
+      });
+      const outcome: Outcome = { replies: [] };
+      for (const event of parsed.events) {
+        const r = await handleOne(event, req);
+        if (r) outcome.replies.push(r);
+      }
+      respond(res, mode, outcome);
+    } finally {
+      inflight--;
+      if (inflight === 0) idle?.();
+    }
+  });
+  app.all('/', (_req, res) => {
+    res.setHeader('allow', 'POST');
+    sendProblem(res, 405, 'Method not allowed', 'POST CloudEvents to /', []);
+  });
+  app.use((req, res) => sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`, []));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = bodyParserError(err, runtime) ?? asReflexError(err);
+    if (e.status >= 500 && !(e instanceof UnavailableError)) log.error('request failed', { path: req.path, error: e });
+    if (e.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(e.retryAfterSeconds));
+    // A 5xx detail never carries internals to the caller; the log has them.
+    const detail = e.status === 500 ? 'internal error; see the function log' : e.message;
+    sendProblem(res, e.status, e.title, detail, e.faults);
+  });
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(runtime.port, runtime.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info('listening', { port, host: runtime.host, accepts: definition.accepts.map((a) => a.type) });
+
+  try {
+    await definition.init?.(config, log);
+  } catch (err) {
+    await new Promise((r) => server.close(r));
+    throw err;
+  }
+  state = 'ready';
+  log.info('ready');
+
+  let shuttingDown: Promise<{ drained: boolean }> | undefined;
+  const shutdown = (): Promise<{ drained: boolean }> => {
+    shuttingDown ??= (async () => {
+      state = 'draining';
+      log.info('draining', { inflight, deadlineMs: runtime.shutdownTimeoutMs });
+      const closed = new Promise((r) => server.close(r));
+      server.closeIdleConnections();
+      const drained = inflight === 0 || (await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), runtime.shutdownTimeoutMs);
+        idle = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      }));
+      if (!drained) log.error('shutdown deadline passed with requests in flight', { inflight });
+      server.closeAllConnections();
+      await closed;
+      state = 'stopped';
+      log.info('stopped', { drained });
+      return { drained };
+    })();
+    return shuttingDown;
+  };
+
+  return { url: `http://${runtime.host === '0.0.0.0' ? '127.0.0.1' : runtime.host}:${port}`, port, metrics, log, state: () => state, shutdown };
+}
+
+function respond(res: Response, mode: Mode, outcome: Outcome): void {
+  if (outcome.replies.length === 0) {
+    res.status(202).end();
+    return;
+  }
+  if (mode === 'batch') {
+    res.status(200).type('application/cloudevents-batch+json').send(JSON.stringify(outcome.replies.map((r) => r.event.toJSON())));
+    return;
+  }
+  const reply = outcome.replies[0]!;
+  const { headers, body } = toBinaryResponse(reply.event);
+  // The reply's trace context also travels as the W3C header, for HTTP-level tracing.
+  const tp = reply.event['traceparent'];
+  if (typeof tp === 'string') headers['traceparent'] = tp;
+  res.status(200).set(headers).send(body);
+}
+
+function sendProblem(res: Response, status: number, title: string, detail: string, faults: readonly { where: string; message: string }[]): void {
+  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(JSON.stringify({ type: PROBLEM_BASE + slug, title, status, detail, ...(faults.length > 0 ? { errors: faults } : {}) }));
+}
+
+/** body-parser reports limits and encodings with `type`; map them into the hierarchy. */
+function bodyParserError(err: unknown, runtime: RuntimeConfig): ReflexError | undefined {
+  const type = (err as { type?: unknown } | null)?.type;
+  if (type === 'entity.too.large') return new PayloadTooLargeError(`request body is larger than ${runtime.maxBodyBytes} bytes (REFLEX_MAX_BODY_BYTES)`);
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new UnsupportedMediaTypeError((err as Error).message);
+  if (type === 'request.size.invalid' || type === 'request.aborted') return new InvalidEventError((err as Error).message);
+  return undefined;
+}
+
+/** Runs a function as a process: config from the environment, SIGTERM/SIGINT drain, exit codes. */
+export async function run<C>(definition: FunctionDefinition<C>): Promise<void> {
+  let server: RunningServer;
+  try {
+    server = await startServer(definition);
+  } catch (err) {
+    const msg = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: `${definition.name} cannot start: ${msg}`, function: definition.name }) + '\n');
+    process.exit(1);
+  }
+  let signals = 0;
+  const stop = (signal: string): void => {
+    if (++signals > 1) {
+      server.log.warn('second signal, exiting now', { signal });
+      process.exit(1);
+    }
+    server.log.info('signal received', { signal });
+    void server.shutdown().then(({ drained }) => process.exit(drained ? 0 : 1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+

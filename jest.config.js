@@ -1,0 +1,26 @@
+// jest.config — three tiers (see docs/testing.md): unit beside the code, wire over real HTTP,
+// cluster against the real control plane (one per run, started by the global setup).
+const transform = {
+  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' }, sourceMaps: 'inline' }],
+};
+const common = {
+  transform,
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/functions/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'wire', testMatch: ['<rootDir>/test/wire/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/cluster/global-setup.ts',
+      globalTeardown: '<rootDir>/test/cluster/global-teardown.ts',
+    },
+  ],
+  testTimeout: 60_000,
+};

@@ -1,0 +1,23 @@
+/** scripts/function — `npm run function -- <name>`: runs one function from source, as its ksvc would. */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { run, type FunctionDefinition } from '../functions/_kit/index.js';
+
+const functionsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'functions');
+/** Every folder in functions/ that is not the kit (_kit) or the mesh (_mesh) is a function. */
+export function functionNames(): string[] {
+  return readdirSync(functionsDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('_'))
+    .map((e) => e.name)
+    .sort();
+}
+
+const name = process.argv[2];
+const names = functionNames();
+if (!name || !names.includes(name)) {
+  process.stderr.write(`usage: npm run function -- <name>\n  functions: ${names.join(', ')}\n`);
+  process.exit(2);
+}
+const mod = (await import(pathToFileURL(join(functionsDir, name, 'index.ts')).href)) as { default: FunctionDefinition<unknown> };
+await run(mod.default);
