@@ -52,7 +52,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const runtime = parseRuntimeConfig(env, definition.name);
   const log = createLogger(runtime.logLevel, { function: definition.name }, options.logSink);
   const config = definition.configure(env);
-  const schemas = loadSchemas(options.schemasDirs ?? [defaultSchemasDir()]);
+  const schemas = loadSchemas(options.schemasDirs ?? [defaultSchemasDir(), ...runtime.extraSchemaDirs]);
   // Compile every accepted type's schema now: a missing schema is a start-up error, not a 500 later.
   const validators = new Map(definition.accepts.map((a) => [a.type, a.schema === null ? null : schemas.validator(a.schema)]));
   const declared = new Set(definition.accepts.map((a) => a.type));

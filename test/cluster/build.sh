@@ -5,6 +5,7 @@
 #   bin/etcd                        etcd 3.6 (wrapper module: etcd's own go.mod has replaces)
 #   bin/kube-apiserver              } k8s.io/kubernetes (wrapper module replacing every staging
 #   bin/kube-controller-manager     } module with its published v0.x tag, list derived at build time)
+#   bin/kubectl                     } (matching the server: Debian's kubectl is 1.20)
 #   bin/apiserver_receive_adapter   knative.dev/eventing's ApiServerSource adapter (plain go install)
 #   crds/*.yaml                     Knative Serving + Eventing CRDs from the module zips
 # Nothing here is committed; only this script is. Safe to re-run: finished parts are skipped.
@@ -38,10 +39,10 @@ build_etcd() {
 }
 
 build_kube() {
-  if [ -x "$out/bin/kube-apiserver" ] && [ -x "$out/bin/kube-controller-manager" ]; then
-    log "kubernetes $K8S_VERSION cached"; return
-  fi
-  log "building kube-apiserver + kube-controller-manager $K8S_VERSION (cold: 30-60 min on 2 cores)"
+  local want=() c
+  for c in kube-apiserver kube-controller-manager kubectl; do [ -x "$out/bin/$c" ] || want+=("$c"); done
+  if [ ${#want[@]} -eq 0 ]; then log "kubernetes $K8S_VERSION cached"; return; fi
+  log "building ${want[*]} $K8S_VERSION (see docs/testing.md for measured times)"
   local w="$out/src/kube"; rm -rf "$w"; mkdir -p "$w"; cd "$w"
   local gomod minor
   gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
@@ -56,16 +57,16 @@ build_kube() {
   local n=0
   for m in $mods; do go mod edit -replace="$m=$m@v0.${K8S_VERSION#1.}"; n=$((n+1)); done
   log "replaced $n staging modules with v0.${K8S_VERSION#1.}"
-  go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" \
-    "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION" >&2
+  local pkgs=() tools=()
+  for c in "${want[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); tools+=("k8s.io/kubernetes/cmd/$c@v$K8S_VERSION"); done
+  go get -tool "${tools[@]}" >&2
   local ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
-  # One go build for both: the shared packages compile once.
-  go build -trimpath -tags=selinux,notest -ldflags "$ld" -o "$out/src/kube/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-  mv "$out/src/kube/bin/kube-apiserver" "$out/src/kube/bin/kube-controller-manager" "$out/bin/"
+  # One go build for all of them: the shared packages compile once.
+  go build -trimpath -tags=selinux,notest -ldflags "$ld" -o "$out/src/kube/bin/" "${pkgs[@]}"
+  for c in "${want[@]}"; do mv "$out/src/kube/bin/$c" "$out/bin/"; done
   log "kubernetes done"
 }
 

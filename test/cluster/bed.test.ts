@@ -1,0 +1,169 @@
+/** The test bed is real: controllers, subresources, RBAC, concurrency, the adapter, CRD validation. */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAdapter } from './adapter.js';
+import { admin, asServiceAccount, eventually, freshNamespace, kubectl, statusOf } from './kube.js';
+import { startSink } from './sink.js';
+
+let ns: string;
+const a = admin();
+
+function deployment(name: string, replicas: number, image = 'registry.example/web:1.0'): V1Deployment {
+  return {
+    metadata: { name, labels: { app: name } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'web', image }] } },
+    },
+  };
+}
+
+beforeAll(async () => {
+  ns = await freshNamespace('bed');
+});
+afterAll(async () => {
+  await a.core.deleteNamespace({ name: ns });
+});
+
+describe('controllers run', () => {
+  it('a Deployment yields a ReplicaSet, its Pods and a ScalingReplicaSet Event', async () => {
+    await a.apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 2) });
+    const rs = await eventually('a ReplicaSet owned by web', async () => {
+      const list = await a.apps.listNamespacedReplicaSet({ namespace: ns });
+      return list.items.find((r) => r.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === 'web'));
+    });
+    expect(rs.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('1');
+    const pods = await eventually('2 pods from the ReplicaSet', async () => {
+      const list = await a.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' });
+      return list.items.length === 2 ? list.items : undefined;
+    });
+    expect(pods.every((p) => p.metadata?.ownerReferences?.[0]?.name === rs.metadata?.name)).toBe(true);
+    const ev = await eventually('a ScalingReplicaSet Event', async () => {
+      const list = await a.core.listNamespacedEvent({ namespace: ns });
+      return list.items.find((e) => e.reason === 'ScalingReplicaSet' && e.involvedObject.name === 'web');
+    });
+    expect(ev.type).toBe('Normal');
+    expect(ev.message).toMatch(/Scaled up replica set web-[a-z0-9]+ .*to 2/);
+  });
+
+  it('the scale subresource changes replicas, and the controller follows', async () => {
+    const scale = await a.apps.readNamespacedDeploymentScale({ name: 'web', namespace: ns });
+    expect(scale.spec?.replicas).toBe(2);
+    await a.apps.replaceNamespacedDeploymentScale({ name: 'web', namespace: ns, body: { ...scale, spec: { replicas: 3 } } });
+    await eventually('3 pods', async () => {
+      const list = await a.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' });
+      return list.items.filter((p) => !p.metadata?.deletionTimestamp).length === 3 ? true : undefined;
+    });
+  });
+
+  it('a new template makes a second revision (rollout history)', async () => {
+    const d = await a.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+    d.spec!.template.spec!.containers[0]!.image = 'registry.example/web:2.0';
+    await a.apps.replaceNamespacedDeployment({ name: 'web', namespace: ns, body: d });
+    const revisions = await eventually('two ReplicaSets with revisions 1 and 2', async () => {
+      const list = await a.apps.listNamespacedReplicaSet({ namespace: ns });
+      const revs = list.items.map((r) => r.metadata?.annotations?.['deployment.kubernetes.io/revision']).sort();
+      return revs.length === 2 ? revs : undefined;
+    });
+    expect(revisions).toEqual(['1', '2']);
+  });
+});
+
+describe('API semantics', () => {
+  it('an update with a stale resourceVersion gets 409', async () => {
+    const cm = await a.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'occ' }, data: { v: '1' } } });
+    await a.core.replaceNamespacedConfigMap({ name: 'occ', namespace: ns, body: { ...cm, data: { v: '2' } } });
+    // cm still carries the first resourceVersion.
+    expect(await statusOf(a.core.replaceNamespacedConfigMap({ name: 'occ', namespace: ns, body: { ...cm, data: { v: '3' } } }))).toBe(409);
+  });
+
+  it('a ServiceAccount without a RoleBinding gets 403, and succeeds after one', async () => {
+    const { clients } = await asServiceAccount(ns, 'probe');
+    expect(await statusOf(clients.core.listNamespacedPod({ namespace: ns }))).toBe(403);
+    await a.rbac.createNamespacedRole({
+      namespace: ns,
+      body: { metadata: { name: 'pod-reader' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] },
+    });
+    await a.rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'probe-reads-pods' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'probe', namespace: ns }],
+      },
+    });
+    await eventually('RBAC to allow the list', async () => ((await statusOf(clients.core.listNamespacedPod({ namespace: ns }))) === 200 ? true : undefined), 10_000);
+    // Still nothing beyond the Role.
+    expect(await statusOf(clients.core.listNamespacedSecret({ namespace: ns }))).toBe(403);
+  });
+});
+
+describe('Knative', () => {
+  // Knative's Trigger schema keeps unknown fields under spec (x-kubernetes-preserve-unknown-fields;
+  // its webhook, absent here, checks them), so a wrong *type* is what the CRD schema itself rejects.
+  it('server-side dry-run accepts a valid Trigger and rejects one with a wrong field', () => {
+    const dir = join(tmpdir(), `reflex-trigger-${process.pid}`);
+    const good = `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: ok, namespace: ${ns}}
+spec:
+  broker: reflex
+  filters:
+    - exact: {type: dev.reflex.signal.crashloop}
+  subscriber: {uri: http://recover.example}
+`;
+    writeFileSync(`${dir}-good.yaml`, good);
+    expect(kubectl('apply', '--dry-run=server', '-f', `${dir}-good.yaml`)).toMatch(/trigger.eventing.knative.dev\/ok created \(server dry run\)/);
+    writeFileSync(`${dir}-bad.yaml`, good.replace('subscriber: {uri: http://recover.example}', 'subscriber: http://recover.example'));
+    expect(() => kubectl('apply', '--dry-run=server', '-f', `${dir}-bad.yaml`)).toThrow(/spec\.subscriber.*must be of type object/);
+    writeFileSync(`${dir}-bad2.yaml`, good.replace('broker: reflex', 'broker: {name: reflex}'));
+    expect(() => kubectl('apply', '--dry-run=server', '-f', `${dir}-bad2.yaml`)).toThrow(/spec\.broker/);
+  });
+
+  it('the real ApiServerSource adapter delivers dev.knative.apiserver.resource.add for a new Event', async () => {
+    const sink = await startSink();
+    const adapter = startAdapter({ sink: sink.url, namespaces: [ns], resources: [{ Group: '', Version: 'v1', Resource: 'events' }] });
+    try {
+      // The adapter emits nothing for what existed at start: keep writing until it is watching.
+      const created = await eventually(
+        'a resource.add CloudEvent for our Event',
+        async () => {
+          const name = `probe.${Date.now()}`;
+          await a.core.createNamespacedEvent({
+            namespace: ns,
+            body: {
+              metadata: { name },
+              involvedObject: { kind: 'Pod', namespace: ns, name: 'web-1', apiVersion: 'v1' },
+              reason: 'BackOff',
+              message: 'Back-off restarting failed container web in pod web-1_' + ns,
+              type: 'Warning',
+              source: { component: 'kubelet', host: 'node-1' },
+              count: 1,
+              firstTimestamp: new Date(),
+              lastTimestamp: new Date(),
+            },
+          });
+          await new Promise((r) => setTimeout(r, 1000));
+          return sink.received.find((r) => r.headers['ce-type'] === 'dev.knative.apiserver.resource.add' && r.headers['ce-name'] === name);
+        },
+        60_000,
+      );
+      expect(created.headers['ce-specversion']).toBe('1.0');
+      expect(created.headers['ce-kind']).toBe('Event');
+      expect(created.headers['ce-apiversion']).toBe('v1');
+      expect(created.headers['ce-namespace']).toBe(ns);
+      expect(String(created.headers['ce-source'])).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(created.headers['ce-subject']).toBe(`/apis/v1/namespaces/${ns}/events/${String(created.headers['ce-name'])}`);
+      expect(created.headers['content-type']).toMatch(/^application\/json/);
+      const body = JSON.parse(created.body) as { kind: string; reason: string; involvedObject: { name: string } };
+      expect(body).toMatchObject({ kind: 'Event', reason: 'BackOff', involvedObject: { name: 'web-1' } });
+    } finally {
+      await adapter.stop();
+      await sink.close();
+    }
+  }, 90_000);
+});
