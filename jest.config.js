@@ -1,7 +1,10 @@
 // jest.config — three tiers (see docs/testing.md): unit beside the code, wire over real HTTP,
 // cluster against the real control plane (one per run, started by the global setup).
 const transform = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' }, sourceMaps: 'inline' }],
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' }, sourceMaps: 'inline' },
+  ],
 };
 const common = {
   transform,

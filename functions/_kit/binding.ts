@@ -114,12 +114,16 @@ function fromJsonFormat(value: unknown, prefix: string): CloudEvent<unknown> {
   }
   const { data, data_base64: base64, ...attrs } = value as Record<string, unknown>;
   if (data !== undefined && base64 !== undefined) {
-    throw new InvalidEventError('an event carries both data and data_base64', { faults: [{ where: `${prefix}data_base64`, message: 'must not be present with data' }] });
+    throw new InvalidEventError('an event carries both data and data_base64', {
+      faults: [{ where: `${prefix}data_base64`, message: 'must not be present with data' }],
+    });
   }
   let payload: unknown = data;
   if (base64 !== undefined) {
     if (typeof base64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) {
-      throw new InvalidEventError('data_base64 is not base64', { faults: [{ where: `${prefix}data_base64`, message: 'must be a base64 string' }] });
+      throw new InvalidEventError('data_base64 is not base64', {
+        faults: [{ where: `${prefix}data_base64`, message: 'must be a base64 string' }],
+      });
     }
     const bytes = Buffer.from(base64, 'base64');
     const type = mediaType(typeof attrs['datacontenttype'] === 'string' ? attrs['datacontenttype'] : '');
@@ -130,13 +134,32 @@ function fromJsonFormat(value: unknown, prefix: string): CloudEvent<unknown> {
 
 /** Checks what the SDK would silently invent or accept, then lets the SDK validate the rest. */
 function toCloudEvent(attrs: Record<string, unknown>, data: unknown, where: string): CloudEvent<unknown> {
-  const faults: Fault[] = [];
   const specversion = attrs['specversion'];
   if (specversion !== undefined && specversion !== '1.0') {
     throw new InvalidEventError(`unsupported specversion ${JSON.stringify(specversion)}; Reflex accepts CloudEvents 1.0`, {
       faults: [{ where: `${where}specversion`, message: 'must be "1.0"' }],
     });
   }
+  const faults = envelopeFaults(attrs, where);
+  if (faults.length > 0) throw new InvalidEventError(summarise(faults), { faults });
+  try {
+    const event = new CloudEvent<unknown>({ ...attrs, data }, false);
+    event.validate();
+    return event;
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const found = (err.errors ?? []).map((e) =>
+      typeof e === 'string'
+        ? { where: where || 'event', message: e }
+        : { where: `${where}${e.instancePath.replace(/^\//, '')}`, message: e.message ?? 'invalid' },
+    );
+    throw new InvalidEventError(`invalid CloudEvent: ${err.message}`, { faults: found });
+  }
+}
+
+/** Required attributes present, `time` RFC 3339, names and extension values as the spec says. */
+function envelopeFaults(attrs: Record<string, unknown>, where: string): Fault[] {
+  const faults: Fault[] = [];
   for (const name of REQUIRED) {
     const v = attrs[name];
     if (v === undefined) faults.push({ where: `${where}${name}`, message: `required attribute ${name} is missing` });
@@ -152,25 +175,14 @@ function toCloudEvent(attrs: Record<string, unknown>, data: unknown, where: stri
       faults.push({ where: `${where}${name}`, message: 'an extension must be a string, integer or boolean' });
     }
   }
-  if (faults.length > 0) throw new InvalidEventError(summarise(faults), { faults });
-  try {
-    const event = new CloudEvent<unknown>({ ...attrs, data }, false);
-    event.validate();
-    return event;
-  } catch (err) {
-    if (err instanceof ValidationError) {
-      const found = (err.errors ?? []).map((e) =>
-        typeof e === 'string' ? { where: where || 'event', message: e } : { where: `${where}${e.instancePath.replace(/^\//, '')}`, message: e.message ?? 'invalid' },
-      );
-      throw new InvalidEventError(`invalid CloudEvent: ${err.message}`, { faults: found });
-    }
-    throw err;
-  }
+  return faults;
 }
 
 function summarise(faults: readonly Fault[]): string {
   const first = faults[0]!;
-  return faults.length === 1 ? `invalid CloudEvent: ${first.where}: ${first.message}` : `invalid CloudEvent: ${faults.length} problems, first ${first.where}: ${first.message}`;
+  return faults.length === 1
+    ? `invalid CloudEvent: ${first.where}: ${first.message}`
+    : `invalid CloudEvent: ${faults.length} problems, first ${first.where}: ${first.message}`;
 }
 
 /** Header values are percent-encoded UTF-8 (binding §3.1.3.2); undefined when malformed. */

@@ -53,7 +53,17 @@ export function apiStatus(err: unknown): number | undefined {
   return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'EPIPE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EPIPE',
+]);
 
 function isNetworkError(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
@@ -72,11 +82,16 @@ export function fromKubeError(err: unknown, what: string): ReflexError {
   const status = apiStatus(err);
   const message = `${what}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
   if (status === undefined) {
-    return isNetworkError(err) ? new UnavailableError(`Kubernetes API unreachable: ${message}`, { cause: err }) : new InternalError(message, { cause: err });
+    return isNetworkError(err)
+      ? new UnavailableError(`Kubernetes API unreachable: ${message}`, { cause: err })
+      : new InternalError(message, { cause: err });
   }
   if (status === 429 || status >= 500) {
     const retry = Number((err as { headers?: Record<string, string> }).headers?.['retry-after']);
-    return new UnavailableError(`Kubernetes API answered ${status}: ${message}`, { cause: err, ...(Number.isFinite(retry) && retry > 0 ? { retryAfterSeconds: retry } : {}) });
+    return new UnavailableError(`Kubernetes API answered ${status}: ${message}`, {
+      cause: err,
+      ...(Number.isFinite(retry) && retry > 0 ? { retryAfterSeconds: retry } : {}),
+    });
   }
   if (status === 401 || status === 403) return new ForbiddenError(`Kubernetes API refused (${status}): ${message}`, { cause: err });
   if (status === 409) return new ConflictError(`Kubernetes API conflict: ${message}`, { cause: err });

@@ -16,7 +16,12 @@ export function createMetrics(functionName: string): Metrics {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    received: new Counter({ name: 'reflex_events_received_total', help: 'CloudEvents received, by type', labelNames: ['type'], registers: [registry] }),
+    received: new Counter({
+      name: 'reflex_events_received_total',
+      help: 'CloudEvents received, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
     handled: new Counter({
       name: 'reflex_events_handled_total',
       help: 'CloudEvents handled, by type and outcome (reply | noreply)',

@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import type { Fault } from './errors.js';
 
 // ajv-formats is CommonJS with a default export that ESM sees one level down.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv2020) => void;
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (
+  ajv: Ajv2020,
+) => void;
 
 /** Where `$id`s live: a schema file `schemas/<name>.json` has `$id` `${SCHEMA_BASE}<name>.json`. */
 export const SCHEMA_BASE = 'https://reflex.dev/schemas/';
@@ -67,7 +69,8 @@ export function loadSchemas(dirs: readonly string[]): SchemaRegistry {
 /** ajv errors as faults: where (a JSON pointer into data) and what. */
 export function faultsOf(errors: readonly ErrorObject[] | null | undefined, root = 'data'): Fault[] {
   return (errors ?? []).map((e) => {
-    const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: string }).additionalProperty)})` : '';
+    const extra =
+      e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: string }).additionalProperty)})` : '';
     return { where: `${root}${e.instancePath}`, message: `${e.message ?? 'invalid'}${extra}` };
   });
 }

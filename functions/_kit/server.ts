@@ -8,7 +8,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseRequest, toBinaryResponse, type Mode } from './binding.js';
 import { parseRuntimeConfig, type Env, type RuntimeConfig } from './config.js';
-import { ConfigError, InvalidEventError, PayloadTooLargeError, ReflexError, UnavailableError, UnsupportedMediaTypeError, asReflexError } from './errors.js';
+import {
+  ConfigError,
+  InvalidEventError,
+  PayloadTooLargeError,
+  ReflexError,
+  UnavailableError,
+  UnsupportedMediaTypeError,
+  asReflexError,
+} from './errors.js';
 import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
 import { kubeFactory, type KubeFactory } from './k8s.js';
 import { createLogger, type Logger, type Sink } from './logger.js';
@@ -76,11 +84,15 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     const validate = validators.get(found.type);
     if (validate) {
       if (Buffer.isBuffer(event.data) || event.data === undefined) {
-        throw new InvalidEventError(`data of ${event.type} must be JSON`, { faults: [{ where: `${where}data`, message: 'expected a JSON document (datacontenttype application/json)' }] });
+        throw new InvalidEventError(`data of ${event.type} must be JSON`, {
+          faults: [{ where: `${where}data`, message: 'expected a JSON document (datacontenttype application/json)' }],
+        });
       }
       if (!validate(event.data)) {
         const faults = faultsOf(validate.errors, `${where}data`);
-        throw new InvalidEventError(`data does not match the schema of ${event.type}: ${faults[0]?.where} ${faults[0]?.message}`, { faults });
+        throw new InvalidEventError(`data does not match the schema of ${event.type}: ${faults[0]?.where} ${faults[0]?.message}`, {
+          faults,
+        });
       }
     }
     return found;
@@ -92,7 +104,14 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
       req.header('tracestate') ?? (typeof event['tracestate'] === 'string' ? event['tracestate'] : undefined),
     );
     const trace = childOf(incoming);
-    const eventLog = log.child({ ceId: event.id, ceType: event.type, ceSource: event.source, ceSubject: event.subject, traceId: trace.traceId, spanId: trace.spanId });
+    const eventLog = log.child({
+      ceId: event.id,
+      ceType: event.type,
+      ceSource: event.source,
+      ceSubject: event.subject,
+      traceId: trace.traceId,
+      spanId: trace.spanId,
+    });
     const ctx: HandlerContext<C> = {
       config,
       runtime,
@@ -113,7 +132,11 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     } catch (err) {
       const e = asReflexError(err);
       (e.status >= 500 ? metrics.failed : metrics.rejected).inc({ type: label, status: e.status });
-      eventLog[e.status >= 500 ? 'error' : 'warn']('handler failed', { status: e.status, error: e, cause: e.cause instanceof Error ? e.cause.message : undefined });
+      eventLog[e.status >= 500 ? 'error' : 'warn']('handler failed', {
+        status: e.status,
+        error: e,
+        cause: e.cause instanceof Error ? e.cause.message : undefined,
+      });
       throw e;
     } finally {
       stopTimer();
@@ -128,46 +151,51 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.post('/', (_req, res, next) => {
-    if (state !== 'ready') {
-      // Draining: tell the client to go elsewhere and close this keep-alive connection.
-      if (state === 'draining') res.setHeader('connection', 'close');
-      throw new UnavailableError(`${definition.name} is ${state}`, { retryAfterSeconds: 1 });
-    }
-    inflight++;
-    next();
-  }, express.raw({ type: () => true, limit: runtime.maxBodyBytes }), async (req, res) => {
-    let mode: Mode = 'binary';
-    try {
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      let parsed;
-      try {
-        parsed = parseRequest(req.headers, body);
-      } catch (err) {
-        if (err instanceof ReflexError) metrics.rejected.inc({ type: OTHER_TYPE, status: err.status });
-        throw err;
+  app.post(
+    '/',
+    (_req, res, next) => {
+      if (state !== 'ready') {
+        // Draining: tell the client to go elsewhere and close this keep-alive connection.
+        if (state === 'draining') res.setHeader('connection', 'close');
+        throw new UnavailableError(`${definition.name} is ${state}`, { retryAfterSeconds: 1 });
       }
-      mode = parsed.mode;
-      parsed.events.forEach((e, i) => {
-        metrics.received.inc({ type: typeLabel(e.type) });
+      inflight++;
+      next();
+    },
+    express.raw({ type: () => true, limit: runtime.maxBodyBytes }),
+    async (req, res) => {
+      let mode: Mode = 'binary';
+      try {
+        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        let parsed;
         try {
-          accepts(e, mode === 'batch' ? `[${i}].` : '');
+          parsed = parseRequest(req.headers, body);
         } catch (err) {
-          if (err instanceof ReflexError) metrics.rejected.inc({ type: typeLabel(e.type), status: err.status });
+          if (err instanceof ReflexError) metrics.rejected.inc({ type: OTHER_TYPE, status: err.status });
           throw err;
         }
-      });
-      const outcome: Outcome = { replies: [] };
-      for (const event of parsed.events) {
-        const r = await handleOne(event, req);
-        if (r) outcome.replies.push(r);
+        mode = parsed.mode;
+        parsed.events.forEach((e, i) => {
+          metrics.received.inc({ type: typeLabel(e.type) });
+          try {
+            accepts(e, mode === 'batch' ? `[${i}].` : '');
+          } catch (err) {
+            if (err instanceof ReflexError) metrics.rejected.inc({ type: typeLabel(e.type), status: err.status });
+            throw err;
+          }
+        });
+        const outcome: Outcome = { replies: [] };
+        for (const event of parsed.events) {
+          const r = await handleOne(event, req);
+          if (r) outcome.replies.push(r);
+        }
+        respond(res, mode, outcome);
+      } finally {
+        inflight--;
+        if (inflight === 0) idle?.();
       }
-      respond(res, mode, outcome);
-    } finally {
-      inflight--;
-      if (inflight === 0) idle?.();
-    }
-  });
+    },
+  );
   app.all('/', (_req, res) => {
     res.setHeader('allow', 'POST');
     sendProblem(res, 405, 'Method not allowed', 'POST CloudEvents to /', []);
@@ -205,13 +233,15 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
       log.info('draining', { inflight, deadlineMs: runtime.shutdownTimeoutMs });
       const closed = new Promise((r) => server.close(r));
       server.closeIdleConnections();
-      const drained = inflight === 0 || (await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), runtime.shutdownTimeoutMs);
-        idle = () => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-      }));
+      const drained =
+        inflight === 0 ||
+        (await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), runtime.shutdownTimeoutMs);
+          idle = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        }));
       if (!drained) log.error('shutdown deadline passed with requests in flight', { inflight });
       server.closeAllConnections();
       await closed;
@@ -222,7 +252,14 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     return shuttingDown;
   };
 
-  return { url: `http://${runtime.host === '0.0.0.0' ? '127.0.0.1' : runtime.host}:${port}`, port, metrics, log, state: () => state, shutdown };
+  return {
+    url: `http://${runtime.host === '0.0.0.0' ? '127.0.0.1' : runtime.host}:${port}`,
+    port,
+    metrics,
+    log,
+    state: () => state,
+    shutdown,
+  };
 }
 
 function respond(res: Response, mode: Mode, outcome: Outcome): void {
@@ -231,7 +268,10 @@ function respond(res: Response, mode: Mode, outcome: Outcome): void {
     return;
   }
   if (mode === 'batch') {
-    res.status(200).type('application/cloudevents-batch+json').send(JSON.stringify(outcome.replies.map((r) => r.event.toJSON())));
+    res
+      .status(200)
+      .type('application/cloudevents-batch+json')
+      .send(JSON.stringify(outcome.replies.map((r) => r.event.toJSON())));
     return;
   }
   const reply = outcome.replies[0]!;
@@ -242,7 +282,13 @@ function respond(res: Response, mode: Mode, outcome: Outcome): void {
   res.status(200).set(headers).send(body);
 }
 
-function sendProblem(res: Response, status: number, title: string, detail: string, faults: readonly { where: string; message: string }[]): void {
+function sendProblem(
+  res: Response,
+  status: number,
+  title: string,
+  detail: string,
+  faults: readonly { where: string; message: string }[],
+): void {
   const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   res
     .status(status)
@@ -253,7 +299,8 @@ function sendProblem(res: Response, status: number, title: string, detail: strin
 /** body-parser reports limits and encodings with `type`; map them into the hierarchy. */
 function bodyParserError(err: unknown, runtime: RuntimeConfig): ReflexError | undefined {
   const type = (err as { type?: unknown } | null)?.type;
-  if (type === 'entity.too.large') return new PayloadTooLargeError(`request body is larger than ${runtime.maxBodyBytes} bytes (REFLEX_MAX_BODY_BYTES)`);
+  if (type === 'entity.too.large')
+    return new PayloadTooLargeError(`request body is larger than ${runtime.maxBodyBytes} bytes (REFLEX_MAX_BODY_BYTES)`);
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new UnsupportedMediaTypeError((err as Error).message);
   if (type === 'request.size.invalid' || type === 'request.aborted') return new InvalidEventError((err as Error).message);
   return undefined;
@@ -266,7 +313,14 @@ export async function run<C>(definition: FunctionDefinition<C>): Promise<void> {
     server = await startServer(definition);
   } catch (err) {
     const msg = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
-    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: `${definition.name} cannot start: ${msg}`, function: definition.name }) + '\n');
+    process.stderr.write(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: 'error',
+        msg: `${definition.name} cannot start: ${msg}`,
+        function: definition.name,
+      }) + '\n',
+    );
     process.exit(1);
   }
   let signals = 0;
@@ -281,4 +335,3 @@ export async function run<C>(definition: FunctionDefinition<C>): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
-

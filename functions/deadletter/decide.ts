@@ -29,7 +29,16 @@ export function decide(event: ValidEvent): DeadLetter {
       : destination
         ? `delivery to ${where} failed without an HTTP answer (network error or timeout)`
         : 'dead-lettered without Knative error attributes';
-  return { destination, code, response, eventType: event.type, eventId: event.id, eventSource: event.source, subject: event.subject, reason };
+  return {
+    destination,
+    code,
+    response,
+    eventType: event.type,
+    eventId: event.id,
+    eventSource: event.source,
+    subject: event.subject,
+    reason,
+  };
 }
 
 function stringAttr(v: unknown): string | undefined {

@@ -4,11 +4,17 @@ import { decide } from './decide.js';
 
 export const handle: Handler<undefined> = async (event, ctx) => {
   const dead = decide(event);
-  counter(ctx.registry, 'reflex_deadletter_total', 'Events dead-lettered by the Broker, by original type and last HTTP status', ['type', 'code']).inc({
+  counter(ctx.registry, 'reflex_deadletter_total', 'Events dead-lettered by the Broker, by original type and last HTTP status', [
+    'type',
+    'code',
+  ]).inc({
     type: dead.eventType,
     code: dead.code === undefined ? 'none' : String(dead.code),
   });
   // The event itself is logged: the log is the record an operator replays from.
-  ctx.log.error('dead-lettered event', { deadLetter: dead, data: Buffer.isBuffer(event.data) ? { base64: event.data.toString('base64') } : event.data });
+  ctx.log.error('dead-lettered event', {
+    deadLetter: dead,
+    data: Buffer.isBuffer(event.data) ? { base64: event.data.toString('base64') } : event.data,
+  });
   return undefined;
 };

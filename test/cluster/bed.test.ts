@@ -96,7 +96,11 @@ describe('API semantics', () => {
         subjects: [{ kind: 'ServiceAccount', name: 'probe', namespace: ns }],
       },
     });
-    await eventually('RBAC to allow the list', async () => ((await statusOf(clients.core.listNamespacedPod({ namespace: ns }))) === 200 ? true : undefined), 10_000);
+    await eventually(
+      'RBAC to allow the list',
+      async () => ((await statusOf(clients.core.listNamespacedPod({ namespace: ns }))) === 200 ? true : undefined),
+      10_000,
+    );
     // Still nothing beyond the Role.
     expect(await statusOf(clients.core.listNamespacedSecret({ namespace: ns }))).toBe(403);
   });
@@ -117,7 +121,9 @@ spec:
   subscriber: {uri: http://recover.example}
 `;
     writeFileSync(`${dir}-good.yaml`, good);
-    expect(kubectl('apply', '--dry-run=server', '-f', `${dir}-good.yaml`)).toMatch(/trigger.eventing.knative.dev\/ok created \(server dry run\)/);
+    expect(kubectl('apply', '--dry-run=server', '-f', `${dir}-good.yaml`)).toMatch(
+      /trigger.eventing.knative.dev\/ok created \(server dry run\)/,
+    );
     writeFileSync(`${dir}-bad.yaml`, good.replace('subscriber: {uri: http://recover.example}', 'subscriber: http://recover.example'));
     expect(() => kubectl('apply', '--dry-run=server', '-f', `${dir}-bad.yaml`)).toThrow(/spec\.subscriber.*must be of type object/);
     writeFileSync(`${dir}-bad2.yaml`, good.replace('broker: reflex', 'broker: {name: reflex}'));

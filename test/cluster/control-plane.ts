@@ -62,9 +62,31 @@ function makePki(pki: string): void {
       writeFileSync(join(pki, `${name}.ext`), ext);
       extArgs.push('-extfile', `${name}.ext`);
     }
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...extArgs], pki);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        '2',
+        ...extArgs,
+      ],
+      pki,
+    );
   };
-  issue('apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n');
+  issue(
+    'apiserver',
+    '/CN=kube-apiserver',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
+  );
   issue('admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\n');
   issue('kcm', '/CN=system:kube-controller-manager', 'extendedKeyUsage=clientAuth\n');
   openssl(['genrsa', '-out', 'sa.key', '2048'], pki);
@@ -104,7 +126,11 @@ function supervise(name: string, bin: string, args: string[], logDir: string, en
 trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM INT
 while kill -0 ${process.pid} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
 kill -TERM $child 2>/dev/null; wait $child`;
-  const child = spawn('bash', ['-c', script, name, bin, ...args], { stdio: ['ignore', log, log], env: { ...process.env, ...env }, detached: false });
+  const child = spawn('bash', ['-c', script, name, bin, ...args], {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, ...env },
+    detached: false,
+  });
   closeSync(log);
   return child;
 }
@@ -113,7 +139,12 @@ function httpsGet(url: string, pki: string): Promise<number> {
   return new Promise((resolve) => {
     const req = request(
       url,
-      { ca: readFileSync(join(pki, 'ca.crt')), cert: readFileSync(join(pki, 'admin.crt')), key: readFileSync(join(pki, 'admin.key')), timeout: 2000 },
+      {
+        ca: readFileSync(join(pki, 'ca.crt')),
+        cert: readFileSync(join(pki, 'admin.crt')),
+        key: readFileSync(join(pki, 'admin.key')),
+        timeout: 2000,
+      },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
@@ -158,16 +189,21 @@ export async function startControlPlane(options: { binDir?: string } = {}): Prom
   const procs: ChildProcess[] = [];
   const etcdUrl = `http://127.0.0.1:${etcdClient}`;
   procs.push(
-    supervise('etcd', join(binDir, 'etcd'), [
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
-      '--unsafe-no-fsync=true',
-      '--log-level=warn',
-    ], logs),
+    supervise(
+      'etcd',
+      join(binDir, 'etcd'),
+      [
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+      logs,
+    ),
   );
   const stopOne = async (p: ChildProcess): Promise<void> => {
     if (p.exitCode !== null || p.signalCode !== null) return;
@@ -184,27 +220,41 @@ export async function startControlPlane(options: { binDir?: string } = {}): Prom
     if (!process.env['REFLEX_KEEP_CLUSTER_DIR']) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await until('etcd', async () => (await fetch(`${etcdUrl}/health`).then((r) => r.ok, () => false)), 30_000, logs);
+    await until(
+      'etcd',
+      async () =>
+        await fetch(`${etcdUrl}/health`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      30_000,
+      logs,
+    );
     const server = `https://127.0.0.1:${apiPort}`;
     procs.push(
-      supervise('kube-apiserver', join(binDir, 'kube-apiserver'), [
-        `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${apiPort}`,
-        `--cert-dir=${pki}`,
-        `--tls-cert-file=${join(pki, 'apiserver.crt')}`,
-        `--tls-private-key-file=${join(pki, 'apiserver.key')}`,
-        `--client-ca-file=${join(pki, 'ca.crt')}`,
-        '--authorization-mode=RBAC',
-        `--service-account-issuer=${server}`,
-        `--service-account-key-file=${join(pki, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true',
-        '--event-ttl=1h',
-        '--v=1',
-      ], logs),
+      supervise(
+        'kube-apiserver',
+        join(binDir, 'kube-apiserver'),
+        [
+          `--etcd-servers=${etcdUrl}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          `--secure-port=${apiPort}`,
+          `--cert-dir=${pki}`,
+          `--tls-cert-file=${join(pki, 'apiserver.crt')}`,
+          `--tls-private-key-file=${join(pki, 'apiserver.key')}`,
+          `--client-ca-file=${join(pki, 'ca.crt')}`,
+          '--authorization-mode=RBAC',
+          `--service-account-issuer=${server}`,
+          `--service-account-key-file=${join(pki, 'sa.pub')}`,
+          `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
+          '--service-cluster-ip-range=10.0.0.0/24',
+          '--allow-privileged=true',
+          '--event-ttl=1h',
+          '--v=1',
+        ],
+        logs,
+      ),
     );
     await until('kube-apiserver', async () => (await httpsGet(`${server}/readyz`, pki)) === 200, 60_000, logs);
     const kubeconfig = join(dir, 'admin.kubeconfig');
@@ -212,17 +262,22 @@ export async function startControlPlane(options: { binDir?: string } = {}): Prom
     const kcmConfig = join(dir, 'kcm.kubeconfig');
     writeKubeconfig(kcmConfig, server, join(pki, 'ca.crt'), { cert: join(pki, 'kcm.crt'), key: join(pki, 'kcm.key') });
     procs.push(
-      supervise('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
-        `--kubeconfig=${kcmConfig}`,
-        '--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,disruption-controller,root-ca-certificate-publisher-controller',
-        // Each controller acts as its own ServiceAccount with its bootstrap role, as in production.
-        '--use-service-account-credentials=true',
-        `--service-account-private-key-file=${join(pki, 'sa.key')}`,
-        `--root-ca-file=${join(pki, 'ca.crt')}`,
-        '--leader-elect=false',
-        '--secure-port=0',
-        '--v=1',
-      ], logs),
+      supervise(
+        'kube-controller-manager',
+        join(binDir, 'kube-controller-manager'),
+        [
+          `--kubeconfig=${kcmConfig}`,
+          '--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,disruption-controller,root-ca-certificate-publisher-controller',
+          // Each controller acts as its own ServiceAccount with its bootstrap role, as in production.
+          '--use-service-account-credentials=true',
+          `--service-account-private-key-file=${join(pki, 'sa.key')}`,
+          `--root-ca-file=${join(pki, 'ca.crt')}`,
+          '--leader-elect=false',
+          '--secure-port=0',
+          '--v=1',
+        ],
+        logs,
+      ),
     );
     // CRDs for Knative Serving and Eventing, so server-side dry-run validates knative/ manifests.
     run(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', crdsDir]);
@@ -230,7 +285,9 @@ export async function startControlPlane(options: { binDir?: string } = {}): Prom
     // The controllers are up once the serviceaccount controller made `default` in `default`.
     await until(
       'kube-controller-manager',
-      async () => spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'get', 'serviceaccount', 'default', '-n', 'default'], { stdio: 'ignore' }).status === 0,
+      async () =>
+        spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'get', 'serviceaccount', 'default', '-n', 'default'], { stdio: 'ignore' })
+          .status === 0,
       60_000,
       logs,
     );

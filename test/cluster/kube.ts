@@ -62,10 +62,16 @@ export async function asServiceAccount(namespace: string, name: string): Promise
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err;
   }
-  const tr = await a.core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const tr = await a.core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
   const token = tr.status?.token;
   if (!token) throw new Error(`no token for ${namespace}/${name}`);
-  const admincfg = parse(readFileSync(adminKubeconfigPath(), 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority': string } }[] };
+  const admincfg = parse(readFileSync(adminKubeconfigPath(), 'utf8')) as {
+    clusters: { cluster: { server: string; 'certificate-authority': string } }[];
+  };
   const cluster = admincfg.clusters[0]!.cluster;
   const path = join(mkdtempSync(join(tmpdir(), 'reflex-sa-')), 'kubeconfig');
   writeKubeconfig(path, cluster.server, cluster['certificate-authority'], { token });

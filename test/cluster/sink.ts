@@ -28,9 +28,10 @@ export async function startSink(status = 202): Promise<Sink> {
   return {
     url: `http://127.0.0.1:${port}`,
     received,
-    close: () => new Promise((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

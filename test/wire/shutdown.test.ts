@@ -10,7 +10,13 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 function order(id: string, slowMs: number): RequestInit {
   return {
     method: 'POST',
-    headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/test', 'ce-type': 'com.example.order.created', 'content-type': 'application/json' },
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': '/test',
+      'ce-type': 'com.example.order.created',
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ orderId: id, amount: 1, slowMs, reply: true }),
   };
 }
@@ -19,7 +25,11 @@ describe('graceful shutdown', () => {
   it('SIGTERM during in-flight requests: every one completes, new work is refused, exit 0', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const p = start(process.execPath, ['--import', 'tsx', fixture], { PORT: String(port), REFLEX_HOST: '127.0.0.1', REFLEX_EXTRA_SCHEMAS: schemasDir });
+    const p = start(process.execPath, ['--import', 'tsx', fixture], {
+      PORT: String(port),
+      REFLEX_HOST: '127.0.0.1',
+      REFLEX_EXTRA_SCHEMAS: schemasDir,
+    });
     await waitFor(url + '/readyz');
     const inflight = Array.from({ length: 8 }, (_, i) => fetch(url + '/', order(`inflight-${i}`, 1500)));
     await new Promise((r) => setTimeout(r, 400));
@@ -45,7 +55,10 @@ describe('graceful shutdown', () => {
       REFLEX_SHUTDOWN_TIMEOUT_MS: '300',
     });
     await waitFor(url + '/readyz');
-    const slow = fetch(url + '/', order('too-slow', 5000)).then((r) => r.status, () => 'cut');
+    const slow = fetch(url + '/', order('too-slow', 5000)).then(
+      (r) => r.status,
+      () => 'cut',
+    );
     await new Promise((r) => setTimeout(r, 300));
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(1);
@@ -64,7 +77,11 @@ describe('npm run function -- deadletter', () => {
   it('serves /healthz, /readyz, /metrics and POST /, and stops on SIGTERM', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const p = start('npm', ['run', '--silent', 'function', '--', 'deadletter'], { PORT: String(port), REFLEX_HOST: '127.0.0.1', npm_config_loglevel: 'silent' });
+    const p = start('npm', ['run', '--silent', 'function', '--', 'deadletter'], {
+      PORT: String(port),
+      REFLEX_HOST: '127.0.0.1',
+      npm_config_loglevel: 'silent',
+    });
     await waitFor(url + '/readyz');
     expect((await fetch(url + '/healthz')).status).toBe(200);
     const res = await fetch(url + '/', {
