@@ -195,11 +195,21 @@ function percentDecode(value: string): string | undefined {
   }
 }
 
+/**
+ * Header values: space, double quote, percent and anything outside printable ASCII are
+ * percent-encoded as UTF-8 (binding §3.1.3.2); Node would throw on non-ASCII otherwise.
+ */
+export function percentEncode(value: string): string {
+  return value.replace(/[^\x21\x23\x24\x26-\x7e]/gu, (ch) => (ch.isWellFormed() ? encodeURIComponent(ch) : '%EF%BF%BD'));
+}
+
 /** A reply in binary mode, as Knative expects it (the SDK's serializer). */
 export function toBinaryResponse(event: CloudEvent<unknown>): { headers: Record<string, string>; body: string | Buffer } {
   const message = HTTP.binary(event);
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(message.headers)) if (v !== undefined) headers[k.toLowerCase()] = String(v);
+  for (const [k, v] of Object.entries(message.headers)) {
+    if (v !== undefined) headers[k.toLowerCase()] = k.toLowerCase().startsWith('ce-') ? percentEncode(String(v)) : String(v);
+  }
   const body = message.body;
   return { headers, body: Buffer.isBuffer(body) ? body : typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body) };
 }

@@ -20,6 +20,8 @@ export interface RuntimeConfig {
   readonly logLevel: LogLevel;
   /** The CloudEvents `source` of replies: a URI-reference naming this function. */
   readonly source: string;
+  /** Where emitted events go (K_SINK, set by a Knative SinkBinding or by hand). */
+  readonly sink: string | undefined;
   /** Extra folders of JSON Schemas beside schemas/ (REFLEX_EXTRA_SCHEMAS, ':'-separated). */
   readonly extraSchemaDirs: readonly string[];
 }
@@ -68,6 +70,7 @@ export function parseRuntimeConfig(env: Env, functionName: string): RuntimeConfi
     shutdownTimeoutMs: intFrom(env, 'REFLEX_SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS, { min: 0, max: 600_000 }),
     logLevel: oneOf(env, 'REFLEX_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     source: env['REFLEX_SOURCE']?.trim() || `/reflex/${functionName}`,
+    sink: env['K_SINK']?.trim() || undefined,
     extraSchemaDirs: Object.freeze((env['REFLEX_EXTRA_SCHEMAS'] ?? '').split(':').filter((d) => d.trim() !== '')),
   });
 }

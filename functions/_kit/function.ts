@@ -35,6 +35,10 @@ export interface HandlerContext<C> {
   readonly registry: Registry;
   /** The reply event for this handler (200, binary mode); the kit fills id, source, time, trace. */
   reply(spec: ReplySpec): Reply;
+  /** Sends an event to K_SINK (the Broker) now; undefined when no sink is configured. */
+  readonly emit: ((reply: Reply) => Promise<void>) | undefined;
+  /** Validates a value against a schema from schemas/; throws InvalidEventError naming the fault. */
+  validate<T>(schemaId: string, value: unknown, where: string): T;
 }
 
 /** A handler answers with a Reply (200 + CloudEvent) or nothing (202, empty body). */

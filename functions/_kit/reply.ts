@@ -7,6 +7,8 @@ import { formatTraceparent, type TraceContext } from './trace.js';
 export type Extensions = Readonly<Record<string, string | number | boolean>>;
 
 export interface ReplySpec {
+  /** A deterministic id when the same cause must give the same event; random otherwise. */
+  readonly id?: string;
   readonly type: string;
   readonly data: unknown;
   readonly subject?: string;
@@ -30,7 +32,7 @@ export class Reply {
     if (spec.type === env.incomingType) throw new InternalError(`a reply must not reuse the incoming type ${spec.type}`);
     const event = new CloudEvent<unknown>({
       ...spec.extensions,
-      id: randomUUID(),
+      id: spec.id ?? randomUUID(),
       source: env.source,
       type: spec.type,
       specversion: '1.0',

@@ -21,14 +21,21 @@ export interface SchemaRegistry {
   readonly ids: readonly string[];
 }
 
-/** The repository's schemas/ folder, found from this file in both the source and dist layouts. */
-export function defaultSchemasDir(): string {
+/**
+ * The project root (the folder holding package.json and schemas/), found from this file in both
+ * the source and the dist layouts, and in the container image.
+ */
+export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'schemas')) && existsSync(join(dir, 'package.json'))) return join(dir, 'schemas');
+    if (existsSync(join(dir, 'schemas')) && existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
-  throw new Error('cannot find the schemas/ folder above ' + fileURLToPath(import.meta.url));
+  throw new Error('cannot find the project root (package.json + schemas/) above ' + fileURLToPath(import.meta.url));
+}
+
+export function defaultSchemasDir(): string {
+  return join(projectRoot(), 'schemas');
 }
 
 function jsonFiles(dir: string): string[] {

@@ -18,6 +18,7 @@ import {
   asReflexError,
 } from './errors.js';
 import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
+import { createEmitter } from './emit.js';
 import { kubeFactory, type KubeFactory } from './k8s.js';
 import { createLogger, type Logger, type Sink } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -67,6 +68,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const metrics = createMetrics(definition.name);
   const kube = options.kube ?? kubeFactory();
   const now = options.now ?? (() => new Date());
+  const emit = runtime.sink ? createEmitter(runtime.sink) : undefined;
 
   let state: State = 'starting';
   let inflight = 0;
@@ -121,6 +123,15 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
       kube,
       registry: metrics.registry,
       reply: (spec) => Reply.create(spec, { source: runtime.source, incomingType: event.type, trace, now: now() }),
+      emit,
+      validate: <T>(schemaId: string, value: unknown, where: string): T => {
+        const v = schemas.validator(schemaId);
+        if (!v(value)) {
+          const faults = faultsOf(v.errors, where);
+          throw new InvalidEventError(`${where} does not match ${schemaId}: ${faults[0]?.where} ${faults[0]?.message}`, { faults });
+        }
+        return value as T;
+      },
     };
     const label = typeLabel(event.type);
     const stopTimer = metrics.duration.startTimer({ type: label });

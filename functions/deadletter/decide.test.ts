@@ -19,7 +19,12 @@ describe('deadletter decide', () => {
     // A malformed code is not trusted as a status.
     [{ knativeerrordest: 'http://x', knativeerrorcode: 'abc' }, undefined, undefined, /without an HTTP answer/],
     // Data that is not base64 is shown as it came.
-    [{ knativeerrordest: 'http://x', knativeerrorcode: '400', knativeerrordata: 'not base64!' }, 400, 'not base64!', /HTTP 400: not base64!/],
+    [
+      { knativeerrordest: 'http://x', knativeerrorcode: '400', knativeerrordata: 'not base64!' },
+      400,
+      'not base64!',
+      /HTTP 400: not base64!/,
+    ],
   ] as const)('%j', (ext, code, response, reason) => {
     const d = decide(event(ext));
     expect(d.code).toBe(code);

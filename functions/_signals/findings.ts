@@ -1,0 +1,44 @@
+/**
+ * _signals/findings — pure: any object the bridge delivers (an Event of either API, a Pod, a
+ * Deployment, a Node) -> the problems it shows, or a skip with the reason.
+ */
+import type { Finding } from './model.js';
+import { containerOf, occurrenceOf, type KubeEvent } from './occurrence.js';
+import { classifyOccurrence, type Rules } from './rules.js';
+import { deploymentFindings, nodeFindings, podFindings, type Deployment, type Node, type Pod } from './state.js';
+
+export const OBJECT_SCHEMAS = {
+  'v1/Event': 'https://reflex.dev/schemas/k8s/core.v1.Event.json',
+  'events.k8s.io/v1/Event': 'https://reflex.dev/schemas/k8s/events.v1.Event.json',
+  'v1/Pod': 'https://reflex.dev/schemas/k8s/core.v1.Pod.json',
+  'apps/v1/Deployment': 'https://reflex.dev/schemas/k8s/apps.v1.Deployment.json',
+  'v1/Node': 'https://reflex.dev/schemas/k8s/core.v1.Node.json',
+} as const;
+export type KnownKind = keyof typeof OBJECT_SCHEMAS;
+
+export function knownKind(o: { apiVersion?: unknown; kind?: unknown }): KnownKind | undefined {
+  const k = `${String(o.apiVersion)}/${String(o.kind)}`;
+  return k in OBJECT_SCHEMAS ? (k as KnownKind) : undefined;
+}
+
+export type Outcome = { readonly kind: 'findings'; readonly findings: readonly Finding[]; readonly repeatAfterSeconds: number } | { readonly kind: 'skip'; readonly reason: string };
+
+/** State findings are re-signalled after this long if the state persists. */
+const STATE_REPEAT_AFTER_SECONDS = 600;
+
+/** `object` must already satisfy the schema of its kind (OBJECT_SCHEMAS). */
+export function findingsOf(kind: KnownKind, object: Record<string, unknown>, rules: Rules, now: Date): Outcome {
+  if (kind === 'v1/Event' || kind === 'events.k8s.io/v1/Event') {
+    const event = object as unknown as KubeEvent;
+    const m = classifyOccurrence(occurrenceOf(event, now), rules, object, containerOf(event));
+    return m.kind === 'skip' ? m : { kind: 'findings', findings: [m.finding], repeatAfterSeconds: m.rule.repeatAfterSeconds };
+  }
+  const findings =
+    kind === 'v1/Pod'
+      ? podFindings(object as unknown as Pod, now, object)
+      : kind === 'apps/v1/Deployment'
+        ? deploymentFindings(object as unknown as Deployment, now, object)
+        : nodeFindings(object as unknown as Node, now, object);
+  if (findings.length === 0) return { kind: 'skip', reason: `${String(object['kind'])} shows no problem` };
+  return { kind: 'findings', findings, repeatAfterSeconds: STATE_REPEAT_AFTER_SECONDS };
+}

@@ -1,0 +1,143 @@
+/**
+ * _signals/occurrence — pure: a core/v1 or events.k8s.io/v1 Event -> one normalised Occurrence.
+ * Both APIs describe the same objects with different field names; repeats are aggregated into
+ * `count` (core/v1) or `series.count` (events.k8s.io/v1).
+ * @see https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/
+ */
+import type { EvidenceApi, ObjectRef } from './model.js';
+
+interface Meta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+}
+
+interface Series {
+  count?: number;
+  lastObservedTime?: string;
+}
+
+/** core/v1 Event, the fields Reflex reads (schemas/k8s/core.v1.Event.json). */
+export interface CoreEvent {
+  apiVersion: 'v1';
+  kind: 'Event';
+  metadata: Meta;
+  involvedObject: ObjectRef & { fieldPath?: string };
+  reason?: string;
+  message?: string;
+  type?: string;
+  source?: { component?: string; host?: string };
+  count?: number;
+  firstTimestamp?: string | null;
+  lastTimestamp?: string | null;
+  eventTime?: string | null;
+  series?: Series | null;
+  reportingComponent?: string;
+  reportingInstance?: string;
+  action?: string;
+}
+
+/** events.k8s.io/v1 Event (schemas/k8s/events.v1.Event.json). */
+export interface EventsEvent {
+  apiVersion: 'events.k8s.io/v1';
+  kind: 'Event';
+  metadata: Meta;
+  regarding?: ObjectRef & { fieldPath?: string };
+  reason?: string;
+  note?: string;
+  type?: string;
+  eventTime?: string | null;
+  series?: Series | null;
+  reportingController?: string;
+  reportingInstance?: string;
+  action?: string;
+  deprecatedSource?: { component?: string; host?: string };
+  deprecatedCount?: number;
+  deprecatedFirstTimestamp?: string | null;
+  deprecatedLastTimestamp?: string | null;
+}
+
+export type KubeEvent = CoreEvent | EventsEvent;
+
+export interface Occurrence {
+  readonly api: EvidenceApi;
+  readonly uid: string;
+  readonly reason: string;
+  readonly type: string;
+  readonly message: string;
+  readonly involved: ObjectRef;
+  /** source.component / reportingController / reportingComponent: who wrote it. */
+  readonly component: string;
+  readonly count: number;
+  readonly firstSeen: Date;
+  readonly lastSeen: Date;
+}
+
+function date(...candidates: (string | null | undefined)[]): Date | undefined {
+  for (const c of candidates) {
+    if (c) {
+      const d = new Date(c);
+      if (!Number.isNaN(d.getTime())) return d;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Occurrence count: core/v1 `count`, or `series.count` (the events.k8s.io recorder, and core/v1
+ * Events written by it), whichever is larger; at least 1.
+ */
+function countOf(...candidates: (number | null | undefined)[]): number {
+  return Math.max(1, ...candidates.filter((c): c is number => typeof c === 'number' && Number.isFinite(c)));
+}
+
+export function occurrenceOf(event: KubeEvent, now: Date): Occurrence {
+  const uid = event.metadata.uid ?? `${event.metadata.namespace ?? ''}/${event.metadata.name ?? ''}`;
+  if (event.apiVersion === 'events.k8s.io/v1') {
+    const regarding = event.regarding ?? { kind: '', name: '' };
+    const last = date(event.series?.lastObservedTime, event.deprecatedLastTimestamp, event.eventTime, event.metadata.creationTimestamp) ?? now;
+    return {
+      api: 'events.k8s.io/v1 Event',
+      uid,
+      reason: event.reason ?? '',
+      type: event.type ?? '',
+      message: event.note ?? '',
+      involved: refOf(regarding),
+      component: event.reportingController || event.deprecatedSource?.component || '',
+      count: countOf(event.series?.count, event.deprecatedCount),
+      firstSeen: date(event.deprecatedFirstTimestamp, event.eventTime, event.metadata.creationTimestamp) ?? last,
+      lastSeen: last,
+    };
+  }
+  const last = date(event.series?.lastObservedTime, event.lastTimestamp, event.eventTime, event.metadata.creationTimestamp) ?? now;
+  return {
+    api: 'core/v1 Event',
+    uid,
+    reason: event.reason ?? '',
+    type: event.type ?? '',
+    message: event.message ?? '',
+    involved: refOf(event.involvedObject),
+    component: event.reportingComponent || event.source?.component || '',
+    count: countOf(event.count, event.series?.count),
+    firstSeen: date(event.firstTimestamp, event.eventTime, event.metadata.creationTimestamp) ?? last,
+    lastSeen: last,
+  };
+}
+
+function refOf(o: ObjectRef): ObjectRef {
+  return {
+    kind: o.kind,
+    name: o.name,
+    ...(o.apiVersion ? { apiVersion: o.apiVersion } : {}),
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+    ...(o.uid ? { uid: o.uid } : {}),
+  };
+}
+
+/** The container a kubelet Event is about: fieldPath `spec.containers{web}`. */
+export function containerOf(event: KubeEvent): string | undefined {
+  const fieldPath = event.apiVersion === 'events.k8s.io/v1' ? event.regarding?.fieldPath : event.involvedObject.fieldPath;
+  return /^spec\.(?:initContainers|containers|ephemeralContainers)\{(.+)\}$/.exec(fieldPath ?? '')?.[1];
+}

@@ -1,0 +1,82 @@
+/**
+ * _signals/owners — which workload a problem belongs to: Pod -> ReplicaSet -> Deployment, or
+ * StatefulSet / DaemonSet / Job, or the Node, through ownerReferences when the cluster is
+ * reachable, else through the controllers' naming patterns.
+ */
+import type { ObjectRef, Target } from './model.js';
+
+export interface OwnerReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid?: string;
+  readonly controller?: boolean;
+}
+
+/** The narrow port to the cluster: an object's ownerReferences, or undefined if it is gone. */
+export interface OwnerPort {
+  owners(ref: { apiVersion: string; kind: string; namespace: string; name: string }): Promise<readonly OwnerReference[] | undefined>;
+}
+
+const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
+const CLUSTER_SCOPED = new Set(['Node']);
+/** Pod names from a ReplicaSet: <deployment>-<pod-template-hash>-<5 chars>, from this alphabet. */
+const SAFE = '[bcdfghjklmnpqrstvwxz2456789]';
+const RS_POD = new RegExp(`^(.+)-${SAFE}{1,10}-${SAFE}{5}$`);
+const RS_NAME = new RegExp(`^(.+)-${SAFE}{1,10}$`);
+const STS_POD = /^(.+)-(\d+)$/;
+
+const self = (r: ObjectRef): Target => ({
+  ...(r.apiVersion ? { apiVersion: r.apiVersion } : {}),
+  kind: r.kind,
+  namespace: CLUSTER_SCOPED.has(r.kind) ? '' : (r.namespace ?? ''),
+  name: r.name,
+  resolvedBy: 'self',
+});
+
+/** Without a cluster: the naming patterns of the ReplicaSet and StatefulSet controllers. */
+export function targetByName(r: ObjectRef): Target {
+  const namespace = r.namespace ?? '';
+  if (r.kind === 'Pod') {
+    const rs = RS_POD.exec(r.name);
+    if (rs) return { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: rs[1]!, resolvedBy: 'name' };
+    const sts = STS_POD.exec(r.name);
+    if (sts) return { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: sts[1]!, resolvedBy: 'name' };
+  }
+  if (r.kind === 'ReplicaSet') {
+    const rs = RS_NAME.exec(r.name);
+    if (rs) return { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: rs[1]!, resolvedBy: 'name' };
+  }
+  return self(r);
+}
+
+const controllerOf = (owners: readonly OwnerReference[]): OwnerReference | undefined => owners.find((o) => o.controller) ?? owners[0];
+
+/**
+ * Follows controller ownerReferences up to a workload (at most two hops: Pod -> ReplicaSet ->
+ * Deployment). A Pod that is gone falls back to the naming patterns; API faults propagate
+ * (the caller answers 503 so the Broker retries rather than act on a guess).
+ */
+export async function resolveTarget(r: ObjectRef, port: OwnerPort | undefined): Promise<Target> {
+  if (WORKLOADS.has(r.kind) || CLUSTER_SCOPED.has(r.kind) || !r.namespace) return self(r);
+  if (!port) return targetByName(r);
+  const namespace = r.namespace;
+  let current: { apiVersion: string; kind: string; name: string } = { apiVersion: r.apiVersion ?? 'v1', kind: r.kind, name: r.name };
+  for (let hop = 0; hop < 3; hop++) {
+    const owners = await port.owners({ ...current, namespace });
+    if (owners === undefined) return hop === 0 ? targetByName(r) : { ...current, namespace, resolvedBy: 'ownerReferences' };
+    const owner = controllerOf(owners);
+    if (!owner) return hop === 0 ? self(r) : { ...current, namespace, resolvedBy: 'ownerReferences' };
+    current = { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name };
+    // A ReplicaSet is followed one more hop to its Deployment; other workloads are the target.
+    if (WORKLOADS.has(owner.kind) && owner.kind !== 'Job') return { ...current, namespace, resolvedBy: 'ownerReferences' };
+    if (owner.kind === 'Job') {
+      const jobOwners = await port.owners({ ...current, namespace });
+      const cron = jobOwners && controllerOf(jobOwners);
+      return cron?.kind === 'CronJob'
+        ? { apiVersion: cron.apiVersion, kind: 'CronJob', namespace, name: cron.name, resolvedBy: 'ownerReferences' }
+        : { ...current, namespace, resolvedBy: 'ownerReferences' };
+    }
+  }
+  return { ...current, namespace, resolvedBy: 'ownerReferences' };
+}

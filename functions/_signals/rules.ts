@@ -1,0 +1,156 @@
+/**
+ * _signals/rules — the classification rules file: parsed and validated once at start-up, then a
+ * pure matcher from an Occurrence to a Finding or a skip with its reason.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { ConfigError } from '../_kit/errors.js';
+import { defaultSchemasDir, faultsOf, loadSchemas } from '../_kit/schemas.js';
+import { REFLEX_CONTROLLER_PREFIX, truncate, type Finding, type Severity, type SignalClass } from './model.js';
+import type { Occurrence } from './occurrence.js';
+
+export const RULES_SCHEMA = 'https://reflex.dev/schemas/config/classify-rules.json';
+
+type Strings = string | string[];
+interface RawRule {
+  name: string;
+  when: { reason: Strings; type?: string[]; involvedKind?: Strings; component?: Strings; message?: string };
+  class: SignalClass | 'ignore';
+  severity?: Severity;
+  threshold?: { occurrences: number; withinSeconds?: number };
+  repeatAfterSeconds?: number;
+}
+interface RawRules {
+  defaults?: { repeatAfterSeconds?: number };
+  rules: RawRule[];
+}
+
+export interface Rule {
+  readonly name: string;
+  readonly reasons: ReadonlySet<string>;
+  readonly types: ReadonlySet<string> | undefined;
+  readonly kinds: ReadonlySet<string> | undefined;
+  readonly components: ReadonlySet<string> | undefined;
+  readonly message: RegExp | undefined;
+  readonly class: SignalClass | 'ignore';
+  readonly severity: Severity;
+  readonly occurrences: number;
+  readonly withinSeconds: number | undefined;
+  readonly repeatAfterSeconds: number;
+}
+
+export interface Rules {
+  readonly source: string;
+  readonly rules: readonly Rule[];
+}
+
+const DEFAULT_REPEAT_AFTER_SECONDS = 600;
+const set = (v: Strings | undefined): ReadonlySet<string> | undefined => (v === undefined ? undefined : new Set(Array.isArray(v) ? v : [v]));
+
+/** Parses and validates a rules document; every fault names the file and the place. */
+export function parseRules(text: string, source: string): Rules {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new ConfigError(source, `not valid YAML: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const validate = loadSchemas([defaultSchemasDir()]).validator(RULES_SCHEMA);
+  if (!validate(doc)) {
+    const faults = faultsOf(validate.errors, '');
+    throw new ConfigError(source, faults.map((f) => `${f.where || '/'} ${f.message}`).join('; '));
+  }
+  const raw = doc as RawRules;
+  const names = new Set<string>();
+  const rules = raw.rules.map((r, i): Rule => {
+    if (names.has(r.name)) throw new ConfigError(source, `/rules/${i}/name: duplicate rule name ${r.name}`);
+    names.add(r.name);
+    let message: RegExp | undefined;
+    if (r.when.message !== undefined) {
+      try {
+        message = new RegExp(r.when.message);
+      } catch (err) {
+        throw new ConfigError(source, `/rules/${i}/when/message: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return {
+      name: r.name,
+      reasons: set(r.when.reason)!,
+      types: r.when.type ? new Set(r.when.type) : undefined,
+      kinds: set(r.when.involvedKind),
+      components: set(r.when.component),
+      message,
+      class: r.class,
+      severity: r.severity ?? 'warning',
+      occurrences: r.threshold?.occurrences ?? 1,
+      withinSeconds: r.threshold?.withinSeconds,
+      repeatAfterSeconds: r.repeatAfterSeconds ?? raw.defaults?.repeatAfterSeconds ?? DEFAULT_REPEAT_AFTER_SECONDS,
+    };
+  });
+  return { source, rules };
+}
+
+export function loadRules(path: string): Rules {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, `cannot read the rules file: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parseRules(text, path);
+}
+
+export type Match = { readonly kind: 'finding'; readonly finding: Finding; readonly rule: Rule } | { readonly kind: 'skip'; readonly reason: string };
+
+function matches(rule: Rule, o: Occurrence): boolean {
+  return (
+    rule.reasons.has(o.reason) &&
+    (!rule.types || rule.types.has(o.type)) &&
+    (!rule.kinds || rule.kinds.has(o.involved.kind)) &&
+    (!rule.components || rule.components.has(o.component)) &&
+    (!rule.message || rule.message.test(o.message))
+  );
+}
+
+/**
+ * Occurrences within the rule's window, estimated from the aggregate: an Event only keeps its
+ * count and its first and last times, so a longer span is assumed to have an even rate.
+ */
+export function occurrencesWithin(o: Occurrence, withinSeconds: number | undefined): number {
+  if (withinSeconds === undefined) return o.count;
+  const spanSeconds = (o.lastSeen.getTime() - o.firstSeen.getTime()) / 1000;
+  if (spanSeconds <= withinSeconds) return o.count;
+  return Math.floor((o.count * withinSeconds) / spanSeconds);
+}
+
+/** Pure: which signal (if any) an Event occurrence is, and why not when it is none. */
+export function classifyOccurrence(o: Occurrence, rules: Rules, eventObject: Record<string, unknown>, container?: string): Match {
+  if (o.component.startsWith(REFLEX_CONTROLLER_PREFIX)) return { kind: 'skip', reason: `written by Reflex itself (${o.component})` };
+  if (!o.involved.kind || !o.involved.name) return { kind: 'skip', reason: 'the Event names no involved object' };
+  const rule = rules.rules.find((r) => matches(r, o));
+  if (!rule) return { kind: 'skip', reason: `no rule matches reason ${o.reason || '(none)'} (${o.type || 'no type'}) on ${o.involved.kind}` };
+  if (rule.class === 'ignore') return { kind: 'skip', reason: `rule ${rule.name} ignores it` };
+  const seen = occurrencesWithin(o, rule.withinSeconds);
+  if (seen < rule.occurrences) {
+    const within = rule.withinSeconds ? ` within ${rule.withinSeconds}s` : '';
+    return { kind: 'skip', reason: `rule ${rule.name}: ${seen} of ${rule.occurrences} occurrences${within}` };
+  }
+  return {
+    kind: 'finding',
+    rule,
+    finding: {
+      class: rule.class,
+      severity: rule.severity,
+      reason: o.reason,
+      message: truncate(o.message),
+      rule: rule.name,
+      involved: o.involved,
+      ...(container ? { container } : {}),
+      occurrences: o.count,
+      firstSeen: o.firstSeen,
+      lastSeen: o.lastSeen,
+      occurrence: `${o.uid}#${o.count}`,
+      evidence: { api: o.api, object: eventObject },
+    },
+  };
+}

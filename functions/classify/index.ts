@@ -1,0 +1,24 @@
+/** classify/index — wiring: ApiServerSource events (Resource mode) in, dev.reflex.signal.* out. */
+import { defineFunction, isMain, run } from '../_kit/index.js';
+import { parseClassifyConfig } from './config.js';
+import { createHandler } from './handler.js';
+
+const RESOURCE = 'https://reflex.dev/schemas/dev.knative.apiserver.resource.json';
+const REF = 'https://reflex.dev/schemas/dev.knative.apiserver.ref.json';
+
+const classify = defineFunction({
+  name: 'classify',
+  accepts: [
+    { type: 'dev.knative.apiserver.resource.add', schema: RESOURCE },
+    { type: 'dev.knative.apiserver.resource.update', schema: RESOURCE },
+    { type: 'dev.knative.apiserver.resource.delete', schema: RESOURCE },
+    { type: 'dev.knative.apiserver.ref.add', schema: REF },
+    { type: 'dev.knative.apiserver.ref.update', schema: REF },
+    { type: 'dev.knative.apiserver.ref.delete', schema: REF },
+  ],
+  configure: parseClassifyConfig,
+  handle: createHandler(),
+});
+export default classify;
+
+if (isMain(import.meta.url)) await run(classify);
