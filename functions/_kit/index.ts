@@ -8,7 +8,7 @@ export type { RunningServer, ServerOptions, State } from './server.js';
 export { parseRuntimeConfig, intFrom, oneOf, boolFrom } from './config.js';
 export type { Env, RuntimeConfig, LogLevel } from './config.js';
 export * from './errors.js';
-export { kubeFactory, fromKubeError, apiStatus } from './k8s.js';
+export { kubeFactory, fromKubeError, apiStatus, microTime } from './k8s.js';
 export type { Kube, KubeFactory } from './k8s.js';
 export { counter } from './metrics.js';
 export type { Logger } from './logger.js';

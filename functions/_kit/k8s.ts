@@ -97,3 +97,12 @@ export function fromKubeError(err: unknown, what: string): ReflexError {
   if (status === 409) return new ConflictError(`Kubernetes API conflict: ${message}`, { cause: err });
   return new InternalError(`Kubernetes API answered ${status}: ${message}`, { cause: err });
 }
+
+/**
+ * A Kubernetes MicroTime (events.k8s.io/v1 `eventTime`): RFC 3339 with exactly 6 fraction
+ * digits. The API rejects the 3 digits of a JS Date; client-node types it as Date, so the
+ * string is passed through as one.
+ */
+export function microTime(d: Date): Date {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
+}

@@ -66,7 +66,9 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const validators = new Map(definition.accepts.map((a) => [a.type, a.schema === null ? null : schemas.validator(a.schema)]));
   const declared = new Set(definition.accepts.map((a) => a.type));
   const metrics = createMetrics(definition.name);
-  const kube = options.kube ?? kubeFactory();
+  // KUBECONFIG from the same environment as the rest of the configuration (tests pass their own).
+  const kubeconfig = env['KUBECONFIG']?.trim();
+  const kube = options.kube ?? kubeFactory(kubeconfig ? { kubeconfig } : {});
   const now = options.now ?? (() => new Date());
   const emit = runtime.sink ? createEmitter(runtime.sink) : undefined;
 

@@ -28,3 +28,14 @@ export function kubeOwnerPort(kube: KubeFactory, now: () => number = Date.now): 
     },
   };
 }
+
+/** The port for a configuration: the API when owners are resolved in the cluster, none otherwise. */
+export function ownerPortFor(mode: 'cluster' | 'names', kube: KubeFactory, cache: WeakMap<object, OwnerPort>, key: object): OwnerPort | undefined {
+  if (mode !== 'cluster') return undefined;
+  let port = cache.get(key);
+  if (!port) {
+    port = kubeOwnerPort(kube);
+    cache.set(key, port);
+  }
+  return port;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { defaultRulesPath } from '../classify/config.js';
+import { defaultRulesPath } from './config.js';
 import { findingsOf } from './findings.js';
 import { occurrenceOf, type CoreEvent, type EventsEvent } from './occurrence.js';
 import { classifyOccurrence, loadRules, parseRules } from './rules.js';

@@ -5,7 +5,7 @@
 import type { Handler, HandlerContext, ValidEvent } from '../_kit/index.js';
 import { findingsOf, knownKind, OBJECT_SCHEMAS } from '../_signals/findings.js';
 import type { Finding } from '../_signals/model.js';
-import { kubeOwnerPort } from '../_signals/owners-kube.js';
+import { ownerPortFor } from '../_signals/owners-kube.js';
 import { resolveTarget, type OwnerPort } from '../_signals/owners.js';
 import { signalReply } from '../_signals/signal.js';
 import type { ClassifyConfig } from './config.js';
@@ -42,12 +42,7 @@ export function createHandler(): Handler<ClassifyConfig> {
     if (fresh.length === 0) return skip(ctx, 'duplicate delivery of an occurrence already signalled');
     const first = [...fresh].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity])[0]!;
 
-    let port: OwnerPort | undefined;
-    if (ctx.config.owners === 'cluster') {
-      port = ports.get(ctx.config) ?? kubeOwnerPort(ctx.kube);
-      ports.set(ctx.config, port);
-    }
-    const target = await resolveTarget(first.involved, port);
+    const target = await resolveTarget(first.involved, ownerPortFor(ctx.config.owners, ctx.kube, ports, ctx.config));
     const spec = signalReply(first, target, 'classify');
     const repeatMs = outcome.repeatAfterSeconds * 1000;
     const age = recent.ageWithin(spec.data.key, repeatMs, now.getTime());

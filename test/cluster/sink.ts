@@ -35,3 +35,51 @@ export async function startSink(status = 202): Promise<Sink> {
       }),
   };
 }
+
+export interface Exchange {
+  readonly request: Received;
+  readonly status: number;
+  readonly responseHeaders: Record<string, string>;
+  readonly responseBody: string;
+}
+
+export interface Relay {
+  readonly url: string;
+  readonly exchanges: Exchange[];
+  close(): Promise<void>;
+}
+
+/**
+ * Stands where the Broker stands between a source and a subscriber: forwards every request to
+ * `target` and keeps both sides, so a test sees the replies (signals) a function sends back.
+ */
+export async function startRelay(target: string): Promise<Relay> {
+  const exchanges: Exchange[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+      fetch(target, { method: 'POST', headers, body })
+        .then(async (r) => {
+          const text = await r.text();
+          exchanges.push({ request: { headers: req.headers, body }, status: r.status, responseHeaders: Object.fromEntries(r.headers.entries()), responseBody: text });
+          res.writeHead(r.status).end(text);
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    exchanges,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}

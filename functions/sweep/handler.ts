@@ -1,0 +1,80 @@
+/**
+ * sweep/handler — accepts a PingSource tick -> lists the current state of opted-in namespaces
+ * (and nodes) -> decides which problems are news this window -> emits their signals to the
+ * Broker -> replies with a summary. Covers what the edge-triggered bridge missed.
+ */
+import { createHash } from 'node:crypto';
+import type { Handler, HandlerContext } from '../_kit/index.js';
+import { InternalError } from '../_kit/errors.js';
+import { findingsOf, knownKind } from '../_signals/findings.js';
+import type { Finding } from '../_signals/model.js';
+import { ownerPortFor } from '../_signals/owners-kube.js';
+import { resolveTarget, type OwnerPort } from '../_signals/owners.js';
+import { signalReply } from '../_signals/signal.js';
+import type { SweepConfig } from './config.js';
+import { kubeSweepPort, type Plain, type SweepPort } from './port.js';
+
+export const SWEEP_COMPLETED = 'dev.reflex.sweep.completed';
+
+export function createHandler(portFor: (ctx: HandlerContext<SweepConfig>) => SweepPort = (ctx) => kubeSweepPort(ctx.kube)): Handler<SweepConfig> {
+  const owners = new WeakMap<object, OwnerPort>();
+  return async (_tick, ctx) => {
+    if (!ctx.emit) throw new InternalError('sweep needs K_SINK (the Broker URL) to send the signals it finds');
+    const port = portFor(ctx);
+    const now = ctx.now();
+    const { config } = ctx;
+    const namespaces = await port.namespaces(config.namespaceSelector);
+    const objects: Plain[] = [];
+    for (const ns of namespaces) {
+      objects.push(...(await port.pods(ns)), ...(await port.deployments(ns)));
+      const since = now.getTime() - config.eventLookbackSeconds * 1000;
+      objects.push(...(await port.warningEvents(ns)).filter((e) => lastSeen(e) >= since));
+    }
+    const nodes = config.sweepNodes ? await port.nodes() : [];
+    objects.push(...nodes);
+
+    const findings: Finding[] = [];
+    for (const o of objects) {
+      const kind = knownKind(o as { apiVersion?: unknown; kind?: unknown });
+      if (!kind) continue;
+      const out = findingsOf(kind, o, config.rules, now);
+      if (out.kind === 'findings') findings.push(...out.findings);
+    }
+
+    // One signal per problem per window: the id is the problem key and the window's start.
+    const windowMs = config.windowSeconds * 1000;
+    const bucket = Math.floor(now.getTime() / windowMs);
+    const ownerPort = ownerPortFor(config.owners, ctx.kube, owners, config);
+    const sent = new Set<string>();
+    const signals: { type: string; subject: string; key: string; id: string }[] = [];
+    let held = 0;
+    for (const f of findings) {
+      const target = await resolveTarget(f.involved, ownerPort);
+      const spec = signalReply(f, target, 'sweep');
+      const key = spec.data.key;
+      if (sent.has(key)) continue;
+      sent.add(key);
+      if (config.recent.ageWithin(key, windowMs, now.getTime()) !== undefined) {
+        held++;
+        continue;
+      }
+      const id = `${key}-w${createHash('sha256').update(String(bucket)).digest('hex').slice(0, 12)}`;
+      await ctx.emit(ctx.reply({ ...spec, id }));
+      config.recent.record(key, now.getTime());
+      signals.push({ type: spec.type, subject: spec.subject, key, id });
+    }
+    ctx.log.info('sweep done', { namespaces: namespaces.length, objects: objects.length, findings: findings.length, emitted: signals.length, held });
+    return ctx.reply({
+      type: SWEEP_COMPLETED,
+      dataschema: 'https://reflex.dev/schemas/dev.reflex.sweep.completed.json',
+      data: { namespaces, nodes: nodes.length, findings: findings.length, emitted: signals.length, held, signals },
+    });
+  };
+}
+
+function lastSeen(e: Plain): number {
+  const series = e['series'] as { lastObservedTime?: string } | undefined;
+  const t = series?.lastObservedTime ?? (e['lastTimestamp'] as string | undefined) ?? (e['eventTime'] as string | undefined);
+  const ms = t ? Date.parse(t) : NaN;
+  return Number.isNaN(ms) ? 0 : ms;
+}
