@@ -62,11 +62,11 @@ export function boolFrom(env: Env, key: string, fallback: boolean): boolean {
   throw new ConfigError(key, `expected true or false, got ${JSON.stringify(env[key])}`);
 }
 
-export function parseRuntimeConfig(env: Env, functionName: string): RuntimeConfig {
+export function parseRuntimeConfig(env: Env, functionName: string, defaults: { maxBodyBytes?: number } = {}): RuntimeConfig {
   return Object.freeze({
     port: intFrom(env, 'PORT', 8080, { min: 0, max: 65535 }),
     host: env['REFLEX_HOST']?.trim() || '0.0.0.0',
-    maxBodyBytes: intFrom(env, 'REFLEX_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1024, max: 64 * MiB }),
+    maxBodyBytes: intFrom(env, 'REFLEX_MAX_BODY_BYTES', defaults.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, { min: 1024, max: 64 * MiB }),
     shutdownTimeoutMs: intFrom(env, 'REFLEX_SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS, { min: 0, max: 600_000 }),
     logLevel: oneOf(env, 'REFLEX_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     source: env['REFLEX_SOURCE']?.trim() || `/reflex/${functionName}`,

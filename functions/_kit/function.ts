@@ -53,6 +53,8 @@ export interface FunctionDefinition<C = undefined> {
   /** Work before the function is ready (e.g. load rules); /readyz stays 503 until it ends. */
   readonly init?: (config: C, log: Logger) => Promise<void>;
   readonly handle: Handler<C>;
+  /** Runtime defaults this function needs (environment variables still win). */
+  readonly runtimeDefaults?: { readonly maxBodyBytes?: number };
 }
 
 /** Identity with inference: `export default defineFunction({...})`. */

@@ -58,7 +58,7 @@ interface Outcome {
 
 export async function startServer<C>(definition: FunctionDefinition<C>, options: ServerOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
-  const runtime = parseRuntimeConfig(env, definition.name);
+  const runtime = parseRuntimeConfig(env, definition.name, definition.runtimeDefaults);
   const log = createLogger(runtime.logLevel, { function: definition.name }, options.logSink);
   const config = definition.configure(env);
   const schemas = loadSchemas(options.schemasDirs ?? [defaultSchemasDir(), ...runtime.extraSchemaDirs]);

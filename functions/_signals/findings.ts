@@ -21,7 +21,9 @@ export function knownKind(o: { apiVersion?: unknown; kind?: unknown }): KnownKin
   return k in OBJECT_SCHEMAS ? (k as KnownKind) : undefined;
 }
 
-export type Outcome = { readonly kind: 'findings'; readonly findings: readonly Finding[]; readonly repeatAfterSeconds: number } | { readonly kind: 'skip'; readonly reason: string };
+export type Outcome =
+  | { readonly kind: 'findings'; readonly findings: readonly Finding[]; readonly repeatAfterSeconds: number }
+  | { readonly kind: 'skip'; readonly reason: string };
 
 /** State findings are re-signalled after this long if the state persists. */
 const STATE_REPEAT_AFTER_SECONDS = 600;

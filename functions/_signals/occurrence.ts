@@ -97,7 +97,8 @@ export function occurrenceOf(event: KubeEvent, now: Date): Occurrence {
   const uid = event.metadata.uid ?? `${event.metadata.namespace ?? ''}/${event.metadata.name ?? ''}`;
   if (event.apiVersion === 'events.k8s.io/v1') {
     const regarding = event.regarding ?? { kind: '', name: '' };
-    const last = date(event.series?.lastObservedTime, event.deprecatedLastTimestamp, event.eventTime, event.metadata.creationTimestamp) ?? now;
+    const last =
+      date(event.series?.lastObservedTime, event.deprecatedLastTimestamp, event.eventTime, event.metadata.creationTimestamp) ?? now;
     return {
       api: 'events.k8s.io/v1 Event',
       uid,

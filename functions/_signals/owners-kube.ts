@@ -16,8 +16,18 @@ export function kubeOwnerPort(kube: KubeFactory, now: () => number = Date.now): 
       const k = await kube();
       let owners: readonly OwnerReference[] | undefined;
       try {
-        const obj = await k.objects.read({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
-        owners = (obj.metadata?.ownerReferences ?? []).map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid, controller: o.controller === true }));
+        const obj = await k.objects.read({
+          apiVersion: ref.apiVersion,
+          kind: ref.kind,
+          metadata: { name: ref.name, namespace: ref.namespace },
+        });
+        owners = (obj.metadata?.ownerReferences ?? []).map((o) => ({
+          apiVersion: o.apiVersion,
+          kind: o.kind,
+          name: o.name,
+          uid: o.uid,
+          controller: o.controller === true,
+        }));
       } catch (err) {
         if (apiStatus(err) !== 404) throw fromKubeError(err, `get ${ref.kind} ${ref.namespace}/${ref.name}`);
         owners = undefined;
@@ -30,7 +40,12 @@ export function kubeOwnerPort(kube: KubeFactory, now: () => number = Date.now): 
 }
 
 /** The port for a configuration: the API when owners are resolved in the cluster, none otherwise. */
-export function ownerPortFor(mode: 'cluster' | 'names', kube: KubeFactory, cache: WeakMap<object, OwnerPort>, key: object): OwnerPort | undefined {
+export function ownerPortFor(
+  mode: 'cluster' | 'names',
+  kube: KubeFactory,
+  cache: WeakMap<object, OwnerPort>,
+  key: object,
+): OwnerPort | undefined {
   if (mode !== 'cluster') return undefined;
   let port = cache.get(key);
   if (!port) {

@@ -25,7 +25,13 @@ function core(e: Ev): CoreEvent {
     apiVersion: 'v1',
     kind: 'Event',
     metadata: { name: `${e.name ?? 'web-7d9c8b5f4-x2x7q'}.1879a`, namespace: kind === 'Node' ? 'default' : 'shop', uid: `uid-${e.reason}` },
-    involvedObject: { apiVersion: 'v1', kind, name: e.name ?? 'web-7d9c8b5f4-x2x7q', ...(kind === 'Node' ? {} : { namespace: 'shop' }), uid: 'pod-uid' },
+    involvedObject: {
+      apiVersion: 'v1',
+      kind,
+      name: e.name ?? 'web-7d9c8b5f4-x2x7q',
+      ...(kind === 'Node' ? {} : { namespace: 'shop' }),
+      uid: 'pod-uid',
+    },
     reason: e.reason,
     message: e.message,
     type: e.type ?? 'Warning',
@@ -61,10 +67,25 @@ const classOf = (event: CoreEvent | EventsEvent): string => {
 describe('the default rules', () => {
   it.each([
     // kubelet crash loop; below the threshold of 3 it waits, at 5 it signals.
-    [core({ reason: 'BackOff', message: 'Back-off restarting failed container web in pod web-7d9c8b5f4-x2x7q_shop(0b9e)', count: 1 }), /skip: rule crashloop-backoff: 1 of 3/],
-    [core({ reason: 'BackOff', message: 'Back-off restarting failed container web in pod web-7d9c8b5f4-x2x7q_shop(0b9e)', count: 5 }), 'crashloop'],
+    [
+      core({ reason: 'BackOff', message: 'Back-off restarting failed container web in pod web-7d9c8b5f4-x2x7q_shop(0b9e)', count: 1 }),
+      /skip: rule crashloop-backoff: 1 of 3/,
+    ],
+    [
+      core({ reason: 'BackOff', message: 'Back-off restarting failed container web in pod web-7d9c8b5f4-x2x7q_shop(0b9e)', count: 5 }),
+      'crashloop',
+    ],
     // 5 occurrences spread over 2 hours are not 3 within 15 minutes.
-    [core({ reason: 'BackOff', message: 'Back-off restarting failed container web in pod x', count: 5, first: '2026-11-22T08:00:00Z', last: '2026-11-22T10:00:00Z' }), /skip: rule crashloop-backoff: 0 of 3/],
+    [
+      core({
+        reason: 'BackOff',
+        message: 'Back-off restarting failed container web in pod x',
+        count: 5,
+        first: '2026-11-22T08:00:00Z',
+        last: '2026-11-22T10:00:00Z',
+      }),
+      /skip: rule crashloop-backoff: 0 of 3/,
+    ],
     // The same reason BackOff about an image is an image pull problem.
     [core({ reason: 'BackOff', message: 'Back-off pulling image "registry.example/web:2.0"' }), 'imagepull'],
     [core({ reason: 'Failed', message: 'Failed to pull image "registry.example/web:2.0": rpc error: code = NotFound' }), 'imagepull'],
@@ -72,24 +93,106 @@ describe('the default rules', () => {
     // Failed for other causes (e.g. CreateContainerConfigError) is not an image pull.
     [core({ reason: 'Failed', message: 'Error: configmap "cfg" not found' }), /skip: no rule matches reason Failed/],
     [core({ reason: 'Unhealthy', message: 'Liveness probe failed: HTTP probe failed with statuscode: 500', count: 3 }), 'probefailed'],
-    [core({ reason: 'Unhealthy', message: 'Readiness probe failed: Get "http://10.0.0.5:8080/ready": dial tcp: connect: connection refused', count: 2 }), /skip: rule readiness-failed: 2 of 5/],
-    [core({ reason: 'OOMKilling', message: 'Memory cgroup out of memory: Killed process 4242 (java)', kind: 'Node', name: 'node-1', component: 'kernel-monitor' }), 'oomkilled'],
+    [
+      core({
+        reason: 'Unhealthy',
+        message: 'Readiness probe failed: Get "http://10.0.0.5:8080/ready": dial tcp: connect: connection refused',
+        count: 2,
+      }),
+      /skip: rule readiness-failed: 2 of 5/,
+    ],
+    [
+      core({
+        reason: 'OOMKilling',
+        message: 'Memory cgroup out of memory: Killed process 4242 (java)',
+        kind: 'Node',
+        name: 'node-1',
+        component: 'kernel-monitor',
+      }),
+      'oomkilled',
+    ],
     // The scheduler writes events.k8s.io/v1; repeats arrive as series.count.
-    [modern({ reason: 'FailedScheduling', message: '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available.' }), 'unschedulable'],
-    [core({ reason: 'FailedMount', message: 'MountVolume.SetUp failed for volume "cfg" : configmap "cfg" not found', count: 2 }), 'mountfailed'],
+    [
+      modern({
+        reason: 'FailedScheduling',
+        message: '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available.',
+      }),
+      'unschedulable',
+    ],
+    [
+      core({ reason: 'FailedMount', message: 'MountVolume.SetUp failed for volume "cfg" : configmap "cfg" not found', count: 2 }),
+      'mountfailed',
+    ],
     [core({ reason: 'Evicted', message: 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi.' }), 'evicted'],
     // NodeNotReady on the Node is type Normal; the echo on each Pod is dropped on purpose.
-    [core({ reason: 'NodeNotReady', message: 'Node node-1 status is now: NodeNotReady', kind: 'Node', name: 'node-1', type: 'Normal', component: 'node-controller' }), 'nodenotready'],
-    [core({ reason: 'NodeNotReady', message: 'Node is not ready', component: 'node-controller' }), /skip: rule node-not-ready-pod-echo ignores it/],
-    [core({ reason: 'NodeHasDiskPressure', message: 'Node node-1 status is now: NodeHasDiskPressure', kind: 'Node', name: 'node-1', type: 'Normal' }), 'nodepressure'],
-    [core({ reason: 'FailedCreate', message: 'Error creating: pods "web-7d9c8b5f4-" is forbidden: exceeded quota: compute', kind: 'ReplicaSet', name: 'web-7d9c8b5f4', component: 'replicaset-controller' }), 'createfailed'],
-    [core({ reason: 'QueueBacklogHigh', message: 'backlog 1200 > 1000', kind: 'Deployment', name: 'worker', component: 'queue-monitor' }), 'loadhigh'],
-    [core({ reason: 'QueueBacklogLow', message: 'backlog 3', kind: 'Deployment', name: 'worker', type: 'Normal', component: 'queue-monitor' }), 'loadlow'],
+    [
+      core({
+        reason: 'NodeNotReady',
+        message: 'Node node-1 status is now: NodeNotReady',
+        kind: 'Node',
+        name: 'node-1',
+        type: 'Normal',
+        component: 'node-controller',
+      }),
+      'nodenotready',
+    ],
+    [
+      core({ reason: 'NodeNotReady', message: 'Node is not ready', component: 'node-controller' }),
+      /skip: rule node-not-ready-pod-echo ignores it/,
+    ],
+    [
+      core({
+        reason: 'NodeHasDiskPressure',
+        message: 'Node node-1 status is now: NodeHasDiskPressure',
+        kind: 'Node',
+        name: 'node-1',
+        type: 'Normal',
+      }),
+      'nodepressure',
+    ],
+    [
+      core({
+        reason: 'FailedCreate',
+        message: 'Error creating: pods "web-7d9c8b5f4-" is forbidden: exceeded quota: compute',
+        kind: 'ReplicaSet',
+        name: 'web-7d9c8b5f4',
+        component: 'replicaset-controller',
+      }),
+      'createfailed',
+    ],
+    [
+      core({ reason: 'QueueBacklogHigh', message: 'backlog 1200 > 1000', kind: 'Deployment', name: 'worker', component: 'queue-monitor' }),
+      'loadhigh',
+    ],
+    [
+      core({
+        reason: 'QueueBacklogLow',
+        message: 'backlog 3',
+        kind: 'Deployment',
+        name: 'worker',
+        type: 'Normal',
+        component: 'queue-monitor',
+      }),
+      'loadlow',
+    ],
     // Normal noise.
-    [core({ reason: 'ScalingReplicaSet', message: 'Scaled up replica set web-7d9c8b5f4 from 0 to 2', kind: 'Deployment', name: 'web', type: 'Normal', component: 'deployment-controller' }), /skip: no rule/],
+    [
+      core({
+        reason: 'ScalingReplicaSet',
+        message: 'Scaled up replica set web-7d9c8b5f4 from 0 to 2',
+        kind: 'Deployment',
+        name: 'web',
+        type: 'Normal',
+        component: 'deployment-controller',
+      }),
+      /skip: no rule/,
+    ],
     [core({ reason: 'Pulled', message: 'Successfully pulled image', type: 'Normal' }), /skip: no rule/],
     // What Reflex itself caused is never a signal, whatever its reason.
-    [modern({ reason: 'BackOff', message: 'Back-off restarting failed container', component: 'reflex.dev/recover', count: 9 }), /skip: written by Reflex itself/],
+    [
+      modern({ reason: 'BackOff', message: 'Back-off restarting failed container', component: 'reflex.dev/recover', count: 9 }),
+      /skip: written by Reflex itself/,
+    ],
   ])('%#: %j', (event, expected) => {
     const got = classOf(event);
     if (typeof expected === 'string') expect(got).toBe(expected);
@@ -121,8 +224,14 @@ describe('rules files', () => {
     ['rules: []', /\/rules must NOT have fewer than 1 items/],
     ['rules:\n  - {name: a, when: {reason: X}, class: explode}', /\/rules\/0\/class/],
     ['rules:\n  - {name: a, when: {reason: X, message: "("}, class: crashloop}', /\/rules\/0\/when\/message/],
-    ['rules:\n  - {name: a, when: {reason: X}, class: crashloop}\n  - {name: a, when: {reason: Y}, class: crashloop}', /duplicate rule name a/],
-    ['rules:\n  - {name: a, when: {reason: X}, class: crashloop, threshold: {occurrences: 0}}', /\/rules\/0\/threshold\/occurrences must be >= 1/],
+    [
+      'rules:\n  - {name: a, when: {reason: X}, class: crashloop}\n  - {name: a, when: {reason: Y}, class: crashloop}',
+      /duplicate rule name a/,
+    ],
+    [
+      'rules:\n  - {name: a, when: {reason: X}, class: crashloop, threshold: {occurrences: 0}}',
+      /\/rules\/0\/threshold\/occurrences must be >= 1/,
+    ],
     ['rules: [unclosed', /not valid YAML/],
     ['rules:\n  - {name: a, when: {reason: X}, class: crashloop, severty: high}', /must NOT have additional properties \(severty\)/],
   ])('%s is refused with %s', (text, message) => {

@@ -45,7 +45,8 @@ export interface Rules {
 }
 
 const DEFAULT_REPEAT_AFTER_SECONDS = 600;
-const set = (v: Strings | undefined): ReadonlySet<string> | undefined => (v === undefined ? undefined : new Set(Array.isArray(v) ? v : [v]));
+const set = (v: Strings | undefined): ReadonlySet<string> | undefined =>
+  v === undefined ? undefined : new Set(Array.isArray(v) ? v : [v]);
 
 /** Parses and validates a rules document; every fault names the file and the place. */
 export function parseRules(text: string, source: string): Rules {
@@ -100,7 +101,8 @@ export function loadRules(path: string): Rules {
   return parseRules(text, path);
 }
 
-export type Match = { readonly kind: 'finding'; readonly finding: Finding; readonly rule: Rule } | { readonly kind: 'skip'; readonly reason: string };
+export type Match =
+  { readonly kind: 'finding'; readonly finding: Finding; readonly rule: Rule } | { readonly kind: 'skip'; readonly reason: string };
 
 function matches(rule: Rule, o: Occurrence): boolean {
   return (
@@ -128,7 +130,8 @@ export function classifyOccurrence(o: Occurrence, rules: Rules, eventObject: Rec
   if (o.component.startsWith(REFLEX_CONTROLLER_PREFIX)) return { kind: 'skip', reason: `written by Reflex itself (${o.component})` };
   if (!o.involved.kind || !o.involved.name) return { kind: 'skip', reason: 'the Event names no involved object' };
   const rule = rules.rules.find((r) => matches(r, o));
-  if (!rule) return { kind: 'skip', reason: `no rule matches reason ${o.reason || '(none)'} (${o.type || 'no type'}) on ${o.involved.kind}` };
+  if (!rule)
+    return { kind: 'skip', reason: `no rule matches reason ${o.reason || '(none)'} (${o.type || 'no type'}) on ${o.involved.kind}` };
   if (rule.class === 'ignore') return { kind: 'skip', reason: `rule ${rule.name} ignores it` };
   const seen = occurrencesWithin(o, rule.withinSeconds);
   if (seen < rule.occurrences) {

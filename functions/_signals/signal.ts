@@ -33,7 +33,11 @@ export function trimEvidence(object: Record<string, unknown>, maxText: number): 
  * occurrence delivered twice (at-least-once Broker, random ApiServerSource ids) gives the same
  * signal id, whichever replica handles it: consumers can drop repeats by `source` + `id`.
  */
-export function signalReply(f: Finding, target: Target, detectedBy: SignalData['detectedBy']): ReplySpec & { id: string; data: SignalData; subject: string } {
+export function signalReply(
+  f: Finding,
+  target: Target,
+  detectedBy: SignalData['detectedBy'],
+): ReplySpec & { id: string; data: SignalData; subject: string } {
   const key = problemKey(f, target);
   const object = f.evidence.object ? trimEvidence(f.evidence.object, 4096) : undefined;
   const data: SignalData = {

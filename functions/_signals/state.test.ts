@@ -7,21 +7,82 @@ const NOW = new Date('2026-11-22T10:10:00Z');
 const obj = {} as Record<string, unknown>;
 
 function pod(status: NonNullable<Pod['status']>, name = 'worker-5c8d7f9b6-x2x7q'): Pod {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'jobs', uid: 'p1', creationTimestamp: '2026-11-22T09:00:00Z' }, status };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'jobs', uid: 'p1', creationTimestamp: '2026-11-22T09:00:00Z' },
+    status,
+  };
 }
 
 describe('state findings', () => {
   it.each([
     // An OOM kill is visible only in lastState.terminated.reason.
-    [pod({ phase: 'Running', containerStatuses: [{ name: 'w', restartCount: 2, lastState: { terminated: { reason: 'OOMKilled', exitCode: 137, finishedAt: '2026-11-22T10:09:00Z' } }, state: { running: {} } }] }), ['oomkilled']],
+    [
+      pod({
+        phase: 'Running',
+        containerStatuses: [
+          {
+            name: 'w',
+            restartCount: 2,
+            lastState: { terminated: { reason: 'OOMKilled', exitCode: 137, finishedAt: '2026-11-22T10:09:00Z' } },
+            state: { running: {} },
+          },
+        ],
+      }),
+      ['oomkilled'],
+    ],
     // CrashLoopBackOff after enough restarts; an OOM-driven one is reported as oomkilled only.
-    [pod({ phase: 'Running', containerStatuses: [{ name: 'w', restartCount: 4, lastState: { terminated: { reason: 'Error', exitCode: 1 } }, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } } }] }), ['crashloop']],
-    [pod({ phase: 'Running', containerStatuses: [{ name: 'w', restartCount: 4, lastState: { terminated: { reason: 'OOMKilled' } }, state: { waiting: { reason: 'CrashLoopBackOff' } } }] }), ['oomkilled']],
+    [
+      pod({
+        phase: 'Running',
+        containerStatuses: [
+          {
+            name: 'w',
+            restartCount: 4,
+            lastState: { terminated: { reason: 'Error', exitCode: 1 } },
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } },
+          },
+        ],
+      }),
+      ['crashloop'],
+    ],
+    [
+      pod({
+        phase: 'Running',
+        containerStatuses: [
+          {
+            name: 'w',
+            restartCount: 4,
+            lastState: { terminated: { reason: 'OOMKilled' } },
+            state: { waiting: { reason: 'CrashLoopBackOff' } },
+          },
+        ],
+      }),
+      ['oomkilled'],
+    ],
     // One or two restarts are not yet a loop.
-    [pod({ phase: 'Running', containerStatuses: [{ name: 'w', restartCount: 1, state: { waiting: { reason: 'CrashLoopBackOff' } } }] }), []],
-    [pod({ phase: 'Pending', containerStatuses: [{ name: 'w', restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "x"' } } }] }), ['imagepull']],
+    [
+      pod({ phase: 'Running', containerStatuses: [{ name: 'w', restartCount: 1, state: { waiting: { reason: 'CrashLoopBackOff' } } }] }),
+      [],
+    ],
+    [
+      pod({
+        phase: 'Pending',
+        containerStatuses: [
+          { name: 'w', restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "x"' } } },
+        ],
+      }),
+      ['imagepull'],
+    ],
     [pod({ phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' }), ['evicted']],
-    [pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }] }), ['unschedulable']],
+    [
+      pod({
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }],
+      }),
+      ['unschedulable'],
+    ],
     [pod({ phase: 'Running', containerStatuses: [{ name: 'w', restartCount: 0, state: { running: {} } }] }), []],
   ])('%#', (p, classes) => {
     expect(podFindings(p, NOW, obj).map((f) => f.class)).toEqual(classes);
@@ -31,13 +92,32 @@ describe('state findings', () => {
     const d = (generation: number) => ({
       kind: 'Deployment' as const,
       metadata: { name: 'web', namespace: 'shop', uid: 'd1', generation },
-      status: { conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-6f" has timed out progressing.' }] },
+      status: {
+        conditions: [
+          {
+            type: 'Progressing',
+            status: 'False',
+            reason: 'ProgressDeadlineExceeded',
+            message: 'ReplicaSet "web-6f" has timed out progressing.',
+          },
+        ],
+      },
     });
     const [a] = deploymentFindings(d(3), NOW, obj);
     const [b] = deploymentFindings(d(4), NOW, obj);
     expect(a?.class).toBe('rolloutstalled');
     expect(a?.occurrence).not.toBe(b?.occurrence);
-    expect(deploymentFindings({ kind: 'Deployment', metadata: { name: 'ok' }, status: { conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }] } }, NOW, obj)).toEqual([]);
+    expect(
+      deploymentFindings(
+        {
+          kind: 'Deployment',
+          metadata: { name: 'ok' },
+          status: { conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }] },
+        },
+        NOW,
+        obj,
+      ),
+    ).toEqual([]);
   });
 
   it('NotReady (False or Unknown) and pressure conditions of a Node', () => {
@@ -106,13 +186,20 @@ describe('targets', () => {
       'Job/report-28911': [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', controller: true }],
     });
     expect((await resolveTarget({ kind: 'Pod', namespace: 'ops', name: 'report-28911-x' }, p)).name).toBe('report');
-    expect(await resolveTarget({ kind: 'Pod', namespace: 'shop', name: 'web-7d9c8b5f4-x2x7q' }, port({}))).toMatchObject({ kind: 'Deployment', name: 'web', resolvedBy: 'name' });
+    expect(await resolveTarget({ kind: 'Pod', namespace: 'shop', name: 'web-7d9c8b5f4-x2x7q' }, port({}))).toMatchObject({
+      kind: 'Deployment',
+      name: 'web',
+      resolvedBy: 'name',
+    });
   });
 });
 
 describe('signal replies', () => {
   const finding = podFindings(
-    pod({ phase: 'Running', containerStatuses: [{ name: 'w', restartCount: 2, lastState: { terminated: { reason: 'OOMKilled' } }, state: { running: {} } }] }),
+    pod({
+      phase: 'Running',
+      containerStatuses: [{ name: 'w', restartCount: 2, lastState: { terminated: { reason: 'OOMKilled' } }, state: { running: {} } }],
+    }),
     NOW,
     { kind: 'Pod', metadata: { name: 'p', managedFields: [{ manager: 'kubelet' }] } },
   )[0]!;
@@ -122,7 +209,14 @@ describe('signal replies', () => {
     const r = signalReply(finding, target, 'classify');
     expect(r.type).toBe('dev.reflex.signal.oomkilled');
     expect(r.subject).toBe('Deployment/jobs/worker');
-    expect(r.extensions).toEqual({ reflexclass: 'oomkilled', severity: 'warning', targetkind: 'Deployment', targetns: 'jobs', targetname: 'worker', reason: 'OOMKilled' });
+    expect(r.extensions).toEqual({
+      reflexclass: 'oomkilled',
+      severity: 'warning',
+      targetkind: 'Deployment',
+      targetns: 'jobs',
+      targetname: 'worker',
+      reason: 'OOMKilled',
+    });
     expect(r.data.evidence?.object?.['metadata']).toEqual({ name: 'p' });
   });
 

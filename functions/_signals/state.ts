@@ -37,7 +37,14 @@ export interface Pod {
   apiVersion?: string;
   kind: 'Pod';
   metadata: Meta;
-  status?: { phase?: string; reason?: string; message?: string; conditions?: Condition[]; containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] };
+  status?: {
+    phase?: string;
+    reason?: string;
+    message?: string;
+    conditions?: Condition[];
+    containerStatuses?: ContainerStatus[];
+    initContainerStatuses?: ContainerStatus[];
+  };
 }
 export interface Deployment {
   apiVersion?: string;

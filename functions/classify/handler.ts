@@ -38,7 +38,9 @@ export function createHandler(): Handler<ClassifyConfig> {
     const outcome = findingsOf(kind, object, ctx.config.rules, now);
     if (outcome.kind === 'skip') return skip(ctx, outcome.reason);
 
-    const fresh = outcome.findings.filter((f) => recent.ageWithin(`${f.class}|${f.occurrence}`, DUPLICATE_WINDOW_MS, now.getTime()) === undefined);
+    const fresh = outcome.findings.filter(
+      (f) => recent.ageWithin(`${f.class}|${f.occurrence}`, DUPLICATE_WINDOW_MS, now.getTime()) === undefined,
+    );
     if (fresh.length === 0) return skip(ctx, 'duplicate delivery of an occurrence already signalled');
     const first = [...fresh].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity])[0]!;
 
@@ -47,9 +49,16 @@ export function createHandler(): Handler<ClassifyConfig> {
     const repeatMs = outcome.repeatAfterSeconds * 1000;
     const age = recent.ageWithin(spec.data.key, repeatMs, now.getTime());
     remember(recent, first, now.getTime());
-    if (age !== undefined) return skip(ctx, `${first.class} on ${spec.subject} was signalled ${Math.round(age / 1000)}s ago (repeatAfterSeconds ${outcome.repeatAfterSeconds})`);
+    if (age !== undefined)
+      return skip(
+        ctx,
+        `${first.class} on ${spec.subject} was signalled ${Math.round(age / 1000)}s ago (repeatAfterSeconds ${outcome.repeatAfterSeconds})`,
+      );
     recent.record(spec.data.key, now.getTime());
-    if (fresh.length > 1) ctx.log.info('more problems on the same object; the sweep reports them', { also: fresh.filter((f) => f !== first).map((f) => f.class) });
+    if (fresh.length > 1)
+      ctx.log.info('more problems on the same object; the sweep reports them', {
+        also: fresh.filter((f) => f !== first).map((f) => f.class),
+      });
     return ctx.reply(spec);
   };
 }

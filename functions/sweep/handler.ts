@@ -16,7 +16,9 @@ import { kubeSweepPort, type Plain, type SweepPort } from './port.js';
 
 export const SWEEP_COMPLETED = 'dev.reflex.sweep.completed';
 
-export function createHandler(portFor: (ctx: HandlerContext<SweepConfig>) => SweepPort = (ctx) => kubeSweepPort(ctx.kube)): Handler<SweepConfig> {
+export function createHandler(
+  portFor: (ctx: HandlerContext<SweepConfig>) => SweepPort = (ctx) => kubeSweepPort(ctx.kube),
+): Handler<SweepConfig> {
   const owners = new WeakMap<object, OwnerPort>();
   return async (_tick, ctx) => {
     if (!ctx.emit) throw new InternalError('sweep needs K_SINK (the Broker URL) to send the signals it finds');
@@ -63,7 +65,13 @@ export function createHandler(portFor: (ctx: HandlerContext<SweepConfig>) => Swe
       config.recent.record(key, now.getTime());
       signals.push({ type: spec.type, subject: spec.subject, key, id });
     }
-    ctx.log.info('sweep done', { namespaces: namespaces.length, objects: objects.length, findings: findings.length, emitted: signals.length, held });
+    ctx.log.info('sweep done', {
+      namespaces: namespaces.length,
+      objects: objects.length,
+      findings: findings.length,
+      emitted: signals.length,
+      held,
+    });
     return ctx.reply({
       type: SWEEP_COMPLETED,
       dataschema: 'https://reflex.dev/schemas/dev.reflex.sweep.completed.json',

@@ -13,8 +13,10 @@ export interface SweepPort {
 }
 
 /** List items come without apiVersion/kind, and client-node turns timestamps into Dates. */
-const plain = (apiVersion: string, kind: string) => (items: readonly object[]): Plain[] =>
-  items.map((i) => ({ apiVersion, kind, ...(JSON.parse(JSON.stringify(i)) as Plain) }));
+const plain =
+  (apiVersion: string, kind: string) =>
+  (items: readonly object[]): Plain[] =>
+    items.map((i) => ({ apiVersion, kind, ...(JSON.parse(JSON.stringify(i)) as Plain) }));
 
 export function kubeSweepPort(kube: KubeFactory): SweepPort {
   const call = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
@@ -36,11 +38,17 @@ export function kubeSweepPort(kube: KubeFactory): SweepPort {
     },
     deployments: async (ns) => {
       const k = await kube();
-      return plain('apps/v1', 'Deployment')((await call(`list deployments in ${ns}`, () => k.apps.listNamespacedDeployment({ namespace: ns }))).items);
+      return plain(
+        'apps/v1',
+        'Deployment',
+      )((await call(`list deployments in ${ns}`, () => k.apps.listNamespacedDeployment({ namespace: ns }))).items);
     },
     warningEvents: async (ns) => {
       const k = await kube();
-      return plain('v1', 'Event')((await call(`list events in ${ns}`, () => k.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'type=Warning' }))).items);
+      return plain(
+        'v1',
+        'Event',
+      )((await call(`list events in ${ns}`, () => k.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'type=Warning' }))).items);
     },
     nodes: async () => {
       const k = await kube();

@@ -51,7 +51,10 @@ beforeAll(async () => {
       spec: {
         replicas: 2,
         selector: { matchLabels: { app: 'web' } },
-        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example/web:1.0', resources: { limits: { memory: '128Mi' } } }] } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image: 'registry.example/web:1.0', resources: { limits: { memory: '128Mi' } } }] },
+        },
       },
     },
   });
@@ -73,7 +76,13 @@ beforeAll(async () => {
     'the adapter to watch',
     async () => {
       await a.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { generateName: 'ping-' } } }).catch(() => undefined);
-      const e = await recordEvent({ namespace: ns, involved: { kind: 'Pod', name: 'warmup', namespace: ns }, reason: 'Pulled', message: 'warm-up', type: 'Normal' });
+      const e = await recordEvent({
+        namespace: ns,
+        involved: { kind: 'Pod', name: 'warmup', namespace: ns },
+        reason: 'Pulled',
+        message: 'warm-up',
+        type: 'Normal',
+      });
       await new Promise((r) => setTimeout(r, 500));
       return relay.exchanges.some((x) => x.request.headers['ce-name'] === e.name) ? true : undefined;
     },
@@ -102,12 +111,28 @@ describe('classify, fed by the real ApiServerSource adapter', () => {
     });
     // 1 -> 6: the threshold (3) is crossed at the third; later repeats stay within repeatAfterSeconds.
     await ev.repeat(5);
-    const got = await eventually('the crashloop signal', async () => (signals('dev.reflex.signal.crashloop').length > 0 ? signals('dev.reflex.signal.crashloop') : undefined));
-    await eventually('all six deliveries of the Event', async () => (relay.exchanges.filter((x) => x.request.headers['ce-name'] === ev.name).length >= 6 ? true : undefined));
+    const got = await eventually('the crashloop signal', async () =>
+      signals('dev.reflex.signal.crashloop').length > 0 ? signals('dev.reflex.signal.crashloop') : undefined,
+    );
+    await eventually('all six deliveries of the Event', async () =>
+      relay.exchanges.filter((x) => x.request.headers['ce-name'] === ev.name).length >= 6 ? true : undefined,
+    );
     expect(signals('dev.reflex.signal.crashloop')).toHaveLength(1);
     const h = got[0]!.responseHeaders;
-    expect(h).toMatchObject({ 'ce-reflexclass': 'crashloop', 'ce-severity': 'warning', 'ce-targetkind': 'Deployment', 'ce-targetns': ns, 'ce-targetname': 'web', 'ce-reason': 'BackOff' });
-    const data = JSON.parse(got[0]!.responseBody) as { target: { resolvedBy: string }; occurrences: number; container: string; involved: { name: string } };
+    expect(h).toMatchObject({
+      'ce-reflexclass': 'crashloop',
+      'ce-severity': 'warning',
+      'ce-targetkind': 'Deployment',
+      'ce-targetns': ns,
+      'ce-targetname': 'web',
+      'ce-reason': 'BackOff',
+    });
+    const data = JSON.parse(got[0]!.responseBody) as {
+      target: { resolvedBy: string };
+      occurrences: number;
+      container: string;
+      involved: { name: string };
+    };
     expect(data.target.resolvedBy).toBe('ownerReferences');
     expect(data.occurrences).toBe(3);
     expect(data.container).toBe('web');
@@ -122,11 +147,15 @@ describe('classify, fed by the real ApiServerSource adapter', () => {
       reason: 'Evicted',
       message: 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 88Mi.',
     });
-    const first = await eventually('the evicted delivery', async () => relay.exchanges.find((x) => x.request.headers['ce-name'] === ev.name));
+    const first = await eventually('the evicted delivery', async () =>
+      relay.exchanges.find((x) => x.request.headers['ce-name'] === ev.name),
+    );
     expect(first.status).toBe(200);
     // Redeliver the same bytes with a new CloudEvent id, as a retrying adapter would.
     const headers = Object.fromEntries(
-      Object.entries({ ...(first.request.headers as Record<string, string>), 'ce-id': 'redelivered-1' }).filter(([k]) => k !== 'host' && k !== 'content-length'),
+      Object.entries({ ...(first.request.headers as Record<string, string>), 'ce-id': 'redelivered-1' }).filter(
+        ([k]) => k !== 'host' && k !== 'content-length',
+      ),
     );
     const again = await fetch(server.url, { method: 'POST', headers, body: first.request.body });
     expect(again.status).toBe(202);
@@ -134,7 +163,10 @@ describe('classify, fed by the real ApiServerSource adapter', () => {
 
   it('the scheduler writes FailedScheduling through events.k8s.io/v1; it becomes unschedulable on the Deployment', async () => {
     const pod = pods[1]!;
-    await failedScheduling(pod, '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.');
+    await failedScheduling(
+      pod,
+      '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.',
+    );
     const got = await eventually('the unschedulable signal', async () => signals('dev.reflex.signal.unschedulable')[0]);
     expect(got.responseHeaders['ce-targetname']).toBe('web');
     // The adapter watches both Event APIs; the API server shows one object through both, so it arrives twice.
@@ -165,13 +197,33 @@ describe('classify, fed by the real ApiServerSource adapter', () => {
 
   it('Normal noise and its own audit Events give 202 and no signal', async () => {
     const before = signals().length;
-    const noise = await recordEvent({ namespace: ns, involved: { kind: 'Deployment', name: 'web', namespace: ns }, reason: 'ScalingReplicaSet', message: 'Scaled up replica set web-x to 3', type: 'Normal', component: 'deployment-controller' });
-    const own = await recordEvent({ namespace: ns, involved: { kind: 'Deployment', name: 'web', namespace: ns }, reason: 'BackOff', message: 'Back-off restarting failed container web', component: 'reflex.dev/recover' });
+    const noise = await recordEvent({
+      namespace: ns,
+      involved: { kind: 'Deployment', name: 'web', namespace: ns },
+      reason: 'ScalingReplicaSet',
+      message: 'Scaled up replica set web-x to 3',
+      type: 'Normal',
+      component: 'deployment-controller',
+    });
+    const own = await recordEvent({
+      namespace: ns,
+      involved: { kind: 'Deployment', name: 'web', namespace: ns },
+      reason: 'BackOff',
+      message: 'Back-off restarting failed container web',
+      component: 'reflex.dev/recover',
+    });
     await own.repeat(4);
     await eventually('both deliveries', async () =>
-      relay.exchanges.some((x) => x.request.headers['ce-name'] === noise.name) && relay.exchanges.filter((x) => x.request.headers['ce-name'] === own.name).length >= 5 ? true : undefined,
+      relay.exchanges.some((x) => x.request.headers['ce-name'] === noise.name) &&
+      relay.exchanges.filter((x) => x.request.headers['ce-name'] === own.name).length >= 5
+        ? true
+        : undefined,
     );
-    expect(relay.exchanges.filter((x) => x.request.headers['ce-name'] === noise.name || x.request.headers['ce-name'] === own.name).every((x) => x.status === 202)).toBe(true);
+    expect(
+      relay.exchanges
+        .filter((x) => x.request.headers['ce-name'] === noise.name || x.request.headers['ce-name'] === own.name)
+        .every((x) => x.status === 202),
+    ).toBe(true);
     expect(signals().length).toBe(before);
   });
 });

@@ -55,11 +55,14 @@ export async function recordEvent(options: {
       let last = created;
       for (let i = 0; i < times; i++) {
         count++;
-        last = await a.core.patchNamespacedEvent({
-          name,
-          namespace: options.namespace,
-          body: { count, lastTimestamp: new Date().toISOString(), message: options.message },
-        }, merge);
+        last = await a.core.patchNamespacedEvent(
+          {
+            name,
+            namespace: options.namespace,
+            body: { count, lastTimestamp: new Date().toISOString(), message: options.message },
+          },
+          merge,
+        );
       }
       return last;
     },
@@ -119,21 +122,24 @@ export async function createNode(name: string, ready: 'True' | 'False' | 'Unknow
 
 export async function setNodeReady(node: V1Node, status: 'True' | 'False' | 'Unknown'): Promise<V1Node> {
   const now = new Date();
-  return a.core.patchNodeStatus({
-    name: node.metadata!.name!,
-    body: {
-      status: {
-        conditions: [
-          {
-            type: 'Ready',
-            status,
-            reason: status === 'True' ? 'KubeletReady' : 'NodeStatusUnknown',
-            message: status === 'True' ? 'kubelet is posting ready status' : 'Kubelet stopped posting node status.',
-            lastHeartbeatTime: now,
-            lastTransitionTime: now,
-          },
-        ],
+  return a.core.patchNodeStatus(
+    {
+      name: node.metadata!.name!,
+      body: {
+        status: {
+          conditions: [
+            {
+              type: 'Ready',
+              status,
+              reason: status === 'True' ? 'KubeletReady' : 'NodeStatusUnknown',
+              message: status === 'True' ? 'kubelet is posting ready status' : 'Kubelet stopped posting node status.',
+              lastHeartbeatTime: now,
+              lastTransitionTime: now,
+            },
+          ],
+        },
       },
     },
-  }, merge);
+    merge,
+  );
 }

@@ -65,7 +65,12 @@ export async function startRelay(target: string): Promise<Relay> {
       fetch(target, { method: 'POST', headers, body })
         .then(async (r) => {
           const text = await r.text();
-          exchanges.push({ request: { headers: req.headers, body }, status: r.status, responseHeaders: Object.fromEntries(r.headers.entries()), responseBody: text });
+          exchanges.push({
+            request: { headers: req.headers, body },
+            status: r.status,
+            responseHeaders: Object.fromEntries(r.headers.entries()),
+            responseBody: text,
+          });
           res.writeHead(r.status).end(text);
         })
         .catch(() => res.writeHead(502).end());

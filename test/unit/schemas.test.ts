@@ -5,7 +5,10 @@ import { join, relative } from 'node:path';
 import { defaultSchemasDir, loadSchemas, SCHEMA_BASE } from '../../functions/_kit/schemas.js';
 
 const dir = defaultSchemasDir();
-const files = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith('.json') ? [join(d, e.name)] : []));
+const files = (d: string): string[] =>
+  readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith('.json') ? [join(d, e.name)] : [],
+  );
 const registry = loadSchemas([dir]);
 
 describe.each(files(dir).map((f) => [relative(dir, f), f]))('%s', (name, file) => {

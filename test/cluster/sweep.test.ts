@@ -1,0 +1,150 @@
+/**
+ * sweep on the real control plane, as its own ServiceAccount: what the edge-triggered bridge
+ * missed (state that existed before, conditions that are never Events) is found and signalled
+ * once per window, only in opted-in namespaces.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { V1Node } from '@kubernetes/client-node';
+import { fileURLToPath } from 'node:url';
+import sweep from '../../functions/sweep/index.js';
+import { startServer, type RunningServer } from '../../functions/_kit/index.js';
+import { admin, asServiceAccount, eventually, freshNamespace, kubectl } from './kube.js';
+import { createNode, setPodStatus } from './kubelet.js';
+import { startSink, type Sink } from './sink.js';
+
+const a = admin();
+const manifests = fileURLToPath(new URL('../../knative/', import.meta.url));
+let optedIn: string;
+let other: string;
+let node: V1Node;
+let server: RunningServer;
+let sink: Sink;
+
+async function deploy(namespace: string, name: string, progressDeadlineSeconds?: number): Promise<void> {
+  await a.apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        replicas: 1,
+        ...(progressDeadlineSeconds ? { progressDeadlineSeconds } : {}),
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `registry.example/${name}:1.0` }] } },
+      },
+    },
+  });
+}
+
+async function crashLoop(namespace: string, app: string): Promise<void> {
+  const pod = await eventually(
+    `a pod of ${app}`,
+    async () => (await a.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items[0],
+  );
+  await setPodStatus(pod, {
+    phase: 'Running',
+    containerStatuses: [
+      {
+        name: app,
+        image: `registry.example/${app}:1.0`,
+        imageID: '',
+        ready: false,
+        restartCount: 5,
+        state: {
+          waiting: {
+            reason: 'CrashLoopBackOff',
+            message: `back-off 2m40s restarting failed container=${app} pod=${pod.metadata!.name}_${namespace}(${pod.metadata!.uid})`,
+          },
+        },
+        lastState: { terminated: { reason: 'Error', exitCode: 1, startedAt: new Date(), finishedAt: new Date() } },
+      },
+    ],
+  });
+}
+
+function tick(id: string): Promise<Response> {
+  return fetch(server.url, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': '/apis/v1/namespaces/reflex/pingsources/reflex-sweep',
+      'ce-type': 'dev.knative.sources.ping',
+      'content-type': 'application/json',
+    },
+    body: '{}',
+  });
+}
+
+beforeAll(async () => {
+  optedIn = await freshNamespace('sweep', { 'reflex.dev/enabled': 'true' });
+  other = await freshNamespace('sweep-off');
+  try {
+    await a.core.createNamespace({ body: { metadata: { name: 'reflex' } } });
+  } catch {
+    // another test file made it
+  }
+  kubectl('apply', '-f', `${manifests}sweep/rbac.yaml`);
+  await deploy(optedIn, 'web');
+  // No kubelet makes pods available, so the real deployment controller declares the rollout stalled.
+  await deploy(optedIn, 'stuck', 1);
+  await deploy(other, 'web');
+  await crashLoop(optedIn, 'web');
+  await crashLoop(other, 'web');
+  node = await createNode(`sweep-node-${optedIn}`, 'False');
+  await eventually(
+    'the deployment controller to mark stuck ProgressDeadlineExceeded',
+    async () => {
+      const d = await a.apps.readNamespacedDeployment({ name: 'stuck', namespace: optedIn });
+      return d.status?.conditions?.some((c) => c.reason === 'ProgressDeadlineExceeded') ? true : undefined;
+    },
+    45_000,
+  );
+  sink = await startSink();
+  const { kubeconfig } = await asServiceAccount('reflex', 'reflex-sweep');
+  server = await startServer(sweep, {
+    env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: kubeconfig, K_SINK: sink.url, REFLEX_RESOLVE_OWNERS: 'cluster' },
+    logSink: () => {},
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await server?.shutdown();
+  await sink?.close();
+  await a.core.deleteNode({ name: node.metadata!.name! }).catch(() => undefined);
+  await a.core.deleteNamespace({ name: optedIn });
+  await a.core.deleteNamespace({ name: other });
+});
+
+const subjects = (): string[] => sink.received.map((r) => `${String(r.headers['ce-type'])} ${String(r.headers['ce-subject'])}`);
+
+describe('sweep', () => {
+  it('finds crash loops, stalled rollouts and NotReady nodes in opted-in namespaces, and sends their signals to K_SINK', async () => {
+    const res = await tick('tick-1');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ce-type')).toBe('dev.reflex.sweep.completed');
+    const summary = (await res.json()) as { namespaces: string[]; emitted: number };
+    expect(summary.namespaces).toContain(optedIn);
+    expect(summary.namespaces).not.toContain(other);
+    expect(subjects()).toEqual(
+      expect.arrayContaining([
+        `dev.reflex.signal.crashloop Deployment/${optedIn}/web`,
+        `dev.reflex.signal.rolloutstalled Deployment/${optedIn}/stuck`,
+        `dev.reflex.signal.nodenotready Node/${node.metadata!.name}`,
+      ]),
+    );
+    // Nothing from the namespace that did not opt in.
+    expect(subjects().filter((s) => s.includes(`/${other}/`))).toEqual([]);
+    expect(summary.emitted).toBe(sink.received.length);
+    const crash = sink.received.find((r) => r.headers['ce-type'] === 'dev.reflex.signal.crashloop')!;
+    expect(JSON.parse(crash.body)).toMatchObject({ detectedBy: 'sweep', target: { resolvedBy: 'ownerReferences' } });
+  });
+
+  it('a second tick in the same window sends nothing again', async () => {
+    const before = sink.received.length;
+    const res = await tick('tick-2');
+    const summary = (await res.json()) as { emitted: number; held: number };
+    expect(summary.emitted).toBe(0);
+    expect(summary.held).toBeGreaterThanOrEqual(3);
+    expect(sink.received.length).toBe(before);
+  });
+});
