@@ -4,6 +4,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { apiServerSourceMessage, type K8sObject } from '../../functions/_mesh/apiserversource.js';
 import { startAdapter } from './adapter.js';
 import { admin, asServiceAccount, eventually, freshNamespace, kubectl, statusOf } from './kube.js';
 import { startSink } from './sink.js';
@@ -167,6 +168,23 @@ spec:
       expect(created.headers['content-type']).toMatch(/^application\/json/);
       const body = JSON.parse(created.body) as { kind: string; reason: string; involvedObject: { name: string } };
       expect(body).toMatchObject({ kind: 'Event', reason: 'BackOff', involvedObject: { name: 'web-1' } });
+      // Our own bridge (replays, the development mesh) writes the same CloudEvent for the same object.
+      const ours = apiServerSourceMessage(
+        'ADDED',
+        { ...(body as unknown as K8sObject), apiVersion: 'v1' },
+        String(created.headers['ce-source']),
+      );
+      for (const h of ['ce-specversion', 'ce-source', 'ce-type', 'ce-subject', 'ce-kind', 'ce-apiversion', 'ce-name', 'ce-namespace']) {
+        expect([h, ours.headers[h]]).toEqual([h, created.headers[h]]);
+      }
+      const theirs = Object.keys(created.headers)
+        .filter((h) => h.startsWith('ce-'))
+        .sort();
+      expect(
+        Object.keys(ours.headers)
+          .filter((h) => h.startsWith('ce-'))
+          .sort(),
+      ).toEqual(theirs);
     } finally {
       await adapter.stop();
       await sink.close();
