@@ -24,23 +24,65 @@ export interface Row {
   readonly why?: string;
 }
 
-/** Reads NDJSON watch events; a line that is not one names its line number. */
-export function readRecording(path: string): Recorded[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .map((line, i) => ({ line: line.trim(), n: i + 1 }))
-    .filter(({ line }) => line !== '')
-    .map(({ line, n }) => {
-      let r: Partial<Recorded>;
-      try {
-        r = JSON.parse(line) as Partial<Recorded>;
-      } catch {
-        throw new Error(`${path}:${n}: not JSON`);
+/**
+ * Splits a stream of JSON values: NDJSON, or the pretty-printed objects one after another that
+ * `kubectl … --watch -o json` writes. Returns each value's text and its starting line.
+ */
+export function jsonValues(text: string): { text: string; line: number }[] {
+  const out: { text: string; line: number }[] = [];
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let start = -1;
+  let line = 1;
+  let startLine = 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') line++;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (depth === 0) {
+        start = i;
+        startLine = line;
       }
-      if (!r.object?.kind || !['ADDED', 'MODIFIED', 'DELETED'].includes(String(r.type)))
-        throw new Error(`${path}:${n}: expected {"type": ADDED|MODIFIED|DELETED, "object": {...}}`);
-      return r as Recorded;
-    });
+      depth++;
+    } else if (c === '}' || c === ']') {
+      depth--;
+      if (depth === 0) out.push({ text: text.slice(start, i + 1), line: startLine });
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads a recording: watch events ({"type": ADDED|MODIFIED|DELETED, "object": …}, as
+ * `kubectl get events -A --watch --output-watch-events -o json` writes them, pretty-printed or
+ * one per line), or a `kubectl get … -o json` List (each item replayed as ADDED). A value that is
+ * neither names its line.
+ */
+export function readRecording(path: string): Recorded[] {
+  return jsonValues(readFileSync(path, 'utf8')).flatMap(({ text, line }): Recorded[] => {
+    let v: { type?: unknown; object?: K8sObject; kind?: unknown; items?: Partial<K8sObject>[] };
+    try {
+      v = JSON.parse(text) as typeof v;
+    } catch {
+      throw new Error(`${path}:${line}: not JSON`);
+    }
+    if (v.kind === 'List' || (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items))) {
+      // kubectl writes apiVersion and kind on each item; a bare Event list may not.
+      return (v.items ?? []).map((o) => ({ type: 'ADDED', object: { ...o, apiVersion: o.apiVersion ?? 'v1', kind: o.kind ?? 'Event' } as K8sObject }));
+    }
+    if (!v.object?.kind || !['ADDED', 'MODIFIED', 'DELETED'].includes(String(v.type))) {
+      throw new Error(`${path}:${line}: expected {"type": ADDED|MODIFIED|DELETED, "object": {...}} or a List`);
+    }
+    return [{ type: v.type as WatchType, object: v.object }];
+  });
 }
 
 /** When the recorded object says it happened (its last occurrence), for the replay clock. */

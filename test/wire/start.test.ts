@@ -31,3 +31,22 @@ describe('the embedded incident', () => {
     expect(p.output()).toContain('12 events in, 6 signals out');
   }, 60_000);
 });
+
+describe('recordings', () => {
+  it('reads pretty-printed watch output and kubectl List output as well as NDJSON', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-rec-'));
+    const ndjson = readRecording(incident);
+    const pretty = join(dir, 'pretty.json');
+    writeFileSync(pretty, ndjson.map((r) => JSON.stringify(r, null, 4)).join('\n'));
+    expect(readRecording(pretty)).toEqual(ndjson);
+    const list = join(dir, 'list.json');
+    const events = ndjson.filter((r) => r.object.kind === 'Event' && r.object.apiVersion === 'v1').map((r) => r.object);
+    writeFileSync(list, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: events.map(({ apiVersion: _a, kind: _k, ...rest }) => rest) }, null, 2));
+    expect(readRecording(list).map((r) => [r.type, r.object.kind, r.object.metadata.name])).toEqual(events.map((e) => ['ADDED', 'Event', e.metadata.name]));
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"type":"ADDED","object":{"kind":"Event"}}\n{"hello": "world"}\n');
+    expect(() => readRecording(bad)).toThrow(/bad\.json:2: expected/);
+  });
+});
