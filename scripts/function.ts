@@ -1,4 +1,7 @@
-/** scripts/function — `npm run function -- <name>`: runs one function from source, as its ksvc would. */
+/**
+ * scripts/function — runs one function by name. From source: `npm run function -- <name>`;
+ * built, in the container: `node dist/scripts/function.js <name>` (or REFLEX_FUNCTION=<name>).
+ */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -13,11 +16,13 @@ export function functionNames(): string[] {
     .sort();
 }
 
-const name = process.argv[2];
+const name = process.argv[2] ?? process.env['REFLEX_FUNCTION'];
+/** Source (tsx) or built (dist) layout: import the sibling of this file's own kind. */
+const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 const names = functionNames();
 if (!name || !names.includes(name)) {
-  process.stderr.write(`usage: npm run function -- <name>\n  functions: ${names.join(', ')}\n`);
+  process.stderr.write(`usage: npm run function -- <name>   (or REFLEX_FUNCTION=<name>)\n  functions: ${names.join(', ')}\n`);
   process.exit(2);
 }
-const mod = (await import(pathToFileURL(join(functionsDir, name, 'index.ts')).href)) as { default: FunctionDefinition<unknown> };
+const mod = (await import(pathToFileURL(join(functionsDir, name, `index.${ext}`)).href)) as { default: FunctionDefinition<unknown> };
 await run(mod.default);

@@ -76,7 +76,10 @@ export function readRecording(path: string): Recorded[] {
     }
     if (v.kind === 'List' || (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items))) {
       // kubectl writes apiVersion and kind on each item; a bare Event list may not.
-      return (v.items ?? []).map((o) => ({ type: 'ADDED', object: { ...o, apiVersion: o.apiVersion ?? 'v1', kind: o.kind ?? 'Event' } as K8sObject }));
+      return (v.items ?? []).map((o) => ({
+        type: 'ADDED',
+        object: { ...o, apiVersion: o.apiVersion ?? 'v1', kind: o.kind ?? 'Event' } as K8sObject,
+      }));
     }
     if (!v.object?.kind || !['ADDED', 'MODIFIED', 'DELETED'].includes(String(v.type))) {
       throw new Error(`${path}:${line}: expected {"type": ADDED|MODIFIED|DELETED, "object": {...}} or a List`);

@@ -13,7 +13,8 @@ export interface SignalConfig {
   readonly owners: 'cluster' | 'names';
 }
 
-export const defaultRulesPath = (): string => join(projectRoot(), 'functions', 'classify', 'rules.yaml');
+/** The shipped rules: one file, used by the functions' default and by the ConfigMap in knative/. */
+export const defaultRulesPath = (): string => join(projectRoot(), 'knative', 'config', 'classify-rules.yaml');
 
 /** REFLEX_RULES_FILE (default: the shipped rules), REFLEX_RESOLVE_OWNERS (auto | cluster | names). */
 export function parseSignalConfig(env: Env): SignalConfig {

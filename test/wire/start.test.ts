@@ -43,8 +43,13 @@ describe('recordings', () => {
     expect(readRecording(pretty)).toEqual(ndjson);
     const list = join(dir, 'list.json');
     const events = ndjson.filter((r) => r.object.kind === 'Event' && r.object.apiVersion === 'v1').map((r) => r.object);
-    writeFileSync(list, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: events.map(({ apiVersion: _a, kind: _k, ...rest }) => rest) }, null, 2));
-    expect(readRecording(list).map((r) => [r.type, r.object.kind, r.object.metadata.name])).toEqual(events.map((e) => ['ADDED', 'Event', e.metadata.name]));
+    writeFileSync(
+      list,
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: events.map(({ apiVersion: _a, kind: _k, ...rest }) => rest) }, null, 2),
+    );
+    expect(readRecording(list).map((r) => [r.type, r.object.kind, r.object.metadata.name])).toEqual(
+      events.map((e) => ['ADDED', 'Event', e.metadata.name]),
+    );
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"type":"ADDED","object":{"kind":"Event"}}\n{"hello": "world"}\n');
     expect(() => readRecording(bad)).toThrow(/bad\.json:2: expected/);

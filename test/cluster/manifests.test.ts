@@ -1,0 +1,247 @@
+/**
+ * knative/ is the whole install: rendered by kustomize, accepted by the real API server (Knative
+ * CRDs installed), least-privilege per function, and Triggers that line up with the functions.
+ */
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
+import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const kubectlBin = process.env['REFLEX_TEST_KUBECTL'] ?? 'kubectl';
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec?: Record<string, unknown>;
+}
+
+function kubectl(args: string[], input?: string): { status: number | null; out: string } {
+  const r = spawnSync(kubectlBin, ['--kubeconfig', adminKubeconfigPath(), ...args], { input, encoding: 'utf8' });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+let rendered: string;
+let objects: Obj[];
+
+beforeAll(() => {
+  const r = spawnSync(kubectlBin, ['kustomize', `${root}knative`], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  rendered = r.stdout;
+  objects = parseAllDocuments(rendered).map((d) => d.toJSON() as Obj);
+  // The install's namespace exists before the namespaced objects are checked against it.
+  kubectl(
+    ['apply', '-f', '-'],
+    objects
+      .filter((o) => o.kind === 'Namespace')
+      .map((o) => JSON.stringify(o))
+      .join('\n'),
+  );
+});
+
+describe('the kustomization', () => {
+  it('renders every function folder as exactly one Knative Service', () => {
+    const functions = readdirSync(`${root}functions`, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith('_'))
+      .map((e) => e.name)
+      .sort();
+    const services = objects
+      .filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1')
+      .map((o) => o.metadata.name)
+      .sort();
+    expect(services).toEqual(functions);
+  });
+
+  it('is accepted by the API server (server-side dry-run, every object)', () => {
+    const r = kubectl(['apply', '--dry-run=server', '-f', '-'], rendered);
+    expect(r.out).not.toMatch(/error|invalid|unknown field/i);
+    expect(r.status).toBe(0);
+    const accepted = r.out.split('\n').filter((l) => /\(server dry run\)$/.test(l));
+    expect(accepted).toHaveLength(objects.length);
+  });
+
+  it('gives every container the restricted security context and the kit probes', () => {
+    for (const svc of objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1')) {
+      const c = (svc.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0]!;
+      expect([svc.metadata.name, c['securityContext']]).toEqual([
+        svc.metadata.name,
+        {
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
+      ]);
+      expect(c['readinessProbe']).toMatchObject({ httpGet: { path: '/readyz' } });
+      expect(c['livenessProbe']).toMatchObject({ httpGet: { path: '/healthz' } });
+      expect(c['resources']).toMatchObject({
+        requests: { cpu: expect.any(String), memory: expect.any(String) },
+        limits: { memory: expect.any(String) },
+      });
+    }
+  });
+
+  it('dead-letters the Broker to the deadletter function', () => {
+    const broker = objects.find((o) => o.kind === 'Broker')!;
+    expect(broker.spec).toMatchObject({
+      delivery: { backoffPolicy: 'exponential', deadLetterSink: { ref: { kind: 'Service', name: 'deadletter' } } },
+    });
+  });
+});
+
+/** The attributes a source puts on its events, for evaluating Trigger filters. */
+function producedTypes(): { type: string; source?: string }[] {
+  const types: { type: string; source?: string }[] = [];
+  for (const o of objects) {
+    if (o.kind === 'ApiServerSource')
+      for (const v of ['add', 'update', 'delete']) types.push({ type: `dev.knative.apiserver.resource.${v}` });
+    if (o.kind === 'PingSource')
+      types.push({
+        type: 'dev.knative.sources.ping',
+        source: `/apis/v1/namespaces/${o.metadata.namespace}/pingsources/${o.metadata.name}`,
+      });
+  }
+  return types;
+}
+
+type Filter = Record<string, unknown>;
+/** Trigger `filters` over the attributes we model (exact, prefix, suffix, all, any, not). */
+function passes(filters: Filter[], attrs: Record<string, string | undefined>): boolean {
+  const one = (f: Filter): boolean => {
+    const [dialect, body] = Object.entries(f)[0]!;
+    const pairs = Object.entries((body ?? {}) as Record<string, string>);
+    switch (dialect) {
+      case 'exact':
+        return pairs.every(([k, v]) => attrs[k] === v);
+      case 'prefix':
+        return pairs.every(([k, v]) => attrs[k]?.startsWith(v) ?? false);
+      case 'suffix':
+        return pairs.every(([k, v]) => attrs[k]?.endsWith(v) ?? false);
+      case 'all':
+        return (body as Filter[]).every(one);
+      case 'any':
+        return (body as Filter[]).some(one);
+      case 'not':
+        return !one(body as Filter);
+      default:
+        throw new Error(`filter dialect ${dialect} is not modelled here`);
+    }
+  };
+  return filters.every(one);
+}
+
+describe('Triggers and functions line up', () => {
+  it('every Trigger delivers only types its subscriber accepts, and passes at least one produced type', async () => {
+    const triggers = objects.filter((o) => o.kind === 'Trigger');
+    expect(triggers.length).toBeGreaterThan(0);
+    for (const t of triggers) {
+      const spec = t.spec as { filters?: Filter[]; subscriber: { ref: { kind: string; name: string } } };
+      expect(spec.subscriber.ref.kind).toBe('Service');
+      const def = (
+        (await import(pathToFileURL(`${root}functions/${spec.subscriber.ref.name}/index.ts`).href)) as {
+          default: FunctionDefinition<unknown>;
+        }
+      ).default;
+      const accepted = new Set(def.accepts.map((a) => a.type));
+      const delivered = producedTypes().filter((p) => passes(spec.filters ?? [], p));
+      expect([t.metadata.name, delivered.length > 0]).toEqual([t.metadata.name, true]);
+      for (const d of delivered)
+        expect([t.metadata.name, d.type, accepted.has(d.type) || accepted.has(ANY_TYPE)]).toEqual([t.metadata.name, d.type, true]);
+    }
+  });
+});
+
+describe('least privilege, acting as each function ServiceAccount', () => {
+  type Check = [verb: string, resource: string, group: string, namespace?: string];
+  const everyoneForbidden: Check[] = [
+    ['get', 'secrets', '', 'shop'],
+    ['list', 'secrets', '', ''],
+    ['delete', 'deployments', 'apps', 'shop'],
+    ['create', 'clusterrolebindings', 'rbac.authorization.k8s.io', ''],
+    ['escalate', 'clusterroles', 'rbac.authorization.k8s.io', ''],
+    ['create', 'pods', '', 'shop'],
+    ['update', 'configmaps', '', 'reflex'],
+  ];
+  const table: Record<string, { allowed: Check[]; forbidden: Check[] }> = {
+    'reflex-classify': {
+      allowed: [
+        ['get', 'pods', '', 'shop'],
+        ['get', 'replicasets', 'apps', 'shop'],
+        ['get', 'jobs', 'batch', 'shop'],
+      ],
+      forbidden: [
+        ['list', 'pods', '', 'shop'],
+        ['patch', 'deployments', 'apps', 'shop'],
+        ['watch', 'events', '', 'shop'],
+        ...everyoneForbidden,
+      ],
+    },
+    'reflex-sweep': {
+      allowed: [
+        ['list', 'namespaces', '', ''],
+        ['list', 'nodes', '', ''],
+        ['list', 'pods', '', 'shop'],
+        ['list', 'events', '', 'shop'],
+        ['list', 'deployments', 'apps', 'shop'],
+        ['get', 'replicasets', 'apps', 'shop'],
+      ],
+      forbidden: [
+        ['patch', 'nodes', '', ''],
+        ['delete', 'pods', '', 'shop'],
+        ['patch', 'deployments', 'apps', 'shop'],
+        ...everyoneForbidden,
+      ],
+    },
+    'reflex-source': {
+      allowed: [
+        ['watch', 'events', '', 'shop'],
+        ['list', 'pods', '', 'shop'],
+        ['watch', 'deployments', 'apps', 'shop'],
+        ['watch', 'nodes', '', ''],
+        ['list', 'namespaces', '', ''],
+      ],
+      forbidden: [['create', 'events', '', 'shop'], ['patch', 'pods', '', 'shop'], ...everyoneForbidden],
+    },
+  };
+
+  beforeAll(() => {
+    const rbac = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
+    const r = kubectl(['apply', '-f', '-'], rbac.map((o) => JSON.stringify(o)).join('\n'));
+    expect(r.status).toBe(0);
+  });
+
+  async function allowed(c: Clients, [verb, resource, group, namespace]: Check): Promise<boolean> {
+    const review = await c.config
+      .makeApiClient((await import('@kubernetes/client-node')).AuthorizationV1Api)
+      .createSelfSubjectAccessReview({
+        body: { spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) } } },
+      });
+    return review.status?.allowed === true;
+  }
+
+  it.each(Object.keys(table))('%s may do what its code does, and nothing on the forbidden list', async (sa) => {
+    expect(objects.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === sa)).toBe(true);
+    const { clients } = await asServiceAccount('reflex', sa);
+    const { allowed: yes, forbidden: no } = table[sa]!;
+    for (const check of yes) expect([sa, ...check, await allowed(clients, check)]).toEqual([sa, ...check, true]);
+    for (const check of no) expect([sa, ...check, await allowed(clients, check)]).toEqual([sa, ...check, false]);
+  });
+
+  it('every ServiceAccount in the install is covered by this table', () => {
+    const accounts = objects
+      .filter((o) => o.kind === 'ServiceAccount')
+      .map((o) => o.metadata.name)
+      .sort();
+    expect(accounts).toEqual(Object.keys(table).sort());
+  });
+
+  it('no function mounts a token it does not need', () => {
+    const dl = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'deadletter')!;
+    expect((dl.spec as { template: { spec: Record<string, unknown> } }).template.spec['automountServiceAccountToken']).toBe(false);
+  });
+});
