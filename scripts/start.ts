@@ -31,7 +31,15 @@ function what(r: Row): string {
   return `${o.kind} ${o.metadata.name} ${r.watch === 'MODIFIED' ? 'changed' : r.watch.toLowerCase()}`;
 }
 
-const rows = await replay(readRecording(file));
+const rulesFile = process.env['REFLEX_RULES_FILE'];
+let rows: Row[];
+try {
+  rows = await replay(readRecording(file), rulesFile ? { rulesFile } : {});
+} catch (err) {
+  // A bad rules file or recording is the user's to fix: say what and where, no stack.
+  process.stderr.write(`reflex: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
 process.stdout.write(`\nReflex: replaying ${file}\n(no cluster is contacted; classify runs for real, targets are inferred from names)\n\n`);
 for (const r of rows) {
   const time = r.at.toISOString().slice(11, 19);

@@ -102,11 +102,13 @@ export function timeOf(o: K8sObject, fallback: Date): Date {
   return fallback;
 }
 
-export async function replay(records: readonly Recorded[], source = 'https://kubernetes.default.svc'): Promise<Row[]> {
+/** `rulesFile` replays through other rules than the shipped ones (what-if). */
+export async function replay(records: readonly Recorded[], options: { rulesFile?: string; source?: string } = {}): Promise<Row[]> {
+  const source = options.source ?? 'https://kubernetes.default.svc';
   let clock = new Date(0);
   const why = new Map<string, string>();
   const server = await startServer(classify, {
-    env: { PORT: '0', REFLEX_HOST: '127.0.0.1', REFLEX_RESOLVE_OWNERS: 'names', REFLEX_LOG_LEVEL: 'debug' },
+    env: { PORT: '0', REFLEX_HOST: '127.0.0.1', REFLEX_RESOLVE_OWNERS: 'names', REFLEX_LOG_LEVEL: 'debug', ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}) },
     now: () => clock,
     logSink: (line) => {
       const l = JSON.parse(line) as { msg?: string; ceId?: string; why?: string };
