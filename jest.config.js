@@ -1,13 +1,8 @@
 // jest.config — three tiers (see docs/testing.md): unit beside the code, wire over real HTTP,
 // cluster against the real control plane (one per run, started by the global setup).
-const transform = {
-  '^.+\\.ts$': [
-    '@swc/jest',
-    { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' }, sourceMaps: 'inline' },
-  ],
-};
+// ts-jest transpiles only (isolatedModules): `npm run typecheck` is the type check.
 const common = {
-  transform,
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }] },
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',
