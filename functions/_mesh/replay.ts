@@ -108,7 +108,13 @@ export async function replay(records: readonly Recorded[], options: { rulesFile?
   let clock = new Date(0);
   const why = new Map<string, string>();
   const server = await startServer(classify, {
-    env: { PORT: '0', REFLEX_HOST: '127.0.0.1', REFLEX_RESOLVE_OWNERS: 'names', REFLEX_LOG_LEVEL: 'debug', ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}) },
+    env: {
+      PORT: '0',
+      REFLEX_HOST: '127.0.0.1',
+      REFLEX_RESOLVE_OWNERS: 'names',
+      REFLEX_LOG_LEVEL: 'debug',
+      ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}),
+    },
     now: () => clock,
     logSink: (line) => {
       const l = JSON.parse(line) as { msg?: string; ceId?: string; why?: string };
