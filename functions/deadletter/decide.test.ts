@@ -7,7 +7,8 @@ const event = (ext: Record<string, string | number>): CloudEvent<unknown> =>
   new CloudEvent<unknown>({ id: 'e1', source: '/s', type: 'dev.reflex.signal.crashloop', specversion: '1.0', ...ext, data: {} }, false);
 
 describe('deadletter decide', () => {
-  it.each([
+  type Row = [Record<string, string | number>, number | undefined, string | undefined, RegExp];
+  it.each<Row>([
     // The broker's usual case: a status and a body, base64 as Knative writes it.
     [{ knativeerrordest: 'http://recover', knativeerrorcode: '500', knativeerrordata: b64('boom') }, 500, 'boom', /HTTP 500: boom/],
     // Binary mode carries every attribute as a string; structured mode may carry an integer.
@@ -25,7 +26,7 @@ describe('deadletter decide', () => {
       'not base64!',
       /HTTP 400: not base64!/,
     ],
-  ] as const)('%j', (ext, code, response, reason) => {
+  ])('%j', (ext, code, response, reason) => {
     const d = decide(event(ext));
     expect(d.code).toBe(code);
     expect(d.response).toBe(response);
