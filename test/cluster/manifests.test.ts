@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
+import { SIGNAL_CLASSES, signalType } from '../../functions/_signals/model.js';
 import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -94,9 +95,9 @@ describe('the kustomization', () => {
   });
 });
 
-/** The attributes a source puts on its events, for evaluating Trigger filters. */
+/** The attributes sources and functions put on their events, for evaluating Trigger filters. */
 function producedTypes(): { type: string; source?: string }[] {
-  const types: { type: string; source?: string }[] = [];
+  const types: { type: string; source?: string }[] = SIGNAL_CLASSES.map((c) => ({ type: signalType(c) }));
   for (const o of objects) {
     if (o.kind === 'ApiServerSource')
       for (const v of ['add', 'update', 'delete']) types.push({ type: `dev.knative.apiserver.resource.${v}` });
@@ -152,6 +153,27 @@ describe('Triggers and functions line up', () => {
       expect([t.metadata.name, delivered.length > 0]).toEqual([t.metadata.name, true]);
       for (const d of delivered)
         expect([t.metadata.name, d.type, accepted.has(d.type) || accepted.has(ANY_TYPE)]).toEqual([t.metadata.name, d.type, true]);
+    }
+  });
+});
+
+describe('every signal is heard', () => {
+  it('each signal type reaches at least one subscriber that accepts it', async () => {
+    const triggers = objects.filter((o) => o.kind === 'Trigger');
+    for (const c of SIGNAL_CLASSES) {
+      const type = signalType(c);
+      let heard = false;
+      for (const t of triggers) {
+        const spec = t.spec as { filters?: Filter[]; subscriber: { ref: { name: string } } };
+        if (!passes(spec.filters ?? [], { type })) continue;
+        const def = (
+          (await import(pathToFileURL(`${root}functions/${spec.subscriber.ref.name}/index.ts`).href)) as {
+            default: FunctionDefinition<unknown>;
+          }
+        ).default;
+        heard ||= def.accepts.some((a) => a.type === type);
+      }
+      expect([type, heard]).toEqual([type, true]);
     }
   });
 });
@@ -240,8 +262,13 @@ describe('least privilege, acting as each function ServiceAccount', () => {
     expect(accounts).toEqual(Object.keys(table).sort());
   });
 
-  it('no function mounts a token it does not need', () => {
-    const dl = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'deadletter')!;
-    expect((dl.spec as { template: { spec: Record<string, unknown> } }).template.spec['automountServiceAccountToken']).toBe(false);
+  it('functions that never call the API mount no token', () => {
+    for (const name of ['deadletter', 'notify']) {
+      const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === name)!;
+      expect([name, (svc.spec as { template: { spec: Record<string, unknown> } }).template.spec['automountServiceAccountToken']]).toEqual([
+        name,
+        false,
+      ]);
+    }
   });
 });

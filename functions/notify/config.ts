@@ -1,0 +1,110 @@
+/** notify/config — the routes file and the sinks' endpoints and secrets, parsed once at start-up. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { Env } from '../_kit/config.js';
+import { ConfigError } from '../_kit/errors.js';
+import { defaultSchemasDir, faultsOf, loadSchemas, projectRoot } from '../_kit/schemas.js';
+import type { Severity } from '../_signals/model.js';
+import { Groups } from './groups.js';
+
+export type SinkType = 'slack' | 'teams' | 'pagerduty' | 'webhook';
+
+export interface Sink {
+  readonly name: string;
+  readonly type: SinkType;
+  readonly url: string;
+  /** webhook: HMAC secret; pagerduty: routing key. Never logged. */
+  readonly secret: string | undefined;
+}
+
+export interface Route {
+  readonly name: string;
+  readonly classes: ReadonlySet<string> | undefined;
+  readonly severities: ReadonlySet<Severity> | undefined;
+  readonly namespaces: ReadonlySet<string> | undefined;
+  readonly sinks: readonly string[];
+  readonly continue: boolean;
+}
+
+export interface NotifyConfig {
+  readonly sinks: ReadonlyMap<string, Sink>;
+  /** Sinks whose URL variable is unset (e.g. the Secret is not created yet): skipped, and said so. */
+  readonly disabled: ReadonlySet<string>;
+  readonly routes: readonly Route[];
+  readonly groupWindowSeconds: number;
+  readonly timeoutMs: number;
+  /** This server's memory of what each sink was told (the one mutable part, per server). */
+  readonly groups: Groups;
+}
+
+export const ROUTES_SCHEMA = 'https://reflex.dev/schemas/config/notify-routes.json';
+
+interface RawRoutes {
+  defaults?: { groupWindowSeconds?: number; timeoutMs?: number };
+  sinks: { name: string; type: SinkType; urlEnv: string; secretEnv?: string }[];
+  routes: {
+    name?: string;
+    match?: { class?: string[]; severity?: Severity[]; namespace?: string[] };
+    sinks: string[];
+    continue?: boolean;
+  }[];
+}
+
+export function parseNotifyConfig(env: Env): NotifyConfig {
+  const path = env['REFLEX_NOTIFY_ROUTES']?.trim() || join(projectRoot(), 'knative', 'config', 'notify-routes.yaml');
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(path, `cannot read the routes file: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const validate = loadSchemas([defaultSchemasDir()]).validator(ROUTES_SCHEMA);
+  if (!validate(doc))
+    throw new ConfigError(
+      path,
+      faultsOf(validate.errors, '')
+        .map((f) => `${f.where || '/'} ${f.message}`)
+        .join('; '),
+    );
+  const raw = doc as RawRoutes;
+  const sinks = new Map<string, Sink>();
+  const disabled = new Set<string>();
+  for (const s of raw.sinks) {
+    if (sinks.has(s.name) || disabled.has(s.name)) throw new ConfigError(path, `duplicate sink ${s.name}`);
+    const url = env[s.urlEnv]?.trim();
+    if (!url) {
+      disabled.add(s.name);
+      continue;
+    }
+    if (!/^https?:\/\/[^\s]+$/.test(url)) throw new ConfigError(s.urlEnv, `sink ${s.name}: not an http(s) URL (value not shown)`);
+    const secret = s.secretEnv ? env[s.secretEnv]?.trim() || undefined : undefined;
+    if ((s.type === 'webhook' || s.type === 'pagerduty') && !secret) {
+      throw new ConfigError(
+        s.secretEnv ?? `${s.name}.secretEnv`,
+        `sink ${s.name} (${s.type}) needs ${s.type === 'webhook' ? 'a signing secret' : 'a routing key'} in secretEnv`,
+      );
+    }
+    sinks.set(s.name, { name: s.name, type: s.type, url, secret });
+  }
+  const routes = raw.routes.map((r, i): Route => {
+    for (const name of r.sinks)
+      if (!sinks.has(name) && !disabled.has(name)) throw new ConfigError(path, `/routes/${i}: unknown sink ${name}`);
+    return {
+      name: r.name ?? `route ${i + 1}`,
+      classes: r.match?.class ? new Set(r.match.class) : undefined,
+      severities: r.match?.severity ? new Set(r.match.severity) : undefined,
+      namespaces: r.match?.namespace ? new Set(r.match.namespace) : undefined,
+      sinks: r.sinks,
+      continue: r.continue ?? false,
+    };
+  });
+  return Object.freeze({
+    sinks,
+    disabled,
+    routes,
+    groupWindowSeconds: raw.defaults?.groupWindowSeconds ?? 600,
+    timeoutMs: raw.defaults?.timeoutMs ?? 5000,
+    groups: new Groups(),
+  });
+}

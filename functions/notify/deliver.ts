@@ -1,0 +1,56 @@
+/** notify/deliver — one POST to one sink, with a timeout, classified for the retry contract. */
+import type { Sink } from './config.js';
+import { pagerduty, sign, slack, teams, webhook } from './render.js';
+import type { Message } from './decide.js';
+
+export type Delivery =
+  | { readonly kind: 'sent'; readonly status: number }
+  /** 5xx, 429, network error, timeout: the Broker should retry (Retry-After when the sink said). */
+  | { readonly kind: 'transient'; readonly detail: string; readonly retryAfterSeconds?: number }
+  /** Any other 4xx: the payload or the credentials are wrong; retrying will not help. */
+  | { readonly kind: 'permanent'; readonly status: number; readonly detail: string };
+
+function body(sink: Sink, m: Message): string {
+  switch (sink.type) {
+    case 'slack':
+      return JSON.stringify(slack(m));
+    case 'teams':
+      return JSON.stringify(teams(m));
+    case 'pagerduty':
+      return JSON.stringify(pagerduty(m, sink.secret ?? ''));
+    case 'webhook':
+      return JSON.stringify(webhook(m));
+  }
+}
+
+/** Retry-After as seconds (delta-seconds or an HTTP date). */
+function retryAfter(value: string | null, now: number): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+export async function deliver(sink: Sink, m: Message, timeoutMs: number, now: () => Date): Promise<Delivery> {
+  const payload = body(sink, m);
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'reflex-notify' };
+  if (sink.type === 'webhook') {
+    const ts = Math.floor(now().getTime() / 1000);
+    headers['x-reflex-timestamp'] = String(ts);
+    headers['x-reflex-signature'] = sign(sink.secret ?? '', ts, payload);
+  }
+  try {
+    const res = await fetch(sink.url, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+    const text = (await res.text()).slice(0, 300);
+    if (res.ok) return { kind: 'sent', status: res.status };
+    if (res.status === 429 || res.status >= 500) {
+      const after = retryAfter(res.headers.get('retry-after'), now().getTime());
+      return { kind: 'transient', detail: `HTTP ${res.status}`, ...(after === undefined ? {} : { retryAfterSeconds: after }) };
+    }
+    return { kind: 'permanent', status: res.status, detail: `HTTP ${res.status}: ${text}` };
+  } catch (err) {
+    // The URL may hold a token (Slack, Teams): the error names the sink, never the URL.
+    const e = err as Error;
+    return { kind: 'transient', detail: e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `network error (${e.name})` };
+  }
+}

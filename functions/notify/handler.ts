@@ -1,0 +1,56 @@
+/**
+ * notify/handler — accepts a signal -> decides which sinks hear of it and whether this window
+ * already told them -> delivers to every sink in parallel -> 202, or 503 when a sink failed
+ * transiently (only the sinks that still need it are tried again on the retry).
+ */
+import { counter, UnavailableError, type Handler } from '../_kit/index.js';
+import type { SignalData } from '../_signals/model.js';
+import type { NotifyConfig } from './config.js';
+import { message, route } from './decide.js';
+import { deliver } from './deliver.js';
+
+export const handle: Handler<NotifyConfig> = async (event, ctx) => {
+  const signal = event.data as SignalData;
+  const { config } = ctx;
+  const { sinks, because } = route(signal, config.routes);
+  if (sinks.length === 0) {
+    ctx.log.debug('no route matches', { class: signal.class, severity: signal.severity });
+    return undefined;
+  }
+  const now = ctx.now().getTime();
+  const sent = counter(ctx.registry, 'reflex_notify_total', 'Notifications by sink and result (sent, grouped, transient, permanent)', [
+    'sink',
+    'result',
+  ]);
+  const work = sinks.map(async (name) => {
+    const sink = config.sinks.get(name);
+    if (!sink) {
+      sent.inc({ sink: name, result: 'disabled' });
+      ctx.log.warn('sink is disabled: its URL variable is not set', { sink: name });
+      return { name, result: { kind: 'disabled' as const } };
+    }
+    const admission = config.groups.admit(name, signal.key, now, config.groupWindowSeconds * 1000);
+    if (!admission.send) {
+      sent.inc({ sink: name, result: 'grouped' });
+      return { name, result: { kind: 'grouped' as const } };
+    }
+    const result = await deliver(sink, message(signal, admission.heldSinceLast), config.timeoutMs, ctx.now);
+    sent.inc({ sink: name, result: result.kind });
+    if (result.kind === 'transient') config.groups.failed(name, signal.key);
+    else config.groups.settled(name, signal.key);
+    if (result.kind === 'permanent') {
+      ctx.log.error('sink refused the notification; not retrying', { sink: name, status: result.status, detail: result.detail });
+    }
+    return { name, result };
+  });
+  const results = await Promise.all(work);
+  ctx.log.info('notified', { routes: because, results: results.map((r) => `${r.name}:${r.result.kind}`) });
+  const transient = results.flatMap((r) => (r.result.kind === 'transient' ? [{ name: r.name, ...r.result }] : []));
+  if (transient.length > 0) {
+    const waits = transient.flatMap((t) => (t.retryAfterSeconds === undefined ? [] : [t.retryAfterSeconds]));
+    throw new UnavailableError(`sink ${transient.map((t) => `${t.name} (${t.detail})`).join(', ')} failed; the Broker will retry`, {
+      ...(waits.length > 0 ? { retryAfterSeconds: Math.max(...waits) } : {}),
+    });
+  }
+  return undefined;
+};

@@ -1,0 +1,18 @@
+/** notify/index — wiring: every signal class in; messages out to Slack, Teams, PagerDuty, webhooks. */
+import { defineFunction, isMain, run } from '../_kit/index.js';
+import { SIGNAL_CLASSES, SIGNAL_SCHEMA, signalType } from '../_signals/model.js';
+import { parseNotifyConfig } from './config.js';
+import { handle } from './handler.js';
+
+const notify = defineFunction({
+  name: 'notify',
+  accepts: SIGNAL_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
+  configure: parseNotifyConfig,
+  init: async (config, log) => {
+    if (config.disabled.size > 0) log.warn('sinks disabled until their URL variable is set', { sinks: [...config.disabled] });
+  },
+  handle,
+});
+export default notify;
+
+if (isMain(import.meta.url)) await run(notify);

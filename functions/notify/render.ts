@@ -1,0 +1,116 @@
+/**
+ * notify/render — pure: a Message -> each service's documented payload.
+ * @see https://api.slack.com/reference/block-kit/blocks (incoming webhooks accept text + blocks)
+ * @see https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using (Adaptive Card attachment)
+ * @see https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
+ */
+import { createHmac } from 'node:crypto';
+import type { Message } from './decide.js';
+
+const EMOJI = { critical: ':rotating_light:', warning: ':warning:', info: ':information_source:' } as const;
+/** Slack: header text ≤ 150 chars, section text ≤ 3000. PagerDuty summary ≤ 1024. */
+const cut = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
+
+export function slack(m: Message): Record<string, unknown> {
+  return {
+    text: cut(`[${m.severity}] ${m.title}: ${m.why}`, 3000),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: cut(`${EMOJI[m.severity]} ${m.title}`, 150), emoji: true } },
+      {
+        type: 'section',
+        fields: [
+          { type: 'mrkdwn', text: `*What*\n${cut(m.what, 1900)}` },
+          { type: 'mrkdwn', text: `*Where*\n${cut(m.where, 1900)}` },
+        ],
+      },
+      { type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${cut(m.why, 2900)}` } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*Reflex*\n${m.done}` } },
+      { type: 'section', text: { type: 'mrkdwn', text: '*Look closer*\n```' + cut(m.kubectl.join('\n'), 2800) + '```' } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `severity ${m.severity} · problem ${m.key}` }] },
+    ],
+  };
+}
+
+export function teams(m: Message): Record<string, unknown> {
+  return {
+    type: 'message',
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        contentUrl: null,
+        content: {
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          type: 'AdaptiveCard',
+          version: '1.4',
+          body: [
+            {
+              type: 'TextBlock',
+              size: 'Large',
+              weight: 'Bolder',
+              wrap: true,
+              text: m.title,
+              color: m.severity === 'critical' ? 'Attention' : m.severity === 'warning' ? 'Warning' : 'Default',
+            },
+            {
+              type: 'FactSet',
+              facts: [
+                { title: 'What', value: m.what },
+                { title: 'Where', value: m.where },
+                { title: 'Severity', value: m.severity },
+              ],
+            },
+            { type: 'TextBlock', wrap: true, text: m.why },
+            { type: 'TextBlock', wrap: true, isSubtle: true, text: m.done },
+            { type: 'TextBlock', wrap: true, fontType: 'Monospace', text: m.kubectl.join('\n\n') },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+const PD_SEVERITY = { critical: 'critical', warning: 'warning', info: 'info' } as const;
+
+/** PagerDuty Events API v2 trigger; the dedup key is the problem, so repeats fold into one incident. */
+export function pagerduty(m: Message, routingKey: string): Record<string, unknown> {
+  return {
+    routing_key: routingKey,
+    event_action: 'trigger',
+    dedup_key: `reflex-${m.key}`,
+    payload: {
+      summary: cut(`${m.title}: ${m.why}`, 1024),
+      source: m.signal.target.namespace ? `${m.signal.target.namespace}/${m.signal.target.name}` : m.signal.target.name,
+      severity: PD_SEVERITY[m.severity],
+      timestamp: m.signal.lastSeen,
+      component: m.signal.target.kind,
+      group: m.signal.target.namespace || 'cluster',
+      class: m.signal.class,
+      custom_details: { what: m.what, where: m.where, why: m.why, reflex: m.done, kubectl: m.kubectl, reason: m.signal.reason },
+    },
+    client: 'Reflex',
+  };
+}
+
+/** The generic webhook body: the message and the signal as they are. */
+export function webhook(m: Message): Record<string, unknown> {
+  return {
+    title: m.title,
+    severity: m.severity,
+    what: m.what,
+    where: m.where,
+    why: m.why,
+    reflex: m.done,
+    kubectl: m.kubectl,
+    heldSinceLast: m.heldSinceLast,
+    signal: m.signal,
+  };
+}
+
+/**
+ * Webhook signature: `X-Reflex-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
+ * `X-Reflex-Timestamp: <unix seconds>`. Receivers recompute it over the raw body and reject
+ * timestamps more than 5 minutes old (replays).
+ */
+export function sign(secret: string, timestamp: number, body: string): string {
+  return 'v1=' + createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+}

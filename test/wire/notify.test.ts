@@ -1,0 +1,249 @@
+/** notify over HTTP, with local servers standing in for Slack, Teams, PagerDuty and a webhook. */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import notify from '../../functions/notify/index.js';
+import { startServer, type RunningServer } from '../../functions/_kit/index.js';
+
+interface Hit {
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+  raw: string;
+  at: number;
+}
+interface FakeSink {
+  url: string;
+  hits: Hit[];
+  /** What the next requests get: status, optional headers, optional delay. */
+  answer: { status: number; headers?: Record<string, string>; delayMs?: number };
+  close(): Promise<void>;
+}
+
+async function fakeSink(): Promise<FakeSink> {
+  const s: Partial<FakeSink> & { hits: Hit[] } = { hits: [], answer: { status: 200 } };
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d: Buffer) => (raw += d.toString()));
+    req.on('end', () => {
+      s.hits.push({ headers: req.headers, body: JSON.parse(raw) as Record<string, unknown>, raw, at: Date.now() });
+      const { status, headers, delayMs } = s.answer!;
+      setTimeout(() => res.writeHead(status, headers).end(status < 300 ? 'ok' : 'nope'), delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  s.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook/T0KEN-in-url`;
+  s.close = () =>
+    new Promise((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return s as FakeSink;
+}
+
+const SECRET = 'whsec-test-secret';
+const ROUTING_KEY = 'R0UTINGKEY0000000000000000000000';
+let slack: FakeSink, teams: FakeSink, pager: FakeSink, hook: FakeSink;
+let server: RunningServer;
+let clock = new Date('2026-11-22T10:00:00Z');
+const logs: string[] = [];
+
+beforeAll(async () => {
+  [slack, teams, pager, hook] = await Promise.all([fakeSink(), fakeSink(), fakeSink(), fakeSink()]);
+  const dir = mkdtempSync(join(tmpdir(), 'reflex-notify-'));
+  writeFileSync(
+    join(dir, 'routes.yaml'),
+    `defaults: { groupWindowSeconds: 600, timeoutMs: 1000 }
+sinks:
+  - { name: slack, type: slack, urlEnv: SLACK_URL }
+  - { name: teams, type: teams, urlEnv: TEAMS_URL }
+  - { name: pager, type: pagerduty, urlEnv: PD_URL, secretEnv: PD_KEY }
+  - { name: audit, type: webhook, urlEnv: HOOK_URL, secretEnv: HOOK_SECRET }
+  - { name: later, type: slack, urlEnv: NOT_SET_YET }
+routes:
+  - { name: everything audited, sinks: [audit], continue: true }
+  - { name: page on critical, match: { severity: [critical] }, sinks: [pager, slack] }
+  - { name: shop to teams, match: { namespace: [shop] }, sinks: [teams, later] }
+  - { name: other warnings, match: { severity: [warning] }, sinks: [slack] }
+`,
+  );
+  server = await startServer(notify, {
+    env: {
+      PORT: '0',
+      REFLEX_HOST: '127.0.0.1',
+      REFLEX_NOTIFY_ROUTES: join(dir, 'routes.yaml'),
+      SLACK_URL: slack.url,
+      TEAMS_URL: teams.url,
+      PD_URL: pager.url,
+      PD_KEY: ROUTING_KEY,
+      HOOK_URL: hook.url,
+      HOOK_SECRET: SECRET,
+    },
+    now: () => clock,
+    logSink: (l) => logs.push(l),
+  });
+});
+afterAll(async () => {
+  await server.shutdown();
+  await Promise.all([slack, teams, pager, hook].map((s) => s.close()));
+});
+afterEach(() => {
+  for (const s of [slack, teams, pager, hook]) {
+    s.hits.length = 0;
+    s.answer = { status: 200 };
+  }
+});
+
+let n = 0;
+function signal(cls: string, severity: string, target: { kind: string; namespace: string; name: string }, key: string): Promise<Response> {
+  n++;
+  const data = {
+    class: cls,
+    severity,
+    reason: 'BackOff',
+    message: 'Back-off restarting failed container web in pod web-7d9c8b5f4-x2x7q_shop(0b9e)',
+    rule: 'crashloop-backoff',
+    target: { apiVersion: 'apps/v1', ...target, resolvedBy: 'ownerReferences' },
+    involved: { apiVersion: 'v1', kind: 'Pod', namespace: target.namespace, name: `${target.name}-7d9c8b5f4-x2x7q` },
+    container: 'web',
+    occurrences: 3,
+    firstSeen: '2026-11-22T09:58:00.000Z',
+    lastSeen: '2026-11-22T10:00:00.000Z',
+    detectedBy: 'classify',
+    key,
+  };
+  return fetch(server.url, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': `sig-${n}`,
+      'ce-source': '/reflex/classify',
+      'ce-type': `dev.reflex.signal.${cls}`,
+      'ce-reflexclass': cls,
+      'ce-severity': severity,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(data),
+  });
+}
+
+describe('payloads, as each service documents them', () => {
+  it('a critical signal reaches audit, PagerDuty and Slack, each in its own format (and Teams by its own route)', async () => {
+    const res = await signal('crashloop', 'critical', { kind: 'Deployment', namespace: 'shop', name: 'web' }, '00000000000000a1');
+    expect(res.status).toBe(202);
+    // Slack Block Kit: fallback text plus header/section/context blocks.
+    const s = slack.hits[0]!.body as { text: string; blocks: { type: string; text?: { type: string; text: string } }[] };
+    expect(s.text).toMatch(/^\[critical\] crashloop on Deployment shop\/web: Back-off/);
+    expect(s.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'section', 'context']);
+    expect(s.blocks[0]!.text).toMatchObject({ type: 'plain_text' });
+    expect(JSON.stringify(s.blocks)).toContain('kubectl describe deployment web -n shop');
+    expect(JSON.stringify(s.blocks)).toContain('kubectl logs -n shop web-7d9c8b5f4-x2x7q -c web --previous');
+    // First match wins: the critical route stopped before the shop route.
+    expect(teams.hits).toHaveLength(0);
+    await signal('crashloop', 'warning', { kind: 'Deployment', namespace: 'shop', name: 'web2' }, '00000000000000a3');
+    // Teams: a message with one Adaptive Card attachment.
+    const t = teams.hits[0]!.body as {
+      type: string;
+      attachments: { contentType: string; content: { type: string; version: string; body: unknown[] } }[];
+    };
+    expect(t.type).toBe('message');
+    expect(t.attachments[0]).toMatchObject({
+      contentType: 'application/vnd.microsoft.card.adaptive',
+      content: { type: 'AdaptiveCard', version: '1.4' },
+    });
+    // PagerDuty Events API v2: routing key, trigger, a stable dedup key, a valid severity.
+    expect(pager.hits[0]!.body).toMatchObject({
+      routing_key: ROUTING_KEY,
+      event_action: 'trigger',
+      dedup_key: 'reflex-00000000000000a1',
+      payload: { severity: 'critical', source: 'shop/web', component: 'Deployment', group: 'shop', class: 'crashloop' },
+    });
+    expect(String((pager.hits[0]!.body['payload'] as { summary: string }).summary).length).toBeLessThanOrEqual(1024);
+  });
+
+  it('signs the webhook so a receiver can verify it (HMAC-SHA256 over "<timestamp>.<body>")', async () => {
+    await signal('evicted', 'info', { kind: 'Deployment', namespace: 'ops', name: 'batch' }, '00000000000000a2');
+    const hit = hook.hits[0]!;
+    const ts = String(hit.headers['x-reflex-timestamp']);
+    expect(ts).toBe(String(Math.floor(clock.getTime() / 1000)));
+    const expected = 'v1=' + createHmac('sha256', SECRET).update(`${ts}.${hit.raw}`).digest('hex');
+    expect(hit.headers['x-reflex-signature']).toBe(expected);
+    expect(hit.body).toMatchObject({ title: 'evicted on Deployment ops/batch', signal: { key: '00000000000000a2' } });
+  });
+});
+
+describe('routing', () => {
+  it('first match wins unless the route continues; namespaces and severities select', async () => {
+    await signal('imagepull', 'warning', { kind: 'Deployment', namespace: 'ops', name: 'api' }, '00000000000000b1');
+    expect([slack.hits.length, teams.hits.length, pager.hits.length, hook.hits.length]).toEqual([1, 0, 0, 1]);
+  });
+
+  it('a sink whose URL variable is unset is skipped and said so, never a crash', async () => {
+    const res = await signal('imagepull', 'info', { kind: 'Deployment', namespace: 'shop', name: 'cart' }, '00000000000000b2');
+    expect(res.status).toBe(202);
+    expect(teams.hits).toHaveLength(1);
+    expect(logs.some((l) => l.includes('sink is disabled') && l.includes('"later"'))).toBe(true);
+  });
+});
+
+describe('grouping', () => {
+  it('a burst of 200 signals about one workload is one message per sink, and the next window counts the rest', async () => {
+    const target = { kind: 'Deployment', namespace: 'shop', name: 'checkout' };
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, () => signal('crashloop', 'critical', target, '00000000000000c1').then((r) => r.status)),
+    );
+    expect(new Set(statuses)).toEqual(new Set([202]));
+    expect([slack.hits.length, teams.hits.length, pager.hits.length, hook.hits.length]).toEqual([1, 0, 1, 1]);
+    clock = new Date(clock.getTime() + 601_000);
+    await signal('crashloop', 'critical', target, '00000000000000c1');
+    expect(slack.hits).toHaveLength(2);
+    expect(slack.hits[1]!.raw).toContain('199 more since the last notice');
+  });
+});
+
+describe('delivery', () => {
+  it('a sink 5xx is a 503 for the Broker; the retry goes only to the sink that still needs it', async () => {
+    slack.answer = { status: 502 };
+    const first = await signal('crashloop', 'critical', { kind: 'Deployment', namespace: 'ops', name: 'd1' }, '00000000000000d1');
+    expect(first.status).toBe(503);
+    expect([slack.hits.length, pager.hits.length, hook.hits.length]).toEqual([1, 1, 1]);
+    slack.answer = { status: 200 };
+    const retry = await signal('crashloop', 'critical', { kind: 'Deployment', namespace: 'ops', name: 'd1' }, '00000000000000d1');
+    expect(retry.status).toBe(202);
+    expect([slack.hits.length, pager.hits.length, hook.hits.length]).toEqual([2, 1, 1]);
+  });
+
+  it('a 429 with Retry-After is passed on to the Broker', async () => {
+    pager.answer = { status: 429, headers: { 'retry-after': '7' } };
+    const res = await signal('nodenotready', 'critical', { kind: 'Node', namespace: '', name: 'node-9' }, '00000000000000d2');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('7');
+  });
+
+  it('a permanent 4xx is recorded and not retried', async () => {
+    slack.answer = { status: 400 };
+    const res = await signal('imagepull', 'warning', { kind: 'Deployment', namespace: 'ops', name: 'd3' }, '00000000000000d3');
+    expect(res.status).toBe(202);
+    await signal('imagepull', 'warning', { kind: 'Deployment', namespace: 'ops', name: 'd3' }, '00000000000000d3');
+    expect(slack.hits).toHaveLength(1);
+    expect(logs.some((l) => l.includes('sink refused the notification') && l.includes('"status":400'))).toBe(true);
+  });
+
+  it('one slow sink does not hold up the others, and a timeout is transient', async () => {
+    slack.answer = { status: 200, delayMs: 1500 };
+    const started = Date.now();
+    const res = await signal('crashloop', 'critical', { kind: 'Deployment', namespace: 'ops', name: 'd4' }, '00000000000000d4');
+    expect(res.status).toBe(503);
+    // PagerDuty and the webhook were reached at once, not after Slack's 1.5 s.
+    expect(pager.hits[0]!.at - started).toBeLessThan(500);
+    expect(hook.hits[0]!.at - started).toBeLessThan(500);
+  });
+
+  it('never logs a sink URL or secret', () => {
+    const all = logs.join('\n');
+    for (const secret of ['T0KEN-in-url', SECRET, ROUTING_KEY]) expect(all).not.toContain(secret);
+  });
+});
