@@ -1,8 +1,8 @@
 // jest.config — three tiers (see docs/testing.md): unit beside the code, wire over real HTTP,
 // cluster against the real control plane (one per run, started by the global setup).
-// ts-jest transpiles only (isolatedModules): `npm run typecheck` is the type check.
+// ts-jest transpiles only (tsconfig isolatedModules): `npm run typecheck` is the type check.
 const common = {
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }] },
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',

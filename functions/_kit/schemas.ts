@@ -44,7 +44,20 @@ function jsonFiles(dir: string): string[] {
   );
 }
 
+const loaded = new Map<string, SchemaRegistry>();
+
+/** One registry per set of folders per process: the kit and config parsers share it. */
 export function loadSchemas(dirs: readonly string[]): SchemaRegistry {
+  const key = dirs.join('\u0000');
+  let registry = loaded.get(key);
+  if (!registry) {
+    registry = compileSchemas(dirs);
+    loaded.set(key, registry);
+  }
+  return registry;
+}
+
+function compileSchemas(dirs: readonly string[]): SchemaRegistry {
   // strict: a typo in a schema keyword is a start-up error, not a silently ignored rule.
   const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
   addFormats(ajv);
@@ -58,6 +71,8 @@ export function loadSchemas(dirs: readonly string[]): SchemaRegistry {
     }
   }
   const compiled = new Map<string, ValidateFunction>();
+  // Compile everything now, once: a broken schema fails start-up, and no request pays for it.
+  for (const id of ids) compiled.set(id, ajv.getSchema(id)!);
   return {
     ids,
     has: (id) => ids.includes(id),
