@@ -2,10 +2,8 @@
  * _signals/rules — the classification rules file: parsed and validated once at start-up, then a
  * pure matcher from an Occurrence to a Finding or a skip with its reason.
  */
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { ConfigError } from '../_kit/errors.js';
-import { defaultSchemasDir, faultsOf, loadSchemas } from '../_kit/schemas.js';
+import { loadConfigFile, parseConfigText } from '../_kit/config-file.js';
 import { REFLEX_CONTROLLER_PREFIX, truncate, type Finding, type Severity, type SignalClass } from './model.js';
 import type { Occurrence } from './occurrence.js';
 
@@ -50,18 +48,14 @@ const set = (v: Strings | undefined): ReadonlySet<string> | undefined =>
 
 /** Parses and validates a rules document; every fault names the file and the place. */
 export function parseRules(text: string, source: string): Rules {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (err) {
-    throw new ConfigError(source, `not valid YAML: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const validate = loadSchemas([defaultSchemasDir()]).validator(RULES_SCHEMA);
-  if (!validate(doc)) {
-    const faults = faultsOf(validate.errors, '');
-    throw new ConfigError(source, faults.map((f) => `${f.where || '/'} ${f.message}`).join('; '));
-  }
-  const raw = doc as RawRules;
+  return compileRules(parseConfigText<RawRules>(text, source, RULES_SCHEMA), source);
+}
+
+export function loadRules(path: string): Rules {
+  return compileRules(loadConfigFile<RawRules>(path, RULES_SCHEMA), path);
+}
+
+function compileRules(raw: RawRules, source: string): Rules {
   const names = new Set<string>();
   const rules = raw.rules.map((r, i): Rule => {
     if (names.has(r.name)) throw new ConfigError(source, `/rules/${i}/name: duplicate rule name ${r.name}`);
@@ -89,16 +83,6 @@ export function parseRules(text: string, source: string): Rules {
     };
   });
   return { source, rules };
-}
-
-export function loadRules(path: string): Rules {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(path, `cannot read the rules file: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return parseRules(text, path);
 }
 
 export type Match =

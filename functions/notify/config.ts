@@ -1,10 +1,9 @@
 /** notify/config — the routes file and the sinks' endpoints and secrets, parsed once at start-up. */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import type { Env } from '../_kit/config.js';
 import { ConfigError } from '../_kit/errors.js';
-import { defaultSchemasDir, faultsOf, loadSchemas, projectRoot } from '../_kit/schemas.js';
+import { loadConfigFile } from '../_kit/config-file.js';
+import { projectRoot } from '../_kit/schemas.js';
 import type { Severity } from '../_signals/model.js';
 import { Groups } from './groups.js';
 
@@ -53,21 +52,7 @@ interface RawRoutes {
 
 export function parseNotifyConfig(env: Env): NotifyConfig {
   const path = env['REFLEX_NOTIFY_ROUTES']?.trim() || join(projectRoot(), 'knative', 'config', 'notify-routes.yaml');
-  let doc: unknown;
-  try {
-    doc = parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(path, `cannot read the routes file: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const validate = loadSchemas([defaultSchemasDir()]).validator(ROUTES_SCHEMA);
-  if (!validate(doc))
-    throw new ConfigError(
-      path,
-      faultsOf(validate.errors, '')
-        .map((f) => `${f.where || '/'} ${f.message}`)
-        .join('; '),
-    );
-  const raw = doc as RawRoutes;
+  const raw = loadConfigFile<RawRoutes>(path, ROUTES_SCHEMA);
   const sinks = new Map<string, Sink>();
   const disabled = new Set<string>();
   for (const s of raw.sinks) {
