@@ -96,8 +96,11 @@ describe('the kustomization', () => {
 });
 
 /** The attributes sources and functions put on their events, for evaluating Trigger filters. */
-function producedTypes(): { type: string; source?: string }[] {
-  const types: { type: string; source?: string }[] = SIGNAL_CLASSES.map((c) => ({ type: signalType(c) }));
+function producedTypes(): { type: string; source?: string; reflexclass?: string }[] {
+  const types: { type: string; source?: string; reflexclass?: string }[] = SIGNAL_CLASSES.map((c) => ({
+    type: signalType(c),
+    reflexclass: c,
+  }));
   for (const o of objects) {
     if (o.kind === 'ApiServerSource')
       for (const v of ['add', 'update', 'delete']) types.push({ type: `dev.knative.apiserver.resource.${v}` });
@@ -165,7 +168,7 @@ describe('every signal is heard', () => {
       let heard = false;
       for (const t of triggers) {
         const spec = t.spec as { filters?: Filter[]; subscriber: { ref: { name: string } } };
-        if (!passes(spec.filters ?? [], { type })) continue;
+        if (!passes(spec.filters ?? [], { type, reflexclass: c })) continue;
         const def = (
           (await import(pathToFileURL(`${root}functions/${spec.subscriber.ref.name}/index.ts`).href)) as {
             default: FunctionDefinition<unknown>;
@@ -216,6 +219,24 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['patch', 'nodes', '', ''],
         ['delete', 'pods', '', 'shop'],
         ['patch', 'deployments', 'apps', 'shop'],
+        ...everyoneForbidden,
+      ],
+    },
+    'reflex-recover': {
+      allowed: [
+        ['get', 'deployments', 'apps', 'shop'],
+        ['patch', 'deployments', 'apps', 'shop'],
+        ['list', 'replicasets', 'apps', 'shop'],
+        ['get', 'namespaces', '', ''],
+        ['delete', 'pods', '', 'shop'],
+        ['create', 'events', 'events.k8s.io', 'shop'],
+      ],
+      forbidden: [
+        ['update', 'deployments/scale', 'apps', 'shop'],
+        ['patch', 'deployments/scale', 'apps', 'shop'],
+        ['create', 'pods/eviction', '', 'shop'],
+        ['patch', 'nodes', '', ''],
+        ['create', 'deployments', 'apps', 'shop'],
         ...everyoneForbidden,
       ],
     },

@@ -1,0 +1,75 @@
+/** recover/config — the policy file (REFLEX_RECOVER_POLICY), parsed once; REFLEX_DRY_RUN forces dry-run. */
+import { join } from 'node:path';
+import { boolFrom, type Env } from '../_kit/config.js';
+import { loadConfigFile } from '../_kit/config-file.js';
+import { ConfigError } from '../_kit/errors.js';
+import { projectRoot } from '../_kit/schemas.js';
+
+export interface Policy {
+  readonly dryRun: boolean;
+  readonly protectedNamespaces: readonly string[];
+  readonly optIn: {
+    readonly namespaceLabel: readonly [string, string] | undefined;
+    readonly workloadAnnotation: readonly [string, string] | undefined;
+  };
+  readonly budget: { readonly maxActions: number; readonly windowSeconds: number };
+  readonly cooldownSeconds: number;
+  readonly oomkilled: { readonly factor: number; readonly ceilingBytes: number };
+  readonly evicted: { readonly olderThanSeconds: number };
+}
+
+export const POLICY_SCHEMA = 'https://reflex.dev/schemas/config/recover-policy.json';
+
+interface RawPolicy {
+  dryRun?: boolean;
+  protectedNamespaces?: string[];
+  optIn?: { namespaceLabel?: string; workloadAnnotation?: string };
+  budget?: { maxActions: number; windowSeconds: number };
+  cooldownSeconds?: number;
+  oomkilled?: { factor?: number; ceiling?: string };
+  evicted?: { olderThanSeconds?: number };
+}
+
+const UNITS: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** Kubernetes quantities for memory: plain bytes, binary (Ki, Mi…) or decimal (k, M, G…) suffixes. */
+export function bytesOf(q: string): number | undefined {
+  const m = /^([0-9.]+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|m)?$/.exec(q.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2];
+  const mult: Record<string, number> = { ...UNITS, Pi: 1024 ** 5, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, m: 1e-3 };
+  return Math.round(n * (unit ? mult[unit]! : 1));
+}
+
+function pair(v: string | undefined, key: string): readonly [string, string] | undefined {
+  if (!v) return undefined;
+  const [k, val] = v.split('=');
+  if (!k || val === undefined) throw new ConfigError(key, `expected name=value, got ${JSON.stringify(v)}`);
+  return [k, val];
+}
+
+export function parsePolicy(raw: RawPolicy, forceDryRun: boolean): Policy {
+  return Object.freeze({
+    dryRun: forceDryRun || (raw.dryRun ?? false),
+    protectedNamespaces: raw.protectedNamespaces ?? ['kube-system', 'kube-public', 'kube-node-lease', 'knative-*', 'reflex'],
+    optIn: {
+      namespaceLabel: pair(raw.optIn?.namespaceLabel ?? 'reflex.dev/enabled=true', 'optIn.namespaceLabel'),
+      workloadAnnotation: pair(raw.optIn?.workloadAnnotation ?? 'reflex.dev/enabled=true', 'optIn.workloadAnnotation'),
+    },
+    budget: raw.budget ?? { maxActions: 3, windowSeconds: 3600 },
+    cooldownSeconds: raw.cooldownSeconds ?? 600,
+    oomkilled: { factor: raw.oomkilled?.factor ?? 1.5, ceilingBytes: bytesOf(raw.oomkilled?.ceiling ?? '4Gi')! },
+    evicted: { olderThanSeconds: raw.evicted?.olderThanSeconds ?? 600 },
+  });
+}
+
+export interface RecoverConfig {
+  readonly policy: Policy;
+}
+
+export function parseRecoverConfig(env: Env): RecoverConfig {
+  const path = env['REFLEX_RECOVER_POLICY']?.trim() || join(projectRoot(), 'knative', 'config', 'recover-policy.yaml');
+  const raw = loadConfigFile<RawPolicy>(path, POLICY_SCHEMA);
+  return Object.freeze({ policy: parsePolicy(raw, boolFrom(env, 'REFLEX_DRY_RUN', false)) });
+}

@@ -1,0 +1,242 @@
+/**
+ * recover/decide — pure: signal + what the cluster looks like + recover's own history on the
+ * target + policy + now -> a guard verdict and a plan, each with its reason. No I/O, no clock.
+ */
+import type { SignalData } from '../_signals/model.js';
+import { bytesOf, type Policy } from './config.js';
+
+/** What recover remembers on the target (annotation reflex.dev/recover), shared by replicas. */
+export interface RecoverState {
+  readonly actions: readonly ActionRecord[];
+}
+export interface ActionRecord {
+  readonly at: string;
+  readonly signal: string;
+  readonly key: string;
+  readonly verb: string;
+  readonly state: 'applying' | 'done';
+  readonly steps: readonly Step[];
+}
+
+export type Step =
+  | { readonly do: 'rollback'; readonly toReplicaSet: string; readonly revision: string }
+  | { readonly do: 'delete-pod'; readonly pod: string; readonly uid?: string }
+  | { readonly do: 'set-memory'; readonly container: string; readonly limit: string; readonly request: string | undefined };
+
+export const STATE_ANNOTATION = 'reflex.dev/recover';
+export const PAUSE_ANNOTATION = 'reflex.dev/paused';
+export const DRY_RUN_ANNOTATION = 'reflex.dev/dry-run';
+/** Actions kept in the annotation: enough for any budget window, small enough for metadata. */
+const MAX_RECORDS = 20;
+
+export function parseState(annotations: Readonly<Record<string, string>> | undefined): RecoverState {
+  const raw = annotations?.[STATE_ANNOTATION];
+  if (!raw) return { actions: [] };
+  try {
+    const v = JSON.parse(raw) as RecoverState;
+    return Array.isArray(v.actions) ? v : { actions: [] };
+  } catch {
+    // A hand-edited, broken annotation must not stop recovery; it is replaced on the next write.
+    return { actions: [] };
+  }
+}
+
+export function withRecord(state: RecoverState, record: ActionRecord): string {
+  const others = state.actions.filter((a) => a.signal !== record.signal);
+  return JSON.stringify({ actions: [...others, record].slice(-MAX_RECORDS) });
+}
+
+export interface TargetView {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Labels of the target's namespace ({} for cluster-scoped targets). */
+  readonly namespaceLabels: Readonly<Record<string, string>>;
+}
+
+export type Verdict =
+  | { readonly kind: 'pass'; readonly dryRun: boolean; readonly why: string }
+  | { readonly kind: 'skip'; readonly reason: string }
+  | { readonly kind: 'escalate'; readonly reason: string };
+
+const protectedBy = (ns: string, patterns: readonly string[]): string | undefined =>
+  patterns.find((p) => (p.endsWith('*') ? ns.startsWith(p.slice(0, -1)) : ns === p));
+
+/** The guard layer every playbook goes through, in order; the first that stops says why. */
+export function guard(signalId: string, view: TargetView, state: RecoverState, policy: Policy, now: Date): Verdict {
+  const where = view.namespace ? `${view.kind} ${view.namespace}/${view.name}` : `${view.kind} ${view.name}`;
+  const p = view.namespace ? protectedBy(view.namespace, policy.protectedNamespaces) : undefined;
+  if (p) return { kind: 'skip', reason: `namespace ${view.namespace} is protected (${p})` };
+  const ns = policy.optIn.namespaceLabel;
+  const wl = policy.optIn.workloadAnnotation;
+  const optedIn = (ns !== undefined && view.namespaceLabels[ns[0]] === ns[1]) || (wl !== undefined && view.annotations[wl[0]] === wl[1]);
+  if (!optedIn) {
+    const how = [ns && `label the namespace ${ns.join('=')}`, wl && `annotate the ${view.kind} ${wl.join('=')}`]
+      .filter(Boolean)
+      .join(' or ');
+    return { kind: 'skip', reason: `${where} has not opted in (${how})` };
+  }
+  if (view.annotations[PAUSE_ANNOTATION] === 'true') return { kind: 'skip', reason: `${where} is paused (${PAUSE_ANNOTATION}=true)` };
+  if (state.actions.some((a) => a.signal === signalId)) return { kind: 'skip', reason: 'this signal was already handled' };
+  const t = now.getTime();
+  const last = [...state.actions].sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
+  if (last && t - Date.parse(last.at) < policy.cooldownSeconds * 1000) {
+    return {
+      kind: 'skip',
+      reason: `cooling down: recover ${last.verb} ${where} ${Math.round((t - Date.parse(last.at)) / 1000)}s ago (cooldown ${policy.cooldownSeconds}s)`,
+    };
+  }
+  const recent = state.actions.filter((a) => t - Date.parse(a.at) < policy.budget.windowSeconds * 1000).length;
+  if (recent >= policy.budget.maxActions) {
+    return {
+      kind: 'escalate',
+      reason: `action budget spent: ${recent} of ${policy.budget.maxActions} actions in ${policy.budget.windowSeconds}s`,
+    };
+  }
+  const dry = policy.dryRun || view.annotations[DRY_RUN_ANNOTATION] === 'true';
+  return {
+    kind: 'pass',
+    dryRun: dry,
+    why: dry ? (policy.dryRun ? 'dry-run (policy)' : `dry-run (${DRY_RUN_ANNOTATION})`) : 'guards passed',
+  };
+}
+
+export interface ReplicaSetView {
+  readonly name: string;
+  readonly revision: number;
+  readonly readyReplicas: number;
+}
+
+export interface Observed {
+  /** The Deployment's ReplicaSets (crashloop, rolloutstalled). */
+  readonly replicaSets?: readonly ReplicaSetView[];
+  /** The container's current memory limit and request (oomkilled). */
+  readonly memory?: { readonly limit: string | undefined; readonly request: string | undefined };
+  /** The involved Pod's uid, when it still exists. */
+  readonly podUid?: string;
+  /** The target's pods that failed with reason Evicted, with their age (evicted). */
+  readonly evictedPods?: readonly { readonly name: string; readonly uid: string; readonly ageSeconds: number }[];
+}
+
+export type Plan =
+  | { readonly kind: 'plan'; readonly verb: string; readonly steps: readonly Step[]; readonly reason: string }
+  | { readonly kind: 'escalate'; readonly verb: string; readonly reason: string }
+  | { readonly kind: 'nothing'; readonly verb: string; readonly reason: string };
+
+const ESCALATE_ONLY: Record<string, string> = {
+  imagepull: 'an image that cannot be pulled needs a person: fix the image reference or the pull secret',
+  mountfailed: 'a volume that cannot be mounted needs a person',
+  unschedulable: 'a pod that cannot be scheduled needs capacity or different requests, not a restart',
+  createfailed: 'pods cannot be created (quota, admission or policy): a person must look',
+  nodenotready: 'draining nodes is not automated yet: a person decides',
+  nodepressure: 'node pressure is reported, not acted on',
+};
+
+/** The playbook for a signal class: a plan with its reason, or an escalation with why. */
+export function plan(signal: SignalData, observed: Observed, state: RecoverState, policy: Policy): Plan {
+  const esc = ESCALATE_ONLY[signal.class];
+  if (esc) return { kind: 'escalate', verb: 'escalated', reason: esc };
+  switch (signal.class) {
+    case 'crashloop':
+      return crashloop(signal, observed, state);
+    case 'rolloutstalled':
+      return (
+        rollback(observed, 'the rollout stalled') ?? {
+          kind: 'escalate',
+          verb: 'escalated',
+          reason: 'the rollout stalled and there is no earlier revision to return to',
+        }
+      );
+    case 'oomkilled':
+      return oomkilled(signal, observed, policy);
+    case 'evicted':
+      return cleanup(observed, policy);
+    case 'probefailed':
+      return signal.involved.kind === 'Pod'
+        ? {
+            kind: 'plan',
+            verb: 'replaced',
+            steps: [deletePod(signal, observed)],
+            reason: `probes keep failing on ${signal.involved.name}: its controller replaces it`,
+          }
+        : { kind: 'escalate', verb: 'escalated', reason: 'probe failures not tied to a pod' };
+    default:
+      return { kind: 'escalate', verb: 'escalated', reason: `recover has no playbook for ${signal.class}` };
+  }
+}
+
+const deletePod = (signal: SignalData, observed: Observed): Step => ({
+  do: 'delete-pod',
+  pod: signal.involved.name,
+  ...(observed.podUid ? { uid: observed.podUid } : {}),
+});
+
+/** Back to the newest earlier revision that is serving (ready replicas), as `kubectl rollout undo` would. */
+function rollback(observed: Observed, why: string, requireReady = false): Plan | undefined {
+  const sets = [...(observed.replicaSets ?? [])].sort((a, b) => b.revision - a.revision);
+  const [newest, ...older] = sets;
+  const previous = older.find((r) => !requireReady || r.readyReplicas > 0);
+  if (!newest || !previous) return undefined;
+  return {
+    kind: 'plan',
+    verb: 'rolledback',
+    steps: [{ do: 'rollback', toReplicaSet: previous.name, revision: String(previous.revision) }],
+    reason: `${why} with revision ${newest.revision}; revision ${previous.revision} (${previous.name})${requireReady ? ` has ${previous.readyReplicas} ready` : ''}`,
+  };
+}
+
+function crashloop(signal: SignalData, observed: Observed, state: RecoverState): Plan {
+  const sets = [...(observed.replicaSets ?? [])].sort((a, b) => b.revision - a.revision);
+  const newest = sets[0];
+  // The loop began with the newest rollout when the failing pod belongs to the newest ReplicaSet.
+  if (newest && signal.involved.kind === 'Pod' && signal.involved.name.startsWith(`${newest.name}-`)) {
+    const back = rollback(observed, 'the crash loop began', true);
+    if (back) return back;
+  }
+  const restarted = state.actions.some((a) => a.key === signal.key && a.verb === 'restarted');
+  if (restarted)
+    return { kind: 'escalate', verb: 'escalated', reason: 'recover restarted the pod once already and the crash loop goes on' };
+  if (signal.involved.kind !== 'Pod') return { kind: 'escalate', verb: 'escalated', reason: 'no failing pod is named to restart' };
+  return {
+    kind: 'plan',
+    verb: 'restarted',
+    steps: [deletePod(signal, observed)],
+    reason: `no healthy earlier revision to return to: restarting ${signal.involved.name} once`,
+  };
+}
+
+const MI = 1024 * 1024;
+const mi = (bytes: number): string => `${Math.ceil(bytes / MI)}Mi`;
+
+function oomkilled(signal: SignalData, observed: Observed, policy: Policy): Plan {
+  const container = signal.container;
+  const limit = observed.memory?.limit ? bytesOf(observed.memory.limit) : undefined;
+  if (!container || limit === undefined)
+    return { kind: 'escalate', verb: 'escalated', reason: `container ${container ?? '?'} has no memory limit to raise` };
+  const ceiling = policy.oomkilled.ceilingBytes;
+  if (limit >= ceiling)
+    return { kind: 'escalate', verb: 'escalated', reason: `memory limit ${observed.memory?.limit} is at the ceiling (${mi(ceiling)})` };
+  const next = Math.min(Math.ceil(limit * policy.oomkilled.factor), ceiling);
+  const request = observed.memory?.request ? bytesOf(observed.memory.request) : undefined;
+  const nextRequest = request !== undefined && request < next ? Math.min(Math.ceil(request * policy.oomkilled.factor), next) : undefined;
+  return {
+    kind: 'plan',
+    verb: 'resized',
+    steps: [{ do: 'set-memory', container, limit: mi(next), request: nextRequest === undefined ? undefined : mi(nextRequest) }],
+    reason: `container ${container} was OOM-killed at ${observed.memory?.limit}: limit to ${mi(next)} (x${policy.oomkilled.factor}, ceiling ${mi(ceiling)})`,
+  };
+}
+
+/** Failed/Evicted pods linger until someone deletes them: delete those older than the threshold. */
+function cleanup(observed: Observed, policy: Policy): Plan {
+  const old = (observed.evictedPods ?? []).filter((p) => p.ageSeconds >= policy.evicted.olderThanSeconds);
+  if (old.length === 0)
+    return { kind: 'nothing', verb: 'cleaned', reason: `no evicted pod is older than ${policy.evicted.olderThanSeconds}s yet` };
+  return {
+    kind: 'plan',
+    verb: 'cleaned',
+    steps: old.map((p) => ({ do: 'delete-pod' as const, pod: p.name, uid: p.uid })),
+    reason: `${old.length} evicted pod${old.length === 1 ? '' : 's'} older than ${policy.evicted.olderThanSeconds}s`,
+  };
+}

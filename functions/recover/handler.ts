@@ -1,0 +1,165 @@
+/**
+ * recover/handler — accepts a failure signal -> guards and plans (pure) -> claims the action in
+ * the target's state (resourceVersion precondition: one replica wins) -> applies it -> records an
+ * audit Event -> replies dev.reflex.action.<verb> with the outcome and the reason.
+ */
+import type { Handler, HandlerContext, ValidEvent } from '../_kit/index.js';
+import { ConflictError, type Reply } from '../_kit/index.js';
+import type { SignalData } from '../_signals/model.js';
+import type { RecoverConfig } from './config.js';
+import { guard, parseState, plan, withRecord, type ActionRecord, type Step } from './decide.js';
+import { kubeRecoverPort, type RecoverPort } from './port.js';
+
+export const ACTION_SCHEMA = 'https://reflex.dev/schemas/dev.reflex.action.json';
+/** Re-read and re-decide this many times when another replica moved the target first. */
+const MAX_CONFLICTS = 5;
+
+type Outcome = 'applied' | 'dryrun' | 'skipped' | 'failed' | 'escalated';
+
+function describe(s: Step): string {
+  switch (s.do) {
+    case 'rollback':
+      return `roll back to revision ${s.revision} (${s.toReplicaSet})`;
+    case 'delete-pod':
+      return `delete pod ${s.pod}`;
+    case 'set-memory':
+      return `set ${s.container} memory limit ${s.limit}${s.request ? `, request ${s.request}` : ''}`;
+  }
+}
+
+export function createHandler(
+  portFor: (ctx: HandlerContext<RecoverConfig>) => RecoverPort = (ctx) => kubeRecoverPort(ctx.kube),
+): Handler<RecoverConfig> {
+  return async (event: ValidEvent, ctx) => {
+    const signal = event.data as SignalData;
+    const port = portFor(ctx);
+    const target = signal.target;
+    const reply = (
+      verb: string,
+      outcome: Outcome,
+      reason: string,
+      steps: { do: string; detail: string; done?: boolean }[],
+      dryRun = false,
+    ): Reply =>
+      ctx.reply({
+        type: `dev.reflex.action.${verb}`,
+        subject: event.subject ?? `${target.kind}/${target.namespace}/${target.name}`,
+        dataschema: ACTION_SCHEMA,
+        data: {
+          verb,
+          outcome,
+          reason,
+          target: { kind: target.kind, namespace: target.namespace, name: target.name },
+          signal: { id: event.id, type: event.type, key: signal.key, class: signal.class },
+          steps,
+          dryRun,
+        },
+        extensions: {
+          reflexaction: verb,
+          outcome,
+          targetkind: target.kind,
+          targetns: target.namespace,
+          targetname: target.name,
+          reason: signal.reason,
+        },
+      });
+    const finish = async (
+      verb: string,
+      outcome: Outcome,
+      reason: string,
+      steps: { do: string; detail: string; done?: boolean }[],
+      dryRun = false,
+    ): Promise<Reply> => {
+      await port.audit(target, {
+        signalId: event.id,
+        outcome,
+        verb,
+        note: `${outcome}: ${reason}${steps.length ? ` — ${steps.map((s) => s.detail).join('; ')}` : ''}`,
+        warning: outcome === 'failed' || outcome === 'escalated',
+      });
+      ctx.log.info('recover decided', { outcome, verb, why: reason });
+      return reply(verb, outcome, reason, steps, dryRun);
+    };
+
+    for (let attempt = 1; attempt <= MAX_CONFLICTS; attempt++) {
+      const loaded = await port.load(target);
+      if (!loaded) return reply('skipped', 'skipped', `${target.kind} ${target.namespace}/${target.name} does not exist (any more)`, []);
+      const state = parseState(loaded.view.annotations);
+      const mine = state.actions.find((a) => a.signal === event.id);
+      // A redelivery of a signal whose plan was claimed but not finished: complete it, never repeat it.
+      if (mine?.state === 'applying') return complete(mine, loaded.resourceVersion);
+      const now = ctx.now();
+      const verdict = guard(event.id, loaded.view, state, ctx.config.policy, now);
+      if (verdict.kind === 'skip')
+        return mine ? reply(mine.verb, 'skipped', verdict.reason, []) : finish('skipped', 'skipped', verdict.reason, []);
+      if (verdict.kind === 'escalate') return finish('escalated', 'escalated', verdict.reason, []);
+      const p = plan(signal, await port.observe(signal), state, ctx.config.policy);
+      if (p.kind === 'escalate') return finish(p.verb, 'escalated', p.reason, []);
+      if (p.kind === 'nothing') return finish(p.verb, 'skipped', p.reason, []);
+      const steps = p.steps.map((s) => ({ do: s.do, detail: describe(s) }));
+      if (verdict.dryRun) return finish(p.verb, 'dryrun', `${verdict.why}: would ${p.reason}`, steps, true);
+      const record: ActionRecord = {
+        at: now.toISOString(),
+        signal: event.id,
+        key: signal.key,
+        verb: p.verb,
+        state: 'applying',
+        steps: p.steps,
+      };
+      try {
+        await port.writeState(target, loaded.resourceVersion, withRecord(state, record));
+      } catch (err) {
+        if (err instanceof ConflictError) {
+          ctx.log.debug('target changed while deciding; re-reading', { attempt });
+          continue;
+        }
+        throw err;
+      }
+      return complete(record, undefined, p.reason);
+    }
+    throw new ConflictError(
+      `${target.kind} ${target.namespace}/${target.name} kept changing; recover gave up after ${MAX_CONFLICTS} attempts`,
+    );
+
+    /** Applies every step (each is idempotent), then marks the record done. */
+    async function complete(
+      record: ActionRecord,
+      _rv: string | undefined,
+      reason = `completing ${record.verb} claimed at ${record.at}`,
+    ): Promise<Reply> {
+      const done: { do: string; detail: string; done: boolean }[] = [];
+      for (const step of record.steps) {
+        try {
+          done.push({ do: step.do, detail: await port.apply(target, step), done: true });
+        } catch (err) {
+          // The record stays "applying": the Broker's retry completes the plan.
+          await port.audit(target, {
+            signalId: event.id,
+            outcome: 'failed',
+            verb: record.verb,
+            note: `failed: ${step.do}: ${err instanceof Error ? err.message : String(err)}`,
+            warning: true,
+          });
+          throw err;
+        }
+      }
+      // Exactly one delivery moves the record from applying to done, and only that one reports
+      // "applied": concurrent deliveries of one signal each ensure the (idempotent) steps, once.
+      for (let attempt = 1; attempt <= MAX_CONFLICTS; attempt++) {
+        const now = await port.load(target);
+        if (!now) break;
+        const current = parseState(now.view.annotations);
+        if (current.actions.find((a) => a.signal === event.id)?.state === 'done') {
+          return reply(record.verb, 'skipped', 'another delivery of this signal applied it', done);
+        }
+        try {
+          await port.writeState(target, now.resourceVersion, withRecord(current, { ...record, state: 'done' }));
+          break;
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+        }
+      }
+      return finish(record.verb, 'applied', reason, done);
+    }
+  };
+}

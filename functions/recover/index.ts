@@ -1,0 +1,30 @@
+/** recover/index — wiring: failure signals in; dev.reflex.action.<verb> out. */
+import { defineFunction, isMain, run } from '../_kit/index.js';
+import { SIGNAL_SCHEMA, signalType, type SignalClass } from '../_signals/model.js';
+import { parseRecoverConfig } from './config.js';
+import { createHandler } from './handler.js';
+
+/** Failure classes recover answers (load signals belong to scale). */
+export const RECOVER_CLASSES: readonly SignalClass[] = [
+  'crashloop',
+  'oomkilled',
+  'probefailed',
+  'rolloutstalled',
+  'evicted',
+  'nodenotready',
+  'nodepressure',
+  'imagepull',
+  'mountfailed',
+  'unschedulable',
+  'createfailed',
+];
+
+const recover = defineFunction({
+  name: 'recover',
+  accepts: RECOVER_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
+  configure: parseRecoverConfig,
+  handle: createHandler(),
+});
+export default recover;
+
+if (isMain(import.meta.url)) await run(recover);

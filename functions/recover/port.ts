@@ -1,0 +1,230 @@
+/**
+ * recover/port — the only place recover reaches the cluster. Reads what the playbooks need,
+ * writes its state with a resourceVersion precondition, applies steps idempotently (absolute
+ * values, uid preconditions) and records audit Events. API errors become kit errors here.
+ */
+import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
+import { ConflictError } from '../_kit/errors.js';
+import { apiStatus, fromKubeError, microTime, type Kube, type KubeFactory } from '../_kit/k8s.js';
+import type { SignalData, Target } from '../_signals/model.js';
+import { STATE_ANNOTATION, type Observed, type ReplicaSetView, type Step, type TargetView } from './decide.js';
+
+export interface Loaded {
+  readonly view: TargetView;
+  readonly resourceVersion: string;
+}
+
+export interface Audit {
+  readonly signalId: string;
+  readonly outcome: string;
+  readonly verb: string;
+  readonly note: string;
+  readonly warning: boolean;
+}
+
+export interface RecoverPort {
+  load(target: Target): Promise<Loaded | undefined>;
+  observe(signal: SignalData): Promise<Observed>;
+  /** Writes the state annotation if the target is still at `resourceVersion`; ConflictError if not. */
+  writeState(target: Target, resourceVersion: string, state: string): Promise<void>;
+  apply(target: Target, step: Step): Promise<string>;
+  audit(target: Target, a: Audit): Promise<void>;
+}
+
+const REPORTING_CONTROLLER = 'reflex.dev/recover';
+
+async function call<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    throw fromKubeError(err, what);
+  }
+}
+
+async function orUndefined<T>(what: string, f: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await f();
+  } catch (err) {
+    if (apiStatus(err) === 404) return undefined;
+    throw fromKubeError(err, what);
+  }
+}
+
+export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
+  const jsonPatch = async (k: Kube) => k.lib.setHeaderOptions('Content-Type', k.lib.PatchStrategy.JsonPatch);
+
+  return {
+    async load(t) {
+      const k = await kube();
+      const where = `${t.kind} ${t.namespace}/${t.name}`;
+      let meta: { annotations?: Record<string, string>; resourceVersion?: string } | undefined;
+      if (t.kind === 'Deployment')
+        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace })))
+          ?.metadata;
+      else if (t.kind === 'StatefulSet')
+        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedStatefulSet({ name: t.name, namespace: t.namespace })))
+          ?.metadata;
+      else if (t.kind === 'DaemonSet')
+        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedDaemonSet({ name: t.name, namespace: t.namespace })))
+          ?.metadata;
+      else if (t.kind === 'Node') meta = (await orUndefined(`get ${where}`, () => k.core.readNode({ name: t.name })))?.metadata;
+      else return undefined;
+      if (!meta) return undefined;
+      const ns = t.namespace
+        ? await orUndefined(`get namespace ${t.namespace}`, () => k.core.readNamespace({ name: t.namespace }))
+        : undefined;
+      return {
+        view: {
+          kind: t.kind,
+          namespace: t.namespace,
+          name: t.name,
+          annotations: meta.annotations ?? {},
+          namespaceLabels: ns?.metadata?.labels ?? {},
+        },
+        resourceVersion: meta.resourceVersion ?? '',
+      };
+    },
+
+    async observe(signal) {
+      const k = await kube();
+      const t = signal.target;
+      const out: { -readonly [K in keyof Observed]: Observed[K] } = {};
+      if (signal.involved.kind === 'Pod' && signal.involved.namespace) {
+        const pod = await orUndefined(`get pod ${signal.involved.name}`, () =>
+          k.core.readNamespacedPod({ name: signal.involved.name, namespace: signal.involved.namespace! }),
+        );
+        if (pod?.metadata?.uid) out.podUid = pod.metadata.uid;
+      }
+      if (t.kind !== 'Deployment') return out;
+      const d = await call(`get Deployment ${t.namespace}/${t.name}`, () =>
+        k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace }),
+      );
+      if (signal.class === 'crashloop' || signal.class === 'rolloutstalled') {
+        const list = await call(`list replicasets in ${t.namespace}`, () => k.apps.listNamespacedReplicaSet({ namespace: t.namespace }));
+        out.replicaSets = list.items
+          .filter((r) => r.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid))
+          .map((r): ReplicaSetView => ({
+            name: r.metadata?.name ?? '',
+            revision: Number(r.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0),
+            readyReplicas: r.status?.readyReplicas ?? 0,
+          }));
+      }
+      if (signal.class === 'oomkilled') {
+        const c = d.spec?.template.spec?.containers.find((x) => x.name === signal.container);
+        out.memory = { limit: c?.resources?.limits?.['memory'], request: c?.resources?.requests?.['memory'] };
+      }
+      if (signal.class === 'evicted') {
+        const selector = Object.entries(d.spec?.selector.matchLabels ?? {})
+          .map(([a, b]) => `${a}=${b}`)
+          .join(',');
+        const pods = await call(`list pods in ${t.namespace}`, () =>
+          k.core.listNamespacedPod({ namespace: t.namespace, labelSelector: selector }),
+        );
+        const now = Date.now();
+        out.evictedPods = pods.items
+          .filter((p) => p.status?.phase === 'Failed' && p.status.reason === 'Evicted')
+          .map((p) => ({
+            name: p.metadata?.name ?? '',
+            uid: p.metadata?.uid ?? '',
+            ageSeconds: (now - new Date(p.status?.startTime ?? p.metadata?.creationTimestamp ?? now).getTime()) / 1000,
+          }));
+      }
+      return out;
+    },
+
+    async writeState(t, resourceVersion, state) {
+      const k = await kube();
+      // A merge patch that names metadata.resourceVersion is refused with 409 if the object moved on.
+      const body = { metadata: { resourceVersion, annotations: { [STATE_ANNOTATION]: state } } };
+      const merge = k.lib.setHeaderOptions('Content-Type', k.lib.PatchStrategy.MergePatch);
+      const where = `${t.kind} ${t.namespace}/${t.name}`;
+      try {
+        if (t.kind === 'Node') await k.core.patchNode({ name: t.name, body }, merge);
+        else if (t.kind === 'StatefulSet') await k.apps.patchNamespacedStatefulSet({ name: t.name, namespace: t.namespace, body }, merge);
+        else if (t.kind === 'DaemonSet') await k.apps.patchNamespacedDaemonSet({ name: t.name, namespace: t.namespace, body }, merge);
+        else await k.apps.patchNamespacedDeployment({ name: t.name, namespace: t.namespace, body }, merge);
+      } catch (err) {
+        if (apiStatus(err) === 409) throw new ConflictError(`${where} changed while recover decided`);
+        throw fromKubeError(err, `annotate ${where}`);
+      }
+    },
+
+    async apply(t, step) {
+      const k = await kube();
+      switch (step.do) {
+        case 'rollback': {
+          const rs = await call(`get ReplicaSet ${step.toReplicaSet}`, () =>
+            k.apps.readNamespacedReplicaSet({ name: step.toReplicaSet, namespace: t.namespace }),
+          );
+          const template = structuredClone(rs.spec?.template ?? {});
+          // As `kubectl rollout undo`: the controller's pod-template-hash label is not part of the template.
+          delete template.metadata?.labels?.['pod-template-hash'];
+          await call(`roll back Deployment ${t.namespace}/${t.name}`, async () =>
+            k.apps.patchNamespacedDeployment(
+              { name: t.name, namespace: t.namespace, body: [{ op: 'replace', path: '/spec/template', value: template }] },
+              await jsonPatch(k),
+            ),
+          );
+          return `Deployment ${t.namespace}/${t.name} back to the template of revision ${step.revision} (${step.toReplicaSet})`;
+        }
+        case 'delete-pod': {
+          const gone = await orUndefined(`delete pod ${step.pod}`, () =>
+            k.core.deleteNamespacedPod({
+              name: step.pod,
+              namespace: t.namespace,
+              body: step.uid ? { preconditions: { uid: step.uid } } : {},
+            }),
+          );
+          return gone === undefined ? `pod ${step.pod} was already gone` : `deleted pod ${step.pod}; its controller replaces it`;
+        }
+        case 'set-memory': {
+          const d = await call(`get Deployment ${t.namespace}/${t.name}`, () =>
+            k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace }),
+          );
+          const i = d.spec?.template.spec?.containers.findIndex((c) => c.name === step.container) ?? -1;
+          if (i < 0) throw fromKubeError(new Error(`container ${step.container} is not in the template`), `resize ${t.name}`);
+          const res = d.spec!.template.spec!.containers[i]!.resources ?? {};
+          const value = {
+            ...res,
+            limits: { ...res.limits, memory: step.limit },
+            ...(step.request ? { requests: { ...res.requests, memory: step.request } } : {}),
+          };
+          await call(`resize Deployment ${t.namespace}/${t.name}`, async () =>
+            k.apps.patchNamespacedDeployment(
+              { name: t.name, namespace: t.namespace, body: [{ op: 'add', path: `/spec/template/spec/containers/${i}/resources`, value }] },
+              await jsonPatch(k),
+            ),
+          );
+          return `container ${step.container} memory limit ${step.limit}${step.request ? `, request ${step.request}` : ''}`;
+        }
+      }
+    },
+
+    async audit(t, a) {
+      const k = await kube();
+      const namespace = t.namespace || 'default';
+      // One Event per signal and outcome: a redelivered signal finds it already written.
+      const name = `${t.name}.reflex-${createHash('sha256').update(`${a.signalId}|${a.outcome}`).digest('hex').slice(0, 16)}`;
+      const apiVersion = t.kind === 'Node' ? 'v1' : 'apps/v1';
+      try {
+        await k.events.createNamespacedEvent({
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            eventTime: microTime(new Date()),
+            reportingController: REPORTING_CONTROLLER,
+            reportingInstance: hostname().slice(0, 128),
+            action: a.verb,
+            reason: `Reflex${a.outcome[0]!.toUpperCase()}${a.outcome.slice(1)}`,
+            note: a.note.slice(0, 1024),
+            type: a.warning ? 'Warning' : 'Normal',
+            regarding: { apiVersion, kind: t.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) },
+          },
+        });
+      } catch (err) {
+        if (apiStatus(err) !== 409) throw fromKubeError(err, `record an Event on ${t.kind} ${t.name}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * recover on the real control plane, as its own ServiceAccount with only the RBAC in knative/:
+ * each playbook really changes the cluster and leaves an audit Event; each guard stops with a
+ * reason and changes nothing; three concurrent deliveries act once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import recover from '../../functions/recover/index.js';
+import { startServer, type RunningServer } from '../../functions/_kit/index.js';
+import { STATE_ANNOTATION } from '../../functions/recover/decide.js';
+import { admin, asServiceAccount, eventually, freshNamespace, kubectl } from './kube.js';
+import { setPodStatus } from './kubelet.js';
+
+const a = admin();
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const manifests = fileURLToPath(new URL('../../knative/', import.meta.url));
+let ns: string;
+let closed: string;
+let server: RunningServer;
+
+async function deploy(
+  namespace: string,
+  name: string,
+  extra: Partial<V1Deployment['metadata']> = {},
+  memory = '128Mi',
+): Promise<V1Deployment> {
+  return a.apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name, ...extra },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            containers: [
+              {
+                name: 'app',
+                image: `registry.example/${name}:1.0`,
+                resources: { limits: { memory: memory }, requests: { memory: '64Mi' } },
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+}
+
+async function podsOf(namespace: string, app: string): Promise<V1Pod[]> {
+  return (await a.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+/** Plays the kubelet: the pod is Running and Ready, so its ReplicaSet counts it ready. */
+async function makeReady(pod: V1Pod): Promise<void> {
+  const now = new Date();
+  await setPodStatus(pod, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }], startTime: now });
+}
+
+function signal(
+  cls: string,
+  target: { namespace: string; name: string },
+  involved: string,
+  extra: Record<string, unknown> = {},
+  id = `sig-${randomBytes(6).toString('hex')}`,
+): Promise<Response> {
+  const data = {
+    class: cls,
+    severity: 'warning',
+    reason: cls === 'oomkilled' ? 'OOMKilled' : 'BackOff',
+    message: 'test',
+    target: { apiVersion: 'apps/v1', kind: 'Deployment', ...target, resolvedBy: 'ownerReferences' },
+    involved: { apiVersion: 'v1', kind: 'Pod', namespace: target.namespace, name: involved },
+    occurrences: 3,
+    firstSeen: new Date().toISOString(),
+    lastSeen: new Date().toISOString(),
+    detectedBy: 'classify',
+    key: randomBytes(8).toString('hex'),
+    ...extra,
+  };
+  return fetch(server.url, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': '/reflex/classify',
+      'ce-type': `dev.reflex.signal.${cls}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(data),
+  });
+}
+
+async function outcome(res: Response): Promise<{ type: string | null; outcome: string; reason: string; data: Record<string, unknown> }> {
+  expect(res.status).toBe(200);
+  const data = (await res.json()) as { outcome: string; reason: string };
+  return { type: res.headers.get('ce-type'), outcome: data.outcome, reason: data.reason, data };
+}
+
+async function auditNotes(namespace: string, name: string): Promise<string[]> {
+  const list = await a.events.listNamespacedEvent({ namespace });
+  return list.items
+    .filter((e) => e.reportingController === 'reflex.dev/recover' && e.regarding?.name === name)
+    .map((e) => `${e.reason}: ${e.note}`);
+}
+
+beforeAll(async () => {
+  ns = await freshNamespace('recover', { 'reflex.dev/enabled': 'true' });
+  closed = await freshNamespace('recover-off');
+  try {
+    await a.core.createNamespace({ body: { metadata: { name: 'reflex' } } });
+  } catch {
+    // another test file made it
+  }
+  kubectl('apply', '-f', `${manifests}recover/rbac.yaml`);
+  const { kubeconfig } = await asServiceAccount('reflex', 'reflex-recover');
+  server = await startServer(recover, { env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: kubeconfig }, logSink: () => {} });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.shutdown();
+  await a.core.deleteNamespace({ name: ns });
+  await a.core.deleteNamespace({ name: closed });
+});
+
+describe('playbooks', () => {
+  it('crashloop after a rollout: rolls the Deployment back to the ready revision, with an audit Event', async () => {
+    await deploy(ns, 'web');
+    const [v1] = await eventually('the first pod', async () => ((await podsOf(ns, 'web')).length === 1 ? podsOf(ns, 'web') : undefined));
+    await makeReady(v1!);
+    await eventually('revision 1 ready', async () => {
+      const rs = (await a.apps.listNamespacedReplicaSet({ namespace: ns, labelSelector: 'app=web' })).items;
+      return rs[0]?.status?.readyReplicas === 1 ? true : undefined;
+    });
+    await a.apps.patchNamespacedDeployment(
+      {
+        name: 'web',
+        namespace: ns,
+        body: {
+          spec: {
+            template: {
+              spec: { containers: [{ name: 'app', image: 'registry.example/web:2.0', resources: { limits: { memory: '128Mi' } } }] },
+            },
+          },
+        },
+      },
+      merge,
+    );
+    const bad = await eventually('a pod of revision 2', async () =>
+      (await podsOf(ns, 'web')).find((p) => p.spec?.containers[0]?.image === 'registry.example/web:2.0'),
+    );
+    const res = await outcome(await signal('crashloop', { namespace: ns, name: 'web' }, bad.metadata!.name!));
+    expect([res.type, res.outcome]).toEqual(['dev.reflex.action.rolledback', 'applied']);
+    expect(res.reason).toMatch(/crash loop began with revision 2; revision 1 .* has 1 ready/);
+    const d = await a.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+    expect(d.spec?.template.spec?.containers[0]?.image).toBe('registry.example/web:1.0');
+    expect(d.spec?.template.metadata?.labels?.['pod-template-hash']).toBeUndefined();
+    expect(JSON.parse(d.metadata!.annotations![STATE_ANNOTATION]!)).toMatchObject({ actions: [{ verb: 'rolledback', state: 'done' }] });
+    expect(await auditNotes(ns, 'web')).toEqual([expect.stringMatching(/^ReflexApplied: applied: the crash loop began/)]);
+  });
+
+  it('oomkilled: raises the memory limit (and request) by the factor; three concurrent deliveries act once', async () => {
+    await deploy(ns, 'worker', {}, '128Mi');
+    const id = 'sig-oom-concurrent';
+    const all = await Promise.all(
+      [1, 2, 3].map(() =>
+        signal('oomkilled', { namespace: ns, name: 'worker' }, 'worker-5c8d7f9b6-x2x7q', { container: 'app' }, id).then(outcome),
+      ),
+    );
+    expect(all.map((r) => r.outcome).sort()).toEqual(['applied', 'skipped', 'skipped']);
+    const d = await a.apps.readNamespacedDeployment({ name: 'worker', namespace: ns });
+    // 128Mi x 1.5 once: not 288Mi (twice) nor 432Mi (three times).
+    expect(d.spec?.template.spec?.containers[0]?.resources).toEqual({ limits: { memory: '192Mi' }, requests: { memory: '96Mi' } });
+    // A later redelivery of the same signal is still a no-op.
+    expect(
+      (await outcome(await signal('oomkilled', { namespace: ns, name: 'worker' }, 'worker-5c8d7f9b6-x2x7q', { container: 'app' }, id)))
+        .outcome,
+    ).toBe('skipped');
+  });
+
+  it('evicted: deletes Failed/Evicted pods older than the threshold', async () => {
+    await deploy(ns, 'batch');
+    const [pod] = await eventually('a batch pod', async () => ((await podsOf(ns, 'batch')).length === 1 ? podsOf(ns, 'batch') : undefined));
+    await setPodStatus(pod!, {
+      phase: 'Failed',
+      reason: 'Evicted',
+      message: 'The node was low on resource: memory.',
+      startTime: new Date(Date.now() - 3_600_000),
+    });
+    const res = await outcome(await signal('evicted', { namespace: ns, name: 'batch' }, pod!.metadata!.name!));
+    expect([res.outcome, res.type]).toEqual(['applied', 'dev.reflex.action.cleaned']);
+    await eventually('the evicted pod to go', async () =>
+      (await podsOf(ns, 'batch')).some((p) => p.metadata?.uid === pod!.metadata!.uid) ? undefined : true,
+    );
+  });
+
+  it('imagepull: no action, escalated with the reason', async () => {
+    await deploy(ns, 'img');
+    const res = await outcome(await signal('imagepull', { namespace: ns, name: 'img' }, 'img-7d9c8b5f4-x2x7q'));
+    expect([res.type, res.outcome]).toEqual(['dev.reflex.action.escalated', 'escalated']);
+    expect(await auditNotes(ns, 'img')).toEqual([expect.stringMatching(/^ReflexEscalated: escalated: an image that cannot be pulled/)]);
+  });
+});
+
+describe('guards: no change, and an explanatory outcome', () => {
+  const unchanged = async (namespace: string, name: string): Promise<void> => {
+    const d = await a.apps.readNamespacedDeployment({ name, namespace });
+    expect(d.spec?.template.spec?.containers[0]?.resources?.limits?.['memory']).toBe('128Mi');
+  };
+  const oom = (namespace: string, name: string) =>
+    signal('oomkilled', { namespace, name }, `${name}-5c8d7f9b6-x2x7q`, { container: 'app' }).then(outcome);
+
+  it('a protected namespace', async () => {
+    await deploy('kube-system', `reflex-test-${ns}`);
+    const res = await oom('kube-system', `reflex-test-${ns}`);
+    expect([res.outcome, res.reason]).toEqual(['skipped', 'namespace kube-system is protected (kube-system)']);
+    await unchanged('kube-system', `reflex-test-${ns}`);
+    await a.apps.deleteNamespacedDeployment({ name: `reflex-test-${ns}`, namespace: 'kube-system' });
+  });
+
+  it('a namespace that has not opted in', async () => {
+    await deploy(closed, 'web');
+    const res = await oom(closed, 'web');
+    expect(res.outcome).toBe('skipped');
+    expect(res.reason).toMatch(
+      /has not opted in \(label the namespace reflex.dev\/enabled=true or annotate the Deployment reflex.dev\/enabled=true\)/,
+    );
+    await unchanged(closed, 'web');
+  });
+
+  it('…unless the workload opts in by annotation', async () => {
+    await deploy(closed, 'optin', { annotations: { 'reflex.dev/enabled': 'true' } });
+    expect((await oom(closed, 'optin')).outcome).toBe('applied');
+  });
+
+  it('pause', async () => {
+    await deploy(ns, 'paused', { annotations: { 'reflex.dev/paused': 'true' } });
+    expect((await oom(ns, 'paused')).reason).toMatch(/is paused/);
+    await unchanged(ns, 'paused');
+  });
+
+  it('dry-run per target: the plan is reported and audited, nothing changes', async () => {
+    await deploy(ns, 'dry', { annotations: { 'reflex.dev/dry-run': 'true' } });
+    const res = await oom(ns, 'dry');
+    expect([res.outcome, res.data['dryRun']]).toEqual(['dryrun', true]);
+    expect(res.reason).toMatch(/would container app was OOM-killed at 128Mi: limit to 192Mi/);
+    expect(res.data['steps']).toEqual([{ do: 'set-memory', detail: 'set app memory limit 192Mi, request 96Mi' }]);
+    await unchanged(ns, 'dry');
+    expect(await auditNotes(ns, 'dry')).toEqual([expect.stringMatching(/^ReflexDryrun:/)]);
+  });
+
+  it('a cooldown after the last action', async () => {
+    const at = new Date(Date.now() - 60_000).toISOString();
+    await deploy(ns, 'cool', {
+      annotations: {
+        [STATE_ANNOTATION]: JSON.stringify({ actions: [{ at, signal: 'old', key: 'k', verb: 'restarted', state: 'done', steps: [] }] }),
+      },
+    });
+    const res = await oom(ns, 'cool');
+    expect([res.outcome, res.reason]).toEqual([
+      'skipped',
+      expect.stringMatching(/cooling down: recover restarted Deployment .*\/cool 60s ago \(cooldown 600s\)/),
+    ]);
+    await unchanged(ns, 'cool');
+  });
+
+  it('an exhausted budget escalates', async () => {
+    const ago = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+    const actions = [50, 40, 30].map((m, i) => ({ at: ago(m), signal: `old-${i}`, key: 'k', verb: 'restarted', state: 'done', steps: [] }));
+    await deploy(ns, 'spent', { annotations: { [STATE_ANNOTATION]: JSON.stringify({ actions }) } });
+    const res = await oom(ns, 'spent');
+    expect([res.outcome, res.reason]).toEqual(['escalated', 'action budget spent: 3 of 3 actions in 3600s']);
+    await unchanged(ns, 'spent');
+  });
+});
