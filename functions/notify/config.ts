@@ -19,6 +19,8 @@ export interface Sink {
 
 export interface Route {
   readonly name: string;
+  readonly on: 'signal' | 'action';
+  readonly outcomes: ReadonlySet<string> | undefined;
   readonly classes: ReadonlySet<string> | undefined;
   readonly severities: ReadonlySet<Severity> | undefined;
   readonly namespaces: ReadonlySet<string> | undefined;
@@ -44,7 +46,8 @@ interface RawRoutes {
   sinks: { name: string; type: SinkType; urlEnv: string; secretEnv?: string }[];
   routes: {
     name?: string;
-    match?: { class?: string[]; severity?: Severity[]; namespace?: string[] };
+    on?: 'signal' | 'action';
+    match?: { class?: string[]; severity?: Severity[]; namespace?: string[]; outcome?: string[] };
     sinks: string[];
     continue?: boolean;
   }[];
@@ -77,6 +80,8 @@ export function parseNotifyConfig(env: Env): NotifyConfig {
       if (!sinks.has(name) && !disabled.has(name)) throw new ConfigError(path, `/routes/${i}: unknown sink ${name}`);
     return {
       name: r.name ?? `route ${i + 1}`,
+      on: r.on ?? 'signal',
+      outcomes: r.match?.outcome ? new Set(r.match.outcome) : undefined,
       classes: r.match?.class ? new Set(r.match.class) : undefined,
       severities: r.match?.severity ? new Set(r.match.severity) : undefined,
       namespaces: r.match?.namespace ? new Set(r.match.namespace) : undefined,

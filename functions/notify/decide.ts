@@ -1,10 +1,30 @@
-/** notify/decide — pure: a signal and the routes -> which sinks, and the message to send. */
-import type { SignalData } from '../_signals/model.js';
+/** notify/decide — pure: a signal or an action outcome, and the routes -> which sinks, and the message. */
+import type { SignalData, Severity } from '../_signals/model.js';
 import type { Route } from './config.js';
+
+/** The data of a dev.reflex.action.* event (schemas/dev.reflex.action.json). */
+export interface ActionData {
+  readonly verb: string;
+  readonly outcome: 'applied' | 'dryrun' | 'skipped' | 'failed' | 'escalated';
+  readonly reason: string;
+  readonly target: { readonly kind: string; readonly namespace: string; readonly name: string };
+  readonly signal: { readonly id: string; readonly type: string; readonly key: string; readonly class?: string };
+  readonly steps: readonly { readonly do: string; readonly detail: string; readonly done?: boolean }[];
+  readonly dryRun?: boolean;
+}
+
+/** What routes match on. */
+export interface Facts {
+  readonly on: 'signal' | 'action';
+  readonly class: string;
+  readonly severity: Severity;
+  readonly namespace: string;
+  readonly outcome?: string;
+}
 
 export interface Message {
   readonly title: string;
-  readonly severity: SignalData['severity'];
+  readonly severity: Severity;
   /** what, where, why — one line each. */
   readonly what: string;
   readonly where: string;
@@ -12,19 +32,27 @@ export interface Message {
   /** What Reflex did or refused to do (signals: nothing yet; actions say what). */
   readonly done: string;
   readonly kubectl: readonly string[];
+  /** Grouping key: the problem (signals) or the problem, verb and outcome (actions). */
   readonly key: string;
   readonly heldSinceLast: number;
-  readonly signal: SignalData;
+  readonly target: { readonly kind: string; readonly namespace: string; readonly name: string };
+  readonly class: string;
+  readonly reason: string;
+  readonly at: string;
+  /** The event's data as it came, for the webhook. */
+  readonly data: unknown;
 }
 
-export function route(signal: SignalData, routes: readonly Route[]): { sinks: string[]; because: string[] } {
+export function route(f: Facts, routes: readonly Route[]): { sinks: string[]; because: string[] } {
   const sinks = new Set<string>();
   const because: string[] = [];
   for (const r of routes) {
     const ok =
-      (!r.classes || r.classes.has(signal.class)) &&
-      (!r.severities || r.severities.has(signal.severity)) &&
-      (!r.namespaces || r.namespaces.has(signal.target.namespace));
+      r.on === f.on &&
+      (!r.classes || r.classes.has(f.class)) &&
+      (!r.severities || r.severities.has(f.severity)) &&
+      (!r.namespaces || r.namespaces.has(f.namespace)) &&
+      (!r.outcomes || (f.outcome !== undefined && r.outcomes.has(f.outcome)));
     if (!ok) continue;
     r.sinks.forEach((s) => sinks.add(s));
     because.push(r.name);
@@ -45,11 +73,14 @@ const PLURAL: Record<string, string> = {
 };
 
 /** The commands an on-call engineer types first. */
+function describeTarget(t: { kind: string; namespace: string; name: string }): string {
+  return `kubectl describe ${PLURAL[t.kind] ?? t.kind.toLowerCase()} ${t.name}${t.namespace ? ` -n ${t.namespace}` : ''}`;
+}
+
 export function kubectlHints(s: SignalData): string[] {
   const t = s.target;
-  const kind = PLURAL[t.kind] ?? t.kind.toLowerCase();
   const ns = t.namespace ? ` -n ${t.namespace}` : '';
-  const hints = [`kubectl describe ${kind} ${t.name}${ns}`];
+  const hints = [describeTarget(t)];
   const inv = s.involved;
   if (inv.kind === 'Pod' && inv.name !== t.name) {
     hints.push(`kubectl get events${ns} --field-selector involvedObject.name=${inv.name}`);
@@ -77,6 +108,62 @@ export function message(s: SignalData, heldSinceLast: number): Message {
     kubectl: kubectlHints(s),
     key: s.key,
     heldSinceLast,
-    signal: s,
+    target: s.target,
+    class: s.class,
+    reason: s.reason,
+    at: s.lastSeen,
+    data: s,
+  };
+}
+
+export const signalFacts = (s: SignalData): Facts => ({
+  on: 'signal',
+  class: s.class,
+  severity: s.severity,
+  namespace: s.target.namespace,
+});
+
+/** A failure needs eyes now; an escalation needs a person; the rest is for the record. */
+const OUTCOME_SEVERITY: Record<ActionData['outcome'], Severity> = {
+  failed: 'critical',
+  escalated: 'warning',
+  applied: 'info',
+  dryrun: 'info',
+  skipped: 'info',
+};
+
+export const actionFacts = (a: ActionData): Facts => ({
+  on: 'action',
+  class: a.signal.class ?? '',
+  severity: OUTCOME_SEVERITY[a.outcome],
+  namespace: a.target.namespace,
+  outcome: a.outcome,
+});
+
+export function actionMessage(a: ActionData, heldSinceLast: number, at: string): Message {
+  const t = a.target;
+  const where = t.namespace ? `${t.kind} ${t.namespace}/${t.name}` : `${t.kind} ${t.name}`;
+  const more = heldSinceLast > 0 ? ` (${heldSinceLast} more since the last notice)` : '';
+  const ns = t.namespace ? ` -n ${t.namespace}` : '';
+  return {
+    title: `Reflex ${a.verb} ${where}: ${a.outcome}`,
+    severity: OUTCOME_SEVERITY[a.outcome],
+    what: `${a.outcome} (${a.verb}) for ${a.signal.class ?? a.signal.type}${more}`,
+    where,
+    why: a.reason,
+    done:
+      a.steps.length > 0
+        ? a.steps.map((s) => `${s.done ? 'done' : a.dryRun ? 'would' : 'planned'}: ${s.detail}`).join('; ')
+        : a.outcome === 'escalated'
+          ? 'Nothing: a person must decide.'
+          : 'Nothing was changed.',
+    kubectl: [describeTarget(t), `kubectl events${ns} --for ${PLURAL[t.kind] ?? t.kind.toLowerCase()}/${t.name}`],
+    key: `${a.signal.key}:${a.verb}:${a.outcome}`,
+    heldSinceLast,
+    target: t,
+    class: a.signal.class ?? a.verb,
+    reason: a.reason,
+    at,
+    data: a,
   };
 }

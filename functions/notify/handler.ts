@@ -6,15 +6,21 @@
 import { counter, UnavailableError, type Handler } from '../_kit/index.js';
 import type { SignalData } from '../_signals/model.js';
 import type { NotifyConfig } from './config.js';
-import { message, route } from './decide.js';
+import { actionFacts, actionMessage, message, route, signalFacts, type ActionData, type Message } from './decide.js';
 import { deliver } from './deliver.js';
 
 export const handle: Handler<NotifyConfig> = async (event, ctx) => {
-  const signal = event.data as SignalData;
   const { config } = ctx;
-  const { sinks, because } = route(signal, config.routes);
+  const isAction = event.type.startsWith('dev.reflex.action.');
+  const facts = isAction ? actionFacts(event.data as ActionData) : signalFacts(event.data as SignalData);
+  const render = (held: number): Message =>
+    isAction
+      ? actionMessage(event.data as ActionData, held, event.time ?? ctx.now().toISOString())
+      : message(event.data as SignalData, held);
+  const key = render(0).key;
+  const { sinks, because } = route(facts, config.routes);
   if (sinks.length === 0) {
-    ctx.log.debug('no route matches', { class: signal.class, severity: signal.severity });
+    ctx.log.debug('no route matches', { ...facts });
     return undefined;
   }
   const now = ctx.now().getTime();
@@ -29,15 +35,15 @@ export const handle: Handler<NotifyConfig> = async (event, ctx) => {
       ctx.log.warn('sink is disabled: its URL variable is not set', { sink: name });
       return { name, result: { kind: 'disabled' as const } };
     }
-    const admission = config.groups.admit(name, signal.key, now, config.groupWindowSeconds * 1000);
+    const admission = config.groups.admit(name, key, now, config.groupWindowSeconds * 1000);
     if (!admission.send) {
       sent.inc({ sink: name, result: 'grouped' });
       return { name, result: { kind: 'grouped' as const } };
     }
-    const result = await deliver(sink, message(signal, admission.heldSinceLast), config.timeoutMs, ctx.now);
+    const result = await deliver(sink, render(admission.heldSinceLast), config.timeoutMs, ctx.now);
     sent.inc({ sink: name, result: result.kind });
-    if (result.kind === 'transient') config.groups.failed(name, signal.key);
-    else config.groups.settled(name, signal.key);
+    if (result.kind === 'transient') config.groups.failed(name, key);
+    else config.groups.settled(name, key);
     if (result.kind === 'permanent') {
       ctx.log.error('sink refused the notification; not retrying', { sink: name, status: result.status, detail: result.detail });
     }

@@ -4,9 +4,16 @@ import { SIGNAL_CLASSES, SIGNAL_SCHEMA, signalType } from '../_signals/model.js'
 import { parseNotifyConfig } from './config.js';
 import { handle } from './handler.js';
 
+/** The verbs recover replies with (functions/recover/decide.ts) and scale's. */
+export const ACTION_VERBS = ['rolledback', 'restarted', 'resized', 'replaced', 'cleaned', 'escalated', 'skipped', 'scaled'] as const;
+const ACTION_SCHEMA = 'https://reflex.dev/schemas/dev.reflex.action.json';
+
 const notify = defineFunction({
   name: 'notify',
-  accepts: SIGNAL_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
+  accepts: [
+    ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
+    ...ACTION_VERBS.map((v) => ({ type: `dev.reflex.action.${v}`, schema: ACTION_SCHEMA })),
+  ],
   configure: parseNotifyConfig,
   init: async (config, log) => {
     if (config.disabled.size > 0) log.warn('sinks disabled until their URL variable is set', { sinks: [...config.disabled] });

@@ -79,13 +79,13 @@ export function pagerduty(m: Message, routingKey: string): Record<string, unknow
     dedup_key: `reflex-${m.key}`,
     payload: {
       summary: cut(`${m.title}: ${m.why}`, 1024),
-      source: m.signal.target.namespace ? `${m.signal.target.namespace}/${m.signal.target.name}` : m.signal.target.name,
+      source: m.target.namespace ? `${m.target.namespace}/${m.target.name}` : m.target.name,
       severity: PD_SEVERITY[m.severity],
-      timestamp: m.signal.lastSeen,
-      component: m.signal.target.kind,
-      group: m.signal.target.namespace || 'cluster',
-      class: m.signal.class,
-      custom_details: { what: m.what, where: m.where, why: m.why, reflex: m.done, kubectl: m.kubectl, reason: m.signal.reason },
+      timestamp: m.at,
+      component: m.target.kind,
+      group: m.target.namespace || 'cluster',
+      class: m.class,
+      custom_details: { what: m.what, where: m.where, why: m.why, reflex: m.done, kubectl: m.kubectl, reason: m.reason },
     },
     client: 'Reflex',
   };
@@ -102,7 +102,7 @@ export function webhook(m: Message): Record<string, unknown> {
     reflex: m.done,
     kubectl: m.kubectl,
     heldSinceLast: m.heldSinceLast,
-    signal: m.signal,
+    data: m.data,
   };
 }
 

@@ -1,6 +1,6 @@
 /** The test bed is real: controllers, subresources, RBAC, concurrency, the adapter, CRD validation. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { V1Deployment } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,9 +62,15 @@ describe('controllers run', () => {
   });
 
   it('a new template makes a second revision (rollout history)', async () => {
-    const d = await a.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
-    d.spec!.template.spec!.containers[0]!.image = 'registry.example/web:2.0';
-    await a.apps.replaceNamespacedDeployment({ name: 'web', namespace: ns, body: d });
+    // A patch, not read-modify-replace: the deployment controller writes status meanwhile.
+    await a.apps.patchNamespacedDeployment(
+      {
+        name: 'web',
+        namespace: ns,
+        body: { spec: { template: { spec: { containers: [{ name: 'web', image: 'registry.example/web:2.0' }] } } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
     const revisions = await eventually('two ReplicaSets with revisions 1 and 2', async () => {
       const list = await a.apps.listNamespacedReplicaSet({ namespace: ns });
       const revs = list.items.map((r) => r.metadata?.annotations?.['deployment.kubernetes.io/revision']).sort();

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
 import { SIGNAL_CLASSES, signalType } from '../../functions/_signals/model.js';
+import { ACTION_VERBS } from '../../functions/notify/index.js';
 import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -97,10 +98,11 @@ describe('the kustomization', () => {
 
 /** The attributes sources and functions put on their events, for evaluating Trigger filters. */
 function producedTypes(): { type: string; source?: string; reflexclass?: string }[] {
-  const types: { type: string; source?: string; reflexclass?: string }[] = SIGNAL_CLASSES.map((c) => ({
-    type: signalType(c),
-    reflexclass: c,
-  }));
+  const types: { type: string; source?: string; reflexclass?: string }[] = [
+    ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), reflexclass: c })),
+    // recover's replies (scale's `scaled` joins when scale lands).
+    ...ACTION_VERBS.filter((v) => v !== 'scaled').map((v) => ({ type: `dev.reflex.action.${v}` })),
+  ];
   for (const o of objects) {
     if (o.kind === 'ApiServerSource')
       for (const v of ['add', 'update', 'delete']) types.push({ type: `dev.knative.apiserver.resource.${v}` });

@@ -68,6 +68,7 @@ routes:
   - { name: page on critical, match: { severity: [critical] }, sinks: [pager, slack] }
   - { name: shop to teams, match: { namespace: [shop] }, sinks: [teams, later] }
   - { name: other warnings, match: { severity: [warning] }, sinks: [slack] }
+  - { name: what Reflex could not do, on: action, match: { outcome: [escalated, failed] }, sinks: [slack, pager] }
 `,
   );
   server = await startServer(notify, {
@@ -171,7 +172,7 @@ describe('payloads, as each service documents them', () => {
     expect(ts).toBe(String(Math.floor(clock.getTime() / 1000)));
     const expected = 'v1=' + createHmac('sha256', SECRET).update(`${ts}.${hit.raw}`).digest('hex');
     expect(hit.headers['x-reflex-signature']).toBe(expected);
-    expect(hit.body).toMatchObject({ title: 'evicted on Deployment ops/batch', signal: { key: '00000000000000a2' } });
+    expect(hit.body).toMatchObject({ title: 'evicted on Deployment ops/batch', data: { key: '00000000000000a2' } });
   });
 });
 
@@ -186,6 +187,52 @@ describe('routing', () => {
     expect(res.status).toBe(202);
     expect(teams.hits).toHaveLength(1);
     expect(logs.some((l) => l.includes('sink is disabled') && l.includes('"later"'))).toBe(true);
+  });
+});
+
+describe('action outcomes', () => {
+  function action(outcome: string, verb: string, key: string): Promise<Response> {
+    n++;
+    const data = {
+      verb,
+      outcome,
+      reason:
+        outcome === 'escalated'
+          ? 'an image that cannot be pulled needs a person: fix the image reference or the pull secret'
+          : 'the crash loop began with revision 2',
+      target: { kind: 'Deployment', namespace: 'shop', name: 'api' },
+      signal: { id: `sig-${n}`, type: 'dev.reflex.signal.imagepull', key, class: 'imagepull' },
+      steps: [],
+      dryRun: false,
+    };
+    return fetch(server.url, {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': `act-${n}`,
+        'ce-source': '/reflex/recover',
+        'ce-type': `dev.reflex.action.${verb}`,
+        'ce-time': clock.toISOString(),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(data),
+    });
+  }
+
+  it('an escalation reaches the sinks its action route names, saying what Reflex did not do', async () => {
+    expect((await action('escalated', 'escalated', '00000000000000e1')).status).toBe(202);
+    expect([slack.hits.length, pager.hits.length, hook.hits.length, teams.hits.length]).toEqual([1, 1, 0, 0]);
+    expect(slack.hits[0]!.raw).toContain('Reflex escalated Deployment shop/api: escalated');
+    expect(slack.hits[0]!.raw).toContain('Nothing: a person must decide.');
+    expect(pager.hits[0]!.body).toMatchObject({
+      dedup_key: 'reflex-00000000000000e1:escalated:escalated',
+      payload: { severity: 'warning', class: 'imagepull' },
+    });
+  });
+
+  it('an applied action matches no action route here, and signal routes never take actions', async () => {
+    expect((await action('applied', 'rolledback', '00000000000000e2')).status).toBe(202);
+    expect([slack.hits.length, pager.hits.length, hook.hits.length, teams.hits.length]).toEqual([0, 0, 0, 0]);
   });
 });
 

@@ -1,0 +1,179 @@
+import { describe, expect, it } from '@jest/globals';
+import type { SignalData } from '../_signals/model.js';
+import { bytesOf, parsePolicy } from './config.js';
+import { guard, parseState, plan, withRecord, type ActionRecord, type Observed, type RecoverState, type TargetView } from './decide.js';
+
+const policy = parsePolicy({}, false);
+const NOW = new Date('2026-11-22T12:00:00Z');
+const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
+const record = (atSecondsAgo: number, verb = 'restarted', key = 'k'): ActionRecord => ({
+  at: ago(atSecondsAgo),
+  signal: `s-${atSecondsAgo}`,
+  key,
+  verb,
+  state: 'done',
+  steps: [],
+});
+const view = (over: Partial<TargetView> = {}): TargetView => ({
+  kind: 'Deployment',
+  namespace: 'shop',
+  name: 'web',
+  annotations: {},
+  namespaceLabels: { 'reflex.dev/enabled': 'true' },
+  ...over,
+});
+const state = (...actions: ActionRecord[]): RecoverState => ({ actions });
+
+describe('guard', () => {
+  it.each<[string, TargetView, RecoverState, string]>([
+    // Protected namespaces, including prefix patterns.
+    ['kube-system', view({ namespace: 'kube-system' }), state(), 'skip: namespace kube-system is protected (kube-system)'],
+    [
+      'knative-serving matches knative-*',
+      view({ namespace: 'knative-serving' }),
+      state(),
+      'skip: namespace knative-serving is protected (knative-*)',
+    ],
+    // Opt-in by namespace label or by workload annotation; neither means no.
+    ['not opted in', view({ namespaceLabels: {} }), state(), 'skip'],
+    ['opted in by annotation', view({ namespaceLabels: {}, annotations: { 'reflex.dev/enabled': 'true' } }), state(), 'pass'],
+    ['paused', view({ annotations: { 'reflex.dev/paused': 'true' } }), state(), 'skip'],
+    // The same signal again.
+    ['duplicate', view(), { actions: [{ ...record(5000), signal: 'sig-1' }] }, 'skip: this signal was already handled'],
+    // 60 s after an action: cooling down (600 s).
+    ['cooldown', view(), state(record(60)), 'skip'],
+    // 3 actions within the hour: the budget is spent; older ones do not count.
+    ['budget', view(), state(record(700), record(1400), record(2100)), 'escalate: action budget spent: 3 of 3 actions in 3600s'],
+    ['budget window', view(), state(record(700), record(1400), record(4000)), 'pass'],
+    ['dry-run annotation', view({ annotations: { 'reflex.dev/dry-run': 'true' } }), state(), 'pass dry'],
+  ])('%s', (_name, v, s, expected) => {
+    const g = guard('sig-1', v, s, policy, NOW);
+    const got = g.kind === 'pass' ? `pass${g.dryRun ? ' dry' : ''}` : `${g.kind}: ${g.reason}`;
+    if (expected.includes(':')) expect(got).toBe(expected);
+    else expect(got.startsWith(expected)).toBe(true);
+  });
+
+  it('dry-run from the policy applies to every target', () => {
+    const g = guard('sig-1', view(), state(), parsePolicy({}, true), NOW);
+    expect(g).toEqual({ kind: 'pass', dryRun: true, why: 'dry-run (policy)' });
+  });
+});
+
+const signal = (cls: SignalData['class'], over: Partial<SignalData> = {}): SignalData => ({
+  class: cls,
+  severity: 'warning',
+  reason: 'BackOff',
+  message: 'm',
+  target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web', resolvedBy: 'ownerReferences' },
+  involved: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'web-v2hash-x2x7q' },
+  container: 'app',
+  occurrences: 3,
+  firstSeen: NOW.toISOString(),
+  lastSeen: NOW.toISOString(),
+  detectedBy: 'classify',
+  key: 'k',
+  ...over,
+});
+const sets = (v2Ready: number, v1Ready: number): Observed => ({
+  replicaSets: [
+    { name: 'web-v1hash', revision: 1, readyReplicas: v1Ready },
+    { name: 'web-v2hash', revision: 2, readyReplicas: v2Ready },
+  ],
+  podUid: 'u1',
+});
+
+describe('playbooks', () => {
+  it.each<[string, SignalData, Observed, RecoverState, string]>([
+    // The failing pod is from the newest revision and the previous one serves: roll back.
+    ['crashloop after a rollout', signal('crashloop'), sets(0, 1), state(), 'rolledback rollback:web-v1hash'],
+    // The previous revision is not serving either: restart once instead.
+    ['crashloop, no healthy revision', signal('crashloop'), sets(0, 0), state(), 'restarted delete-pod:web-v2hash-x2x7q'],
+    // A crash loop on an older revision's pod is not the rollout's fault.
+    [
+      'crashloop on an old pod',
+      signal('crashloop', { involved: { kind: 'Pod', namespace: 'shop', name: 'web-v1hash-abcde' } }),
+      sets(1, 1),
+      state(),
+      'restarted delete-pod:web-v1hash-abcde',
+    ],
+    // Restarted once for this problem already: escalate.
+    ['crashloop, restarted before', signal('crashloop'), sets(0, 0), state(record(5000, 'restarted', 'k')), 'escalated'],
+    [
+      'rolloutstalled',
+      signal('rolloutstalled', { involved: { kind: 'Deployment', namespace: 'shop', name: 'web' } }),
+      sets(0, 0),
+      state(),
+      'rolledback rollback:web-v1hash',
+    ],
+    [
+      'rolloutstalled, first revision',
+      signal('rolloutstalled'),
+      { replicaSets: [{ name: 'web-v1hash', revision: 1, readyReplicas: 0 }] },
+      state(),
+      'escalated',
+    ],
+    // 256Mi x 1.5 = 384Mi; the request (64Mi) follows by the same factor.
+    ['oomkilled', signal('oomkilled'), { memory: { limit: '256Mi', request: '64Mi' } }, state(), 'resized set-memory:384Mi/96Mi'],
+    // The ceiling (4Gi) caps the raise, then stops it.
+    [
+      'oomkilled near the ceiling',
+      signal('oomkilled'),
+      { memory: { limit: '3Gi', request: '3Gi' } },
+      state(),
+      'resized set-memory:4096Mi/4096Mi',
+    ],
+    ['oomkilled at the ceiling', signal('oomkilled'), { memory: { limit: '4Gi', request: undefined } }, state(), 'escalated'],
+    ['oomkilled without a limit', signal('oomkilled'), { memory: { limit: undefined, request: undefined } }, state(), 'escalated'],
+    ['probefailed', signal('probefailed'), { podUid: 'u9' }, state(), 'replaced delete-pod:web-v2hash-x2x7q'],
+    [
+      'evicted, old enough',
+      signal('evicted'),
+      {
+        evictedPods: [
+          { name: 'a', uid: '1', ageSeconds: 3600 },
+          { name: 'b', uid: '2', ageSeconds: 30 },
+        ],
+      },
+      state(),
+      'cleaned delete-pod:a',
+    ],
+    ['evicted, too recent', signal('evicted'), { evictedPods: [{ name: 'b', uid: '2', ageSeconds: 30 }] }, state(), 'nothing'],
+    ['imagepull', signal('imagepull'), {}, state(), 'escalated'],
+    [
+      'nodenotready',
+      signal('nodenotready', { target: { kind: 'Node', namespace: '', name: 'n1', resolvedBy: 'self' } }),
+      {},
+      state(),
+      'escalated',
+    ],
+  ])('%s', (_name, s, observed, st, expected) => {
+    const p = plan(s, observed, st, policy);
+    const got =
+      p.kind === 'plan'
+        ? `${p.verb} ${p.steps.map((x) => (x.do === 'rollback' ? `rollback:${x.toReplicaSet}` : x.do === 'delete-pod' ? `delete-pod:${x.pod}` : `set-memory:${x.limit}/${x.request}`)).join(',')}`
+        : p.kind === 'nothing'
+          ? 'nothing'
+          : p.verb;
+    expect(got).toBe(expected);
+  });
+});
+
+describe('state and quantities', () => {
+  it('a broken annotation reads as no history, and records stay bounded', () => {
+    expect(parseState({ 'reflex.dev/recover': '{not json' })).toEqual({ actions: [] });
+    let s: RecoverState = { actions: [] };
+    for (let i = 0; i < 30; i++) s = JSON.parse(withRecord(s, { ...record(i), signal: `s${i}` })) as RecoverState;
+    expect(s.actions).toHaveLength(20);
+    expect(s.actions.at(-1)?.signal).toBe('s29');
+  });
+
+  it.each([
+    ['128Mi', 128 * 1024 ** 2],
+    ['1Gi', 1024 ** 3],
+    ['500M', 500e6],
+    ['1048576', 1048576],
+    ['lots', undefined],
+  ])('%s is %s bytes', (q, bytes) => {
+    expect(bytesOf(q)).toBe(bytes);
+  });
+});
