@@ -16,6 +16,7 @@ export interface Policy {
   readonly cooldownSeconds: number;
   readonly oomkilled: { readonly factor: number; readonly ceilingBytes: number };
   readonly evicted: { readonly olderThanSeconds: number };
+  readonly nodes: { readonly graceSeconds: number; readonly maxUnhealthy: { readonly count: number } | { readonly percent: number } };
 }
 
 export const POLICY_SCHEMA = 'https://reflex.dev/schemas/config/recover-policy.json';
@@ -28,6 +29,7 @@ interface RawPolicy {
   cooldownSeconds?: number;
   oomkilled?: { factor?: number; ceiling?: string };
   evicted?: { olderThanSeconds?: number };
+  nodes?: { graceSeconds?: number; maxUnhealthy?: string };
 }
 
 const UNITS: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
@@ -49,6 +51,10 @@ function pair(v: string | undefined, key: string): readonly [string, string] | u
   return [k, val];
 }
 
+function threshold(v: string): { count: number } | { percent: number } {
+  return v.endsWith('%') ? { percent: Number(v.slice(0, -1)) } : { count: Number(v) };
+}
+
 export function parsePolicy(raw: RawPolicy, forceDryRun: boolean): Policy {
   return Object.freeze({
     dryRun: forceDryRun || (raw.dryRun ?? false),
@@ -61,6 +67,7 @@ export function parsePolicy(raw: RawPolicy, forceDryRun: boolean): Policy {
     cooldownSeconds: raw.cooldownSeconds ?? 600,
     oomkilled: { factor: raw.oomkilled?.factor ?? 1.5, ceilingBytes: bytesOf(raw.oomkilled?.ceiling ?? '4Gi')! },
     evicted: { olderThanSeconds: raw.evicted?.olderThanSeconds ?? 600 },
+    nodes: { graceSeconds: raw.nodes?.graceSeconds ?? 300, maxUnhealthy: threshold(raw.nodes?.maxUnhealthy ?? '20%') },
   });
 }
 

@@ -1,7 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import type { SignalData } from '../_signals/model.js';
 import { bytesOf, parsePolicy } from './config.js';
-import { guard, parseState, plan, withRecord, type ActionRecord, type Observed, type RecoverState, type TargetView } from './decide.js';
+import {
+  guard,
+  parseState,
+  plan,
+  withRecord,
+  type ActionRecord,
+  type Observed,
+  type RecoverState,
+  type Step,
+  type TargetView,
+} from './decide.js';
 
 const policy = parsePolicy({}, false);
 const NOW = new Date('2026-11-22T12:00:00Z');
@@ -82,6 +92,29 @@ const sets = (v2Ready: number, v1Ready: number): Observed => ({
   podUid: 'u1',
 });
 
+function label(x: Step): string {
+  switch (x.do) {
+    case 'rollback':
+      return `rollback:${x.toReplicaSet}`;
+    case 'delete-pod':
+      return `delete-pod:${x.pod}`;
+    case 'set-memory':
+      return `set-memory:${x.limit}/${x.request}`;
+    case 'cordon':
+      return `cordon:${x.node}`;
+    case 'evict':
+      return `evict:${x.namespace}/${x.pod}`;
+  }
+}
+
+const node = (over: Partial<SignalData> = {}): SignalData =>
+  signal('nodenotready', {
+    target: { kind: 'Node', namespace: '', name: 'n1', resolvedBy: 'self' },
+    involved: { kind: 'Node', name: 'n1' },
+    firstSeen: ago(600),
+    ...over,
+  });
+
 describe('playbooks', () => {
   it.each<[string, SignalData, Observed, RecoverState, string]>([
     // The failing pod is from the newest revision and the previous one serves: roll back.
@@ -139,21 +172,20 @@ describe('playbooks', () => {
     ],
     ['evicted, too recent', signal('evicted'), { evictedPods: [{ name: 'b', uid: '2', ageSeconds: 30 }] }, state(), 'nothing'],
     ['imagepull', signal('imagepull'), {}, state(), 'escalated'],
+    // Past the 300 s grace, 1 of 5 nodes NotReady (limit 20% of 5 = 1): cordon, then evict.
     [
       'nodenotready',
-      signal('nodenotready', { target: { kind: 'Node', namespace: '', name: 'n1', resolvedBy: 'self' } }),
-      {},
+      node(),
+      { nodes: { total: 5, notReady: 1 }, podsOnNode: [{ namespace: 'shop', name: 'web-1' }] },
       state(),
-      'escalated',
+      'drained cordon:n1,evict:shop/web-1',
     ],
+    ['nodenotready within grace', node({ firstSeen: ago(60) }), { nodes: { total: 5, notReady: 1 } }, state(), 'nothing'],
+    // Two of five down is more than 20%: the cluster has a problem, draining would add to it.
+    ['nodenotready, too many unhealthy', node(), { nodes: { total: 5, notReady: 2 } }, state(), 'escalated'],
   ])('%s', (_name, s, observed, st, expected) => {
-    const p = plan(s, observed, st, policy);
-    const got =
-      p.kind === 'plan'
-        ? `${p.verb} ${p.steps.map((x) => (x.do === 'rollback' ? `rollback:${x.toReplicaSet}` : x.do === 'delete-pod' ? `delete-pod:${x.pod}` : `set-memory:${x.limit}/${x.request}`)).join(',')}`
-        : p.kind === 'nothing'
-          ? 'nothing'
-          : p.verb;
+    const p = plan(s, observed, st, policy, NOW);
+    const got = p.kind === 'plan' ? `${p.verb} ${p.steps.map(label).join(',')}` : p.kind === 'nothing' ? 'nothing' : p.verb;
     expect(got).toBe(expected);
   });
 });

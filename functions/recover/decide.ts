@@ -20,6 +20,8 @@ export interface ActionRecord {
 
 export type Step =
   | { readonly do: 'rollback'; readonly toReplicaSet: string; readonly revision: string }
+  | { readonly do: 'cordon'; readonly node: string }
+  | { readonly do: 'evict'; readonly namespace: string; readonly pod: string }
   | { readonly do: 'delete-pod'; readonly pod: string; readonly uid?: string }
   | { readonly do: 'set-memory'; readonly container: string; readonly limit: string; readonly request: string | undefined };
 
@@ -115,6 +117,9 @@ export interface Observed {
   readonly memory?: { readonly limit: string | undefined; readonly request: string | undefined };
   /** The involved Pod's uid, when it still exists. */
   readonly podUid?: string;
+  /** For a Node: how many nodes there are and how many are NotReady, and the pods to evict. */
+  readonly nodes?: { readonly total: number; readonly notReady: number };
+  readonly podsOnNode?: readonly { readonly namespace: string; readonly name: string }[];
   /** The target's pods that failed with reason Evicted, with their age (evicted). */
   readonly evictedPods?: readonly { readonly name: string; readonly uid: string; readonly ageSeconds: number }[];
 }
@@ -129,12 +134,17 @@ const ESCALATE_ONLY: Record<string, string> = {
   mountfailed: 'a volume that cannot be mounted needs a person',
   unschedulable: 'a pod that cannot be scheduled needs capacity or different requests, not a restart',
   createfailed: 'pods cannot be created (quota, admission or policy): a person must look',
-  nodenotready: 'draining nodes is not automated yet: a person decides',
   nodepressure: 'node pressure is reported, not acted on',
 };
 
 /** The playbook for a signal class: a plan with its reason, or an escalation with why. */
-export function plan(signal: SignalData, observed: Observed, state: RecoverState, policy: Policy): Plan {
+export function plan(
+  signal: SignalData,
+  observed: Observed,
+  state: RecoverState,
+  policy: Policy,
+  now: Date = new Date(signal.lastSeen),
+): Plan {
   const esc = ESCALATE_ONLY[signal.class];
   if (esc) return { kind: 'escalate', verb: 'escalated', reason: esc };
   switch (signal.class) {
@@ -152,6 +162,8 @@ export function plan(signal: SignalData, observed: Observed, state: RecoverState
       return oomkilled(signal, observed, policy);
     case 'evicted':
       return cleanup(observed, policy);
+    case 'nodenotready':
+      return drain(signal, observed, policy, now);
     case 'probefailed':
       return signal.involved.kind === 'Pod'
         ? {
@@ -238,5 +250,40 @@ function cleanup(observed: Observed, policy: Policy): Plan {
     verb: 'cleaned',
     steps: old.map((p) => ({ do: 'delete-pod' as const, pod: p.name, uid: p.uid })),
     reason: `${old.length} evicted pod${old.length === 1 ? '' : 's'} older than ${policy.evicted.olderThanSeconds}s`,
+  };
+}
+
+/**
+ * A node NotReady past its grace period is cordoned and its pods evicted through the Eviction API
+ * (PodDisruptionBudgets decide; never forced), unless too many nodes are unhealthy at once: then
+ * the problem is the cluster, and draining would make it worse.
+ */
+function drain(signal: SignalData, observed: Observed, policy: Policy, now: Date): Plan {
+  const node = signal.target.name;
+  const since = Date.parse(signal.firstSeen);
+  const waited = (now.getTime() - since) / 1000;
+  if (waited < policy.nodes.graceSeconds)
+    return {
+      kind: 'nothing',
+      verb: 'drained',
+      reason: `node ${node} NotReady for ${Math.round(waited)}s, within the ${policy.nodes.graceSeconds}s grace period`,
+    };
+  const { total, notReady } = observed.nodes ?? { total: 0, notReady: 0 };
+  const max =
+    'count' in policy.nodes.maxUnhealthy ? policy.nodes.maxUnhealthy.count : Math.floor((total * policy.nodes.maxUnhealthy.percent) / 100);
+  if (notReady > max) {
+    const limit = 'count' in policy.nodes.maxUnhealthy ? `${max}` : `${policy.nodes.maxUnhealthy.percent}% of ${total} = ${max}`;
+    return {
+      kind: 'escalate',
+      verb: 'escalated',
+      reason: `${notReady} of ${total} nodes are NotReady, more than the ${limit} recover may drain: not draining`,
+    };
+  }
+  const pods = observed.podsOnNode ?? [];
+  return {
+    kind: 'plan',
+    verb: 'drained',
+    steps: [{ do: 'cordon', node }, ...pods.map((p) => ({ do: 'evict' as const, namespace: p.namespace, pod: p.name }))],
+    reason: `node ${node} NotReady for ${Math.round(waited)}s (grace ${policy.nodes.graceSeconds}s); ${notReady} of ${total} nodes NotReady: cordon and evict ${pods.length} pod${pods.length === 1 ? '' : 's'}`,
   };
 }

@@ -24,6 +24,10 @@ function describe(s: Step): string {
       return `delete pod ${s.pod}`;
     case 'set-memory':
       return `set ${s.container} memory limit ${s.limit}${s.request ? `, request ${s.request}` : ''}`;
+    case 'cordon':
+      return `cordon node ${s.node}`;
+    case 'evict':
+      return `evict pod ${s.namespace}/${s.pod}`;
   }
 }
 
@@ -93,7 +97,7 @@ export function createHandler(
       if (verdict.kind === 'skip')
         return mine ? reply(mine.verb, 'skipped', verdict.reason, []) : finish('skipped', 'skipped', verdict.reason, []);
       if (verdict.kind === 'escalate') return finish('escalated', 'escalated', verdict.reason, []);
-      const p = plan(signal, await port.observe(signal), state, ctx.config.policy);
+      const p = plan(signal, await port.observe(signal), state, ctx.config.policy, now);
       if (p.kind === 'escalate') return finish(p.verb, 'escalated', p.reason, []);
       if (p.kind === 'nothing') return finish(p.verb, 'skipped', p.reason, []);
       const steps = p.steps.map((s) => ({ do: s.do, detail: describe(s) }));

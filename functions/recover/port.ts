@@ -96,6 +96,24 @@ export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
         );
         if (pod?.metadata?.uid) out.podUid = pod.metadata.uid;
       }
+      if (t.kind === 'Node' && signal.class === 'nodenotready') {
+        const nodes = await call('list nodes', () => k.core.listNode());
+        const notReady = nodes.items.filter((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True').length;
+        out.nodes = { total: nodes.items.length, notReady };
+        const pods = await call(`list pods on ${t.name}`, () =>
+          k.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${t.name}` }),
+        );
+        // DaemonSet pods would come straight back, mirror pods cannot be evicted; terminating ones are on their way.
+        out.podsOnNode = pods.items
+          .filter(
+            (p) =>
+              !p.metadata?.deletionTimestamp &&
+              !p.metadata?.annotations?.['kubernetes.io/config.mirror'] &&
+              !p.metadata?.ownerReferences?.some((o) => o.kind === 'DaemonSet'),
+          )
+          .map((p) => ({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }));
+        return out;
+      }
       if (t.kind !== 'Deployment') return out;
       const d = await call(`get Deployment ${t.namespace}/${t.name}`, () =>
         k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace }),
@@ -177,6 +195,28 @@ export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
             }),
           );
           return gone === undefined ? `pod ${step.pod} was already gone` : `deleted pod ${step.pod}; its controller replaces it`;
+        }
+        case 'cordon': {
+          const merge = k.lib.setHeaderOptions('Content-Type', k.lib.PatchStrategy.MergePatch);
+          await call(`cordon node ${step.node}`, () =>
+            k.core.patchNode({ name: step.node, body: { spec: { unschedulable: true } } }, merge),
+          );
+          return `cordoned node ${step.node}`;
+        }
+        case 'evict': {
+          try {
+            await k.core.createNamespacedPodEviction({
+              name: step.pod,
+              namespace: step.namespace,
+              body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: step.pod, namespace: step.namespace } },
+            });
+            return `evicted pod ${step.namespace}/${step.pod}`;
+          } catch (err) {
+            // 429: a PodDisruptionBudget says not now. Never forced; a later signal tries again.
+            if (apiStatus(err) === 429) return `pod ${step.namespace}/${step.pod} held by its PodDisruptionBudget`;
+            if (apiStatus(err) === 404) return `pod ${step.namespace}/${step.pod} was already gone`;
+            throw fromKubeError(err, `evict pod ${step.namespace}/${step.pod}`);
+          }
         }
         case 'set-memory': {
           const d = await call(`get Deployment ${t.namespace}/${t.name}`, () =>

@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import recover from '../../functions/recover/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
@@ -67,6 +70,7 @@ function signal(
   involved: string,
   extra: Record<string, unknown> = {},
   id = `sig-${randomBytes(6).toString('hex')}`,
+  url = server.url,
 ): Promise<Response> {
   const data = {
     class: cls,
@@ -82,7 +86,7 @@ function signal(
     key: randomBytes(8).toString('hex'),
     ...extra,
   };
-  return fetch(server.url, {
+  return fetch(url, {
     method: 'POST',
     headers: {
       'ce-specversion': '1.0',
@@ -203,6 +207,107 @@ describe('playbooks', () => {
     const res = await outcome(await signal('imagepull', { namespace: ns, name: 'img' }, 'img-7d9c8b5f4-x2x7q'));
     expect([res.type, res.outcome]).toEqual(['dev.reflex.action.escalated', 'escalated']);
     expect(await auditNotes(ns, 'img')).toEqual([expect.stringMatching(/^ReflexEscalated: escalated: an image that cannot be pulled/)]);
+  });
+});
+
+describe('nodes', () => {
+  it('nodenotready past its grace: cordons the node and evicts its pods, honouring a PodDisruptionBudget', async () => {
+    const nodeName = `drain-${ns}`;
+    await a.core.createNode({ body: { metadata: { name: nodeName, annotations: { 'reflex.dev/enabled': 'true' } } } });
+    await a.core.patchNodeStatus(
+      {
+        name: nodeName,
+        body: {
+          status: {
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'Unknown',
+                reason: 'NodeStatusUnknown',
+                message: 'Kubelet stopped posting node status.',
+                lastHeartbeatTime: new Date(),
+                lastTransitionTime: new Date(),
+              },
+            ],
+          },
+        },
+      },
+      merge,
+    );
+    // Two workloads bound to the node: `free` has no budget; `guarded` has a PDB that allows no disruption.
+    for (const name of ['free', 'guarded']) {
+      await a.apps.createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { app: name } },
+            template: {
+              metadata: { labels: { app: name } },
+              spec: { nodeName, containers: [{ name: 'app', image: `registry.example/${name}:1` }] },
+            },
+          },
+        },
+      });
+    }
+    await a.policy.createNamespacedPodDisruptionBudget({
+      namespace: ns,
+      body: { metadata: { name: 'guarded' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } } },
+    });
+    const free = await eventually('the free pod', async () => (await podsOf(ns, 'free'))[0]);
+    const guarded = await eventually('the guarded pod', async () => (await podsOf(ns, 'guarded'))[0]);
+    // Pending pods are evictable whatever the budget says: the guarded one runs and is ready.
+    await makeReady(guarded);
+    await eventually('the PDB to count the guarded pod healthy', async () => {
+      const pdb = await a.policy.readNamespacedPodDisruptionBudget({ name: 'guarded', namespace: ns });
+      return pdb.status?.currentHealthy === 1 && pdb.status.disruptionsAllowed === 0 ? true : undefined;
+    });
+    const notReady = {
+      target: { apiVersion: 'v1', kind: 'Node', namespace: '', name: nodeName, resolvedBy: 'self' },
+      involved: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+      firstSeen: new Date(Date.now() - 900_000).toISOString(),
+    };
+    // The bed's nodes are all NotReady (no kubelets): the default 20% guard refuses to drain.
+    const refused = await outcome(await signal('nodenotready', { namespace: '', name: nodeName }, nodeName, notReady));
+    expect([refused.outcome, refused.reason]).toEqual([
+      'escalated',
+      expect.stringMatching(/nodes are NotReady, more than the 20% of \d+ = \d+ recover may drain: not draining/),
+    ]);
+    expect((await a.core.readNode({ name: nodeName })).spec?.unschedulable).toBeFalsy();
+    // With a policy that allows it, the same problem is drained.
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-policy-'));
+    writeFileSync(join(dir, 'policy.yaml'), 'nodes: { graceSeconds: 300, maxUnhealthy: "100" }\ncooldownSeconds: 0\n');
+    const { kubeconfig } = await asServiceAccount('reflex', 'reflex-recover');
+    const lenient = await startServer(recover, {
+      env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: kubeconfig, REFLEX_RECOVER_POLICY: join(dir, 'policy.yaml') },
+      logSink: () => {},
+    });
+    const res = await outcome(await signal('nodenotready', { namespace: '', name: nodeName }, nodeName, notReady, undefined, lenient.url));
+    await lenient.shutdown();
+    expect([res.type, res.outcome]).toEqual(['dev.reflex.action.drained', 'applied']);
+    expect((await a.core.readNode({ name: nodeName })).spec?.unschedulable).toBe(true);
+    const details = (res.data['steps'] as { detail: string }[]).map((s) => s.detail);
+    expect(details).toEqual(
+      expect.arrayContaining([
+        `cordoned node ${nodeName}`,
+        `evicted pod ${ns}/${free.metadata!.name}`,
+        `pod ${ns}/${guarded.metadata!.name} held by its PodDisruptionBudget`,
+      ]),
+    );
+    // Evicted means deleted through the Eviction API (graceful: no kubelet here to finish it).
+    expect(
+      (await a.core.readNamespacedPod({ name: free.metadata!.name!, namespace: ns }).catch(() => undefined))?.metadata?.deletionTimestamp ??
+        'gone',
+    ).toBeTruthy();
+    expect((await a.core.readNamespacedPod({ name: guarded.metadata!.name!, namespace: ns })).metadata?.deletionTimestamp).toBeUndefined();
+    expect(await auditNotes('default', nodeName)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^ReflexEscalated: escalated: \d+ of \d+ nodes are NotReady/),
+        expect.stringMatching(/^ReflexApplied: applied: node .* NotReady/),
+      ]),
+    );
+    await a.core.deleteNode({ name: nodeName });
   });
 });
 
