@@ -22,6 +22,24 @@ export type Severity = 'info' | 'warning' | 'critical';
 export const signalType = (c: SignalClass): string => `dev.reflex.signal.${c}`;
 export const SIGNAL_SCHEMA = 'https://reflex.dev/schemas/dev.reflex.signal.json';
 
+/**
+ * Verbs of dev.reflex.action.<verb>: what recover (and scale) reply with. One list, so the
+ * functions that emit them and notify, which takes them, cannot drift apart.
+ */
+export const ACTION_VERBS = [
+  'rolledback',
+  'restarted',
+  'resized',
+  'replaced',
+  'drained',
+  'cleaned',
+  'escalated',
+  'skipped',
+  'scaled',
+] as const;
+export type ActionVerb = (typeof ACTION_VERBS)[number];
+export const ACTION_SCHEMA = 'https://reflex.dev/schemas/dev.reflex.action.json';
+
 /** Reports written by Reflex itself carry this prefix (reportingController); classify ignores them. */
 export const REFLEX_CONTROLLER_PREFIX = 'reflex.dev/';
 

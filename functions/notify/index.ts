@@ -1,12 +1,8 @@
 /** notify/index — wiring: every signal class in; messages out to Slack, Teams, PagerDuty, webhooks. */
 import { defineFunction, isMain, run } from '../_kit/index.js';
-import { SIGNAL_CLASSES, SIGNAL_SCHEMA, signalType } from '../_signals/model.js';
+import { ACTION_SCHEMA, ACTION_VERBS, SIGNAL_CLASSES, SIGNAL_SCHEMA, signalType } from '../_signals/model.js';
 import { parseNotifyConfig } from './config.js';
 import { handle } from './handler.js';
-
-/** The verbs recover replies with (functions/recover/decide.ts) and scale's. */
-export const ACTION_VERBS = ['rolledback', 'restarted', 'resized', 'replaced', 'cleaned', 'escalated', 'skipped', 'scaled'] as const;
-const ACTION_SCHEMA = 'https://reflex.dev/schemas/dev.reflex.action.json';
 
 const notify = defineFunction({
   name: 'notify',

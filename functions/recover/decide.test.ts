@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { SignalData } from '../_signals/model.js';
+import type { ActionVerb, SignalData } from '../_signals/model.js';
 import { bytesOf, parsePolicy } from './config.js';
 import {
   guard,
@@ -16,7 +16,7 @@ import {
 const policy = parsePolicy({}, false);
 const NOW = new Date('2026-11-22T12:00:00Z');
 const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
-const record = (atSecondsAgo: number, verb = 'restarted', key = 'k'): ActionRecord => ({
+const record = (atSecondsAgo: number, verb: ActionVerb = 'restarted', key = 'k'): ActionRecord => ({
   at: ago(atSecondsAgo),
   signal: `s-${atSecondsAgo}`,
   key,

@@ -2,7 +2,7 @@
  * recover/decide — pure: signal + what the cluster looks like + recover's own history on the
  * target + policy + now -> a guard verdict and a plan, each with its reason. No I/O, no clock.
  */
-import type { SignalData } from '../_signals/model.js';
+import type { ActionVerb, SignalData } from '../_signals/model.js';
 import { bytesOf, type Policy } from './config.js';
 
 /** What recover remembers on the target (annotation reflex.dev/recover), shared by replicas. */
@@ -13,7 +13,7 @@ export interface ActionRecord {
   readonly at: string;
   readonly signal: string;
   readonly key: string;
-  readonly verb: string;
+  readonly verb: ActionVerb;
   readonly state: 'applying' | 'done';
   readonly steps: readonly Step[];
 }
@@ -125,9 +125,9 @@ export interface Observed {
 }
 
 export type Plan =
-  | { readonly kind: 'plan'; readonly verb: string; readonly steps: readonly Step[]; readonly reason: string }
-  | { readonly kind: 'escalate'; readonly verb: string; readonly reason: string }
-  | { readonly kind: 'nothing'; readonly verb: string; readonly reason: string };
+  | { readonly kind: 'plan'; readonly verb: ActionVerb; readonly steps: readonly Step[]; readonly reason: string }
+  | { readonly kind: 'escalate'; readonly verb: ActionVerb; readonly reason: string }
+  | { readonly kind: 'nothing'; readonly verb: ActionVerb; readonly reason: string };
 
 const ESCALATE_ONLY: Record<string, string> = {
   imagepull: 'an image that cannot be pulled needs a person: fix the image reference or the pull secret',

@@ -5,12 +5,11 @@
  */
 import type { Handler, HandlerContext, ValidEvent } from '../_kit/index.js';
 import { ConflictError, type Reply } from '../_kit/index.js';
-import type { SignalData } from '../_signals/model.js';
+import { ACTION_SCHEMA, type ActionVerb, type SignalData } from '../_signals/model.js';
 import type { RecoverConfig } from './config.js';
 import { guard, parseState, plan, withRecord, type ActionRecord, type Step } from './decide.js';
 import { kubeRecoverPort, type RecoverPort } from './port.js';
 
-export const ACTION_SCHEMA = 'https://reflex.dev/schemas/dev.reflex.action.json';
 /** Re-read and re-decide this many times when another replica moved the target first. */
 const MAX_CONFLICTS = 5;
 
@@ -39,7 +38,7 @@ export function createHandler(
     const port = portFor(ctx);
     const target = signal.target;
     const reply = (
-      verb: string,
+      verb: ActionVerb,
       outcome: Outcome,
       reason: string,
       steps: { do: string; detail: string; done?: boolean }[],
@@ -68,7 +67,7 @@ export function createHandler(
         },
       });
     const finish = async (
-      verb: string,
+      verb: ActionVerb,
       outcome: Outcome,
       reason: string,
       steps: { do: string; detail: string; done?: boolean }[],

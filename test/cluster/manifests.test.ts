@@ -8,8 +8,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
-import { SIGNAL_CLASSES, signalType } from '../../functions/_signals/model.js';
-import { ACTION_VERBS } from '../../functions/notify/index.js';
+import { ACTION_VERBS, SIGNAL_CLASSES, signalType } from '../../functions/_signals/model.js';
 import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -93,6 +92,32 @@ describe('the kustomization', () => {
     expect(broker.spec).toMatchObject({
       delivery: { backoffPolicy: 'exponential', deadLetterSink: { ref: { kind: 'Service', name: 'deadletter' } } },
     });
+  });
+});
+
+describe('overlays', () => {
+  const render = (dir: string): { text: string; objects: Obj[] } => {
+    const r = spawnSync(kubectlBin, ['kustomize', `${root}overlays/${dir}`], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    return { text: r.stdout, objects: parseAllDocuments(r.stdout).map((d) => d.toJSON() as Obj) };
+  };
+  const env = (objs: Obj[], service: string): Record<string, string> => {
+    const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === service)!;
+    const c = (svc.spec as { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } }).template.spec
+      .containers[0]!;
+    return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+  };
+
+  it.each(['dry-run', 'production'])('%s renders and is accepted by the API server', (dir) => {
+    const { text, objects: objs } = render(dir);
+    const r = kubectl(['apply', '--dry-run=server', '-f', '-'], text);
+    expect(r.status).toBe(0);
+    expect(r.out.split('\n').filter((l) => /\(server dry run\)$/.test(l))).toHaveLength(objs.length);
+  });
+
+  it('dry-run makes every function that acts report instead of act; the base acts', () => {
+    expect(env(render('dry-run').objects, 'recover')['REFLEX_DRY_RUN']).toBe('true');
+    expect(env(objects, 'recover')['REFLEX_DRY_RUN']).toBeUndefined();
   });
 });
 
