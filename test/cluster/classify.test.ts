@@ -8,16 +8,14 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import classify from '../../functions/classify/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { startAdapter, type Adapter } from './adapter.js';
-import { admin, asServiceAccount, eventually, freshNamespace, kubectl } from './kube.js';
+import { admin, asFunction, eventually, freshNamespace } from './kube.js';
 import { createNode, failedScheduling, oomKilledStatus, recordEvent, setPodStatus } from './kubelet.js';
 import { startRelay, type Exchange, type Relay } from './sink.js';
 
 const a = admin();
-const manifests = fileURLToPath(new URL('../../knative/', import.meta.url));
 let ns: string;
 let server: RunningServer;
 let relay: Relay;
@@ -32,13 +30,7 @@ function signals(type?: string): Exchange[] {
 
 beforeAll(async () => {
   ns = await freshNamespace('classify');
-  try {
-    await a.core.createNamespace({ body: { metadata: { name: 'reflex' } } });
-  } catch {
-    // another test file made it
-  }
-  kubectl('apply', '-f', `${manifests}classify/rbac.yaml`);
-  const { kubeconfig } = await asServiceAccount('reflex', 'reflex-classify');
+  const kubeconfig = await asFunction('classify');
   server = await startServer(classify, {
     env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: kubeconfig, REFLEX_RESOLVE_OWNERS: 'cluster', REFLEX_LOG_LEVEL: 'debug' },
     logSink: (l) => logs.push(l),

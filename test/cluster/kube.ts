@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { run, writeKubeconfig } from './control-plane.js';
 
@@ -111,4 +112,19 @@ export async function statusOf(call: Promise<unknown>): Promise<number> {
     if (typeof code === 'number') return code;
     throw err;
   }
+}
+
+/**
+ * Installs a function's RBAC exactly as knative/<name>/rbac.yaml declares it, and returns a
+ * kubeconfig acting as its ServiceAccount (reflex/reflex-<name>): tests run the function with
+ * the permissions the manifests grant, nothing more.
+ */
+export async function asFunction(name: string): Promise<string> {
+  try {
+    await admin().core.createNamespace({ body: { metadata: { name: 'reflex' } } });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 409) throw err; // another test file made it
+  }
+  kubectl('apply', '-f', fileURLToPath(new URL(`../../knative/${name}/rbac.yaml`, import.meta.url)));
+  return (await asServiceAccount('reflex', `reflex-${name}`)).kubeconfig;
 }

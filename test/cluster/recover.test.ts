@@ -10,16 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import recover from '../../functions/recover/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { STATE_ANNOTATION } from '../../functions/recover/decide.js';
-import { admin, asServiceAccount, eventually, freshNamespace, kubectl } from './kube.js';
+import { admin, asFunction, eventually, freshNamespace } from './kube.js';
 import { setPodStatus } from './kubelet.js';
 
 const a = admin();
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const manifests = fileURLToPath(new URL('../../knative/', import.meta.url));
 let ns: string;
 let closed: string;
 let server: RunningServer;
@@ -115,13 +113,7 @@ async function auditNotes(namespace: string, name: string): Promise<string[]> {
 beforeAll(async () => {
   ns = await freshNamespace('recover', { 'reflex.dev/enabled': 'true' });
   closed = await freshNamespace('recover-off');
-  try {
-    await a.core.createNamespace({ body: { metadata: { name: 'reflex' } } });
-  } catch {
-    // another test file made it
-  }
-  kubectl('apply', '-f', `${manifests}recover/rbac.yaml`);
-  const { kubeconfig } = await asServiceAccount('reflex', 'reflex-recover');
+  const kubeconfig = await asFunction('recover');
   server = await startServer(recover, { env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: kubeconfig }, logSink: () => {} });
 }, 60_000);
 
@@ -278,7 +270,7 @@ describe('nodes', () => {
     // With a policy that allows it, the same problem is drained.
     const dir = mkdtempSync(join(tmpdir(), 'reflex-policy-'));
     writeFileSync(join(dir, 'policy.yaml'), 'nodes: { graceSeconds: 300, maxUnhealthy: "100" }\ncooldownSeconds: 0\n');
-    const { kubeconfig } = await asServiceAccount('reflex', 'reflex-recover');
+    const kubeconfig = await asFunction('recover');
     const lenient = await startServer(recover, {
       env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: kubeconfig, REFLEX_RECOVER_POLICY: join(dir, 'policy.yaml') },
       logSink: () => {},

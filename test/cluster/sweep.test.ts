@@ -5,15 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Node } from '@kubernetes/client-node';
-import { fileURLToPath } from 'node:url';
 import sweep from '../../functions/sweep/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
-import { admin, asServiceAccount, eventually, freshNamespace, kubectl } from './kube.js';
+import { admin, asFunction, eventually, freshNamespace } from './kube.js';
 import { createNode, setPodStatus } from './kubelet.js';
 import { startSink, type Sink } from './sink.js';
 
 const a = admin();
-const manifests = fileURLToPath(new URL('../../knative/', import.meta.url));
 let optedIn: string;
 let other: string;
 let node: V1Node;
@@ -78,12 +76,6 @@ function tick(id: string): Promise<Response> {
 beforeAll(async () => {
   optedIn = await freshNamespace('sweep', { 'reflex.dev/enabled': 'true' });
   other = await freshNamespace('sweep-off');
-  try {
-    await a.core.createNamespace({ body: { metadata: { name: 'reflex' } } });
-  } catch {
-    // another test file made it
-  }
-  kubectl('apply', '-f', `${manifests}sweep/rbac.yaml`);
   await deploy(optedIn, 'web');
   // No kubelet makes pods available, so the real deployment controller declares the rollout stalled.
   await deploy(optedIn, 'stuck', 1);
@@ -100,7 +92,7 @@ beforeAll(async () => {
     45_000,
   );
   sink = await startSink();
-  const { kubeconfig } = await asServiceAccount('reflex', 'reflex-sweep');
+  const kubeconfig = await asFunction('sweep');
   server = await startServer(sweep, {
     env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: kubeconfig, K_SINK: sink.url, REFLEX_RESOLVE_OWNERS: 'cluster' },
     logSink: () => {},
