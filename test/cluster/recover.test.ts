@@ -194,6 +194,91 @@ describe('playbooks', () => {
     );
   });
 
+  it('crashloop with no healthy earlier revision: restarts the failing pod once, then escalates', async () => {
+    await deploy(ns, 'solo');
+    const [pod] = await eventually('the solo pod', async () => ((await podsOf(ns, 'solo')).length === 1 ? podsOf(ns, 'solo') : undefined));
+    const first = await outcome(await signal('crashloop', { namespace: ns, name: 'solo' }, pod!.metadata!.name!));
+    expect([first.type, first.outcome]).toEqual(['dev.reflex.action.restarted', 'applied']);
+    await eventually('a replacement pod', async () => {
+      const pods = await podsOf(ns, 'solo');
+      return pods.length === 1 && pods[0]!.metadata?.uid !== pod!.metadata!.uid ? true : undefined;
+    });
+    // Past the cooldown, the same problem again: restarting twice would not help.
+    const d = await a.apps.readNamespacedDeployment({ name: 'solo', namespace: ns });
+    const st = JSON.parse(d.metadata!.annotations![STATE_ANNOTATION]!) as { actions: { at: string }[] };
+    st.actions[0]!.at = new Date(Date.now() - 3_000_000).toISOString();
+    await a.apps.patchNamespacedDeployment(
+      { name: 'solo', namespace: ns, body: { metadata: { annotations: { [STATE_ANNOTATION]: JSON.stringify(st) } } } },
+      merge,
+    );
+    const { key } = first.data['signal'] as { key: string };
+    const again = await outcome(
+      await signal('crashloop', { namespace: ns, name: 'solo' }, (await podsOf(ns, 'solo'))[0]!.metadata!.name!, { key }),
+    );
+    expect([again.outcome, again.reason]).toEqual(['escalated', 'recover restarted the pod once already and the crash loop goes on']);
+  });
+
+  it('probefailed: deletes the pod so its controller replaces it', async () => {
+    await deploy(ns, 'probe');
+    const [pod] = await eventually('the probe pod', async () =>
+      (await podsOf(ns, 'probe')).length === 1 ? podsOf(ns, 'probe') : undefined,
+    );
+    const res = await outcome(await signal('probefailed', { namespace: ns, name: 'probe' }, pod!.metadata!.name!));
+    expect([res.type, res.outcome]).toEqual(['dev.reflex.action.replaced', 'applied']);
+    await eventually('the pod to be replaced', async () =>
+      (await podsOf(ns, 'probe')).some((p) => p.metadata?.uid === pod!.metadata!.uid) ? undefined : true,
+    );
+  });
+
+  it('rolloutstalled (declared by the real deployment controller): rolls back to the previous revision', async () => {
+    await a.apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'stall' },
+        spec: {
+          replicas: 1,
+          progressDeadlineSeconds: 1,
+          selector: { matchLabels: { app: 'stall' } },
+          template: {
+            metadata: { labels: { app: 'stall' } },
+            spec: { containers: [{ name: 'app', image: 'registry.example/stall:1.0' }] },
+          },
+        },
+      },
+    });
+    await eventually('revision 1', async () =>
+      (await a.apps.listNamespacedReplicaSet({ namespace: ns, labelSelector: 'app=stall' })).items.length === 1 ? true : undefined,
+    );
+    await a.apps.patchNamespacedDeployment(
+      {
+        name: 'stall',
+        namespace: ns,
+        body: { spec: { template: { spec: { containers: [{ name: 'app', image: 'registry.example/stall:2.0' }] } } } },
+      },
+      merge,
+    );
+    await eventually(
+      'ProgressDeadlineExceeded',
+      async () =>
+        (await a.apps.readNamespacedDeployment({ name: 'stall', namespace: ns })).status?.conditions?.some(
+          (c) => c.reason === 'ProgressDeadlineExceeded',
+        )
+          ? true
+          : undefined,
+      45_000,
+    );
+    const res = await outcome(
+      await signal('rolloutstalled', { namespace: ns, name: 'stall' }, 'stall', {
+        involved: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: 'stall' },
+        reason: 'ProgressDeadlineExceeded',
+      }),
+    );
+    expect([res.type, res.outcome]).toEqual(['dev.reflex.action.rolledback', 'applied']);
+    expect((await a.apps.readNamespacedDeployment({ name: 'stall', namespace: ns })).spec?.template.spec?.containers[0]?.image).toBe(
+      'registry.example/stall:1.0',
+    );
+  });
+
   it('imagepull: no action, escalated with the reason', async () => {
     await deploy(ns, 'img');
     const res = await outcome(await signal('imagepull', { namespace: ns, name: 'img' }, 'img-7d9c8b5f4-x2x7q'));
