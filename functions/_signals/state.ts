@@ -78,64 +78,71 @@ function ref(o: { apiVersion?: string; kind: string; metadata: Meta }, defaultAp
   };
 }
 
+interface PodContext {
+  readonly pod: Pod;
+  readonly involved: ObjectRef;
+  readonly uid: string;
+  readonly now: Date;
+  readonly evidence: Finding['evidence'];
+}
+
+/** One container's status: an OOM kill (lastState), a crash loop or an image pull (state.waiting). */
+function containerFindings(c: ContainerStatus, x: PodContext): Finding[] {
+  const restarts = c.restartCount ?? 0;
+  const last = c.lastState?.terminated;
+  const waiting = c.state?.waiting;
+  const base = { involved: x.involved, container: c.name, evidence: x.evidence, severity: 'warning' as const };
+  const out: Finding[] = [];
+  if (last?.reason === 'OOMKilled') {
+    const when = at(last.finishedAt, x.now);
+    out.push({
+      ...base,
+      class: 'oomkilled',
+      reason: 'OOMKilled',
+      message: truncate(`container ${c.name} was OOM-killed (exit code ${last.exitCode ?? 137}; ${restarts} restarts)`),
+      occurrences: Math.max(1, restarts),
+      firstSeen: at(last.startedAt, when),
+      lastSeen: when,
+      // One finding per kill: the restart count moves on with the next one.
+      occurrence: `${x.uid}/${c.name}/oom#${restarts}`,
+    });
+  } else if (waiting?.reason === 'CrashLoopBackOff' && restarts >= CRASHLOOP_RESTARTS) {
+    // A loop of OOM kills is reported as oomkilled only (above): the fix is memory, not a restart.
+    out.push({
+      ...base,
+      class: 'crashloop',
+      reason: 'CrashLoopBackOff',
+      message: truncate(waiting.message ?? `container ${c.name} is in CrashLoopBackOff after ${restarts} restarts`),
+      occurrences: restarts,
+      firstSeen: at(x.pod.metadata.creationTimestamp, x.now),
+      lastSeen: at(last?.finishedAt, x.now),
+      occurrence: `${x.uid}/${c.name}/crash#${restarts}`,
+    });
+  }
+  if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
+    out.push({
+      ...base,
+      class: 'imagepull',
+      reason: waiting.reason,
+      message: truncate(waiting.message ?? `container ${c.name}: ${waiting.reason}`),
+      occurrences: 1,
+      firstSeen: at(x.pod.metadata.creationTimestamp, x.now),
+      lastSeen: x.now,
+      occurrence: `${x.uid}/${c.name}/pull`,
+    });
+  }
+  return out;
+}
+
 /** Findings from a Pod's status: OOM kills, crash loops, image pulls, evictions, unschedulable. */
 export function podFindings(pod: Pod, now: Date, object: Record<string, unknown>): Finding[] {
   const involved = ref(pod, 'v1');
   const uid = pod.metadata.uid ?? involved.name;
-  const out: Finding[] = [];
   const evidence = { api: 'Pod' as const, object };
-  for (const c of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
-    const restarts = c.restartCount ?? 0;
-    const last = c.lastState?.terminated;
-    const waiting = c.state?.waiting;
-    if (last?.reason === 'OOMKilled') {
-      const when = at(last.finishedAt, now);
-      out.push({
-        class: 'oomkilled',
-        severity: 'warning',
-        reason: 'OOMKilled',
-        message: truncate(`container ${c.name} was OOM-killed (exit code ${last.exitCode ?? 137}; ${restarts} restarts)`),
-        involved,
-        container: c.name,
-        occurrences: Math.max(1, restarts),
-        firstSeen: at(last.startedAt, when),
-        lastSeen: when,
-        // One finding per kill: the restart count moves on with the next one.
-        occurrence: `${uid}/${c.name}/oom#${restarts}`,
-        evidence,
-      });
-    }
-    if (waiting?.reason === 'CrashLoopBackOff' && restarts >= CRASHLOOP_RESTARTS && last?.reason !== 'OOMKilled') {
-      out.push({
-        class: 'crashloop',
-        severity: 'warning',
-        reason: 'CrashLoopBackOff',
-        message: truncate(waiting.message ?? `container ${c.name} is in CrashLoopBackOff after ${restarts} restarts`),
-        involved,
-        container: c.name,
-        occurrences: restarts,
-        firstSeen: at(pod.metadata.creationTimestamp, now),
-        lastSeen: at(last?.finishedAt, now),
-        occurrence: `${uid}/${c.name}/crash#${restarts}`,
-        evidence,
-      });
-    }
-    if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
-      out.push({
-        class: 'imagepull',
-        severity: 'warning',
-        reason: waiting.reason,
-        message: truncate(waiting.message ?? `container ${c.name}: ${waiting.reason}`),
-        involved,
-        container: c.name,
-        occurrences: 1,
-        firstSeen: at(pod.metadata.creationTimestamp, now),
-        lastSeen: now,
-        occurrence: `${uid}/${c.name}/pull`,
-        evidence,
-      });
-    }
-  }
+  const x: PodContext = { pod, involved, uid, now, evidence };
+  const out = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].flatMap((c) =>
+    containerFindings(c, x),
+  );
   if (pod.status?.phase === 'Failed' && pod.status.reason === 'Evicted') {
     out.push({
       class: 'evicted',
