@@ -1,17 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ActionVerb, SignalData } from '../_signals/model.js';
 import { bytesOf, parsePolicy } from './config.js';
-import {
-  guard,
-  parseState,
-  plan,
-  withRecord,
-  type ActionRecord,
-  type Observed,
-  type RecoverState,
-  type Step,
-  type TargetView,
-} from './decide.js';
+import { guard, withRecord, type TargetView } from '../_act/guard.js';
+import { parseRecoverState as parseState, plan, type ActionRecord, type Observed, type RecoverState, type Step } from './decide.js';
 
 const policy = parsePolicy({}, false);
 const NOW = new Date('2026-11-22T12:00:00Z');

@@ -2,21 +2,18 @@
  * recover/decide — pure: signal + what the cluster looks like + recover's own history on the
  * target + policy + now -> a guard verdict and a plan, each with its reason. No I/O, no clock.
  */
+import { parseState, type ActionRecord as ActRecord, type ActState } from '../_act/guard.js';
 import type { ActionVerb, SignalData } from '../_signals/model.js';
 import { bytesOf, type Policy } from './config.js';
 
-/** What recover remembers on the target (annotation reflex.dev/recover), shared by replicas. */
-export interface RecoverState {
-  readonly actions: readonly ActionRecord[];
-}
-export interface ActionRecord {
-  readonly at: string;
-  readonly signal: string;
-  readonly key: string;
-  readonly verb: ActionVerb;
-  readonly state: 'applying' | 'done';
-  readonly steps: readonly Step[];
-}
+/** recover's history on its target, in the annotation reflex.dev/recover. */
+export type RecoverState = ActState<Step>;
+export type ActionRecord = ActRecord<Step>;
+
+export const STATE_ANNOTATION = 'reflex.dev/recover';
+
+export const parseRecoverState = (annotations: Readonly<Record<string, string>> | undefined): RecoverState =>
+  parseState<Step>(annotations, STATE_ANNOTATION);
 
 export type Step =
   | { readonly do: 'rollback'; readonly toReplicaSet: string; readonly revision: string }
@@ -24,85 +21,6 @@ export type Step =
   | { readonly do: 'evict'; readonly namespace: string; readonly pod: string }
   | { readonly do: 'delete-pod'; readonly pod: string; readonly uid?: string }
   | { readonly do: 'set-memory'; readonly container: string; readonly limit: string; readonly request: string | undefined };
-
-export const STATE_ANNOTATION = 'reflex.dev/recover';
-export const PAUSE_ANNOTATION = 'reflex.dev/paused';
-export const DRY_RUN_ANNOTATION = 'reflex.dev/dry-run';
-/** Actions kept in the annotation: enough for any budget window, small enough for metadata. */
-const MAX_RECORDS = 20;
-
-export function parseState(annotations: Readonly<Record<string, string>> | undefined): RecoverState {
-  const raw = annotations?.[STATE_ANNOTATION];
-  if (!raw) return { actions: [] };
-  try {
-    const v = JSON.parse(raw) as RecoverState;
-    return Array.isArray(v.actions) ? v : { actions: [] };
-  } catch {
-    // A hand-edited, broken annotation must not stop recovery; it is replaced on the next write.
-    return { actions: [] };
-  }
-}
-
-export function withRecord(state: RecoverState, record: ActionRecord): string {
-  const others = state.actions.filter((a) => a.signal !== record.signal);
-  return JSON.stringify({ actions: [...others, record].slice(-MAX_RECORDS) });
-}
-
-export interface TargetView {
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly annotations: Readonly<Record<string, string>>;
-  /** Labels of the target's namespace ({} for cluster-scoped targets). */
-  readonly namespaceLabels: Readonly<Record<string, string>>;
-}
-
-export type Verdict =
-  | { readonly kind: 'pass'; readonly dryRun: boolean; readonly why: string }
-  | { readonly kind: 'skip'; readonly reason: string }
-  | { readonly kind: 'escalate'; readonly reason: string };
-
-const protectedBy = (ns: string, patterns: readonly string[]): string | undefined =>
-  patterns.find((p) => (p.endsWith('*') ? ns.startsWith(p.slice(0, -1)) : ns === p));
-
-/** The guard layer every playbook goes through, in order; the first that stops says why. */
-export function guard(signalId: string, view: TargetView, state: RecoverState, policy: Policy, now: Date): Verdict {
-  const where = view.namespace ? `${view.kind} ${view.namespace}/${view.name}` : `${view.kind} ${view.name}`;
-  const p = view.namespace ? protectedBy(view.namespace, policy.protectedNamespaces) : undefined;
-  if (p) return { kind: 'skip', reason: `namespace ${view.namespace} is protected (${p})` };
-  const ns = policy.optIn.namespaceLabel;
-  const wl = policy.optIn.workloadAnnotation;
-  const optedIn = (ns !== undefined && view.namespaceLabels[ns[0]] === ns[1]) || (wl !== undefined && view.annotations[wl[0]] === wl[1]);
-  if (!optedIn) {
-    const how = [ns && `label the namespace ${ns.join('=')}`, wl && `annotate the ${view.kind} ${wl.join('=')}`]
-      .filter(Boolean)
-      .join(' or ');
-    return { kind: 'skip', reason: `${where} has not opted in (${how})` };
-  }
-  if (view.annotations[PAUSE_ANNOTATION] === 'true') return { kind: 'skip', reason: `${where} is paused (${PAUSE_ANNOTATION}=true)` };
-  if (state.actions.some((a) => a.signal === signalId)) return { kind: 'skip', reason: 'this signal was already handled' };
-  const t = now.getTime();
-  const last = [...state.actions].sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
-  if (last && t - Date.parse(last.at) < policy.cooldownSeconds * 1000) {
-    return {
-      kind: 'skip',
-      reason: `cooling down: recover ${last.verb} ${where} ${Math.round((t - Date.parse(last.at)) / 1000)}s ago (cooldown ${policy.cooldownSeconds}s)`,
-    };
-  }
-  const recent = state.actions.filter((a) => t - Date.parse(a.at) < policy.budget.windowSeconds * 1000).length;
-  if (recent >= policy.budget.maxActions) {
-    return {
-      kind: 'escalate',
-      reason: `action budget spent: ${recent} of ${policy.budget.maxActions} actions in ${policy.budget.windowSeconds}s`,
-    };
-  }
-  const dry = policy.dryRun || view.annotations[DRY_RUN_ANNOTATION] === 'true';
-  return {
-    kind: 'pass',
-    dryRun: dry,
-    why: dry ? (policy.dryRun ? 'dry-run (policy)' : `dry-run (${DRY_RUN_ANNOTATION})`) : 'guards passed',
-  };
-}
 
 export interface ReplicaSetView {
   readonly name: string;

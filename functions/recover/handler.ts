@@ -7,7 +7,8 @@ import type { Handler, HandlerContext, ValidEvent } from '../_kit/index.js';
 import { ConflictError, type Reply } from '../_kit/index.js';
 import { ACTION_SCHEMA, type ActionVerb, type SignalData } from '../_signals/model.js';
 import type { RecoverConfig } from './config.js';
-import { guard, parseState, plan, withRecord, type ActionRecord, type Step } from './decide.js';
+import { guard, withRecord } from '../_act/guard.js';
+import { parseRecoverState as parseState, plan, type ActionRecord, type Step } from './decide.js';
 import { kubeRecoverPort, type RecoverPort } from './port.js';
 
 /** Re-read and re-decide this many times when another replica moved the target first. */

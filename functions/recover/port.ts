@@ -1,38 +1,17 @@
 /**
- * recover/port — the only place recover reaches the cluster. Reads what the playbooks need,
- * writes its state with a resourceVersion precondition, applies steps idempotently (absolute
- * values, uid preconditions) and records audit Events. API errors become kit errors here.
+ * recover/port — the only place recover reaches the cluster: the shared target port (state,
+ * audit) plus what the playbooks read and the steps they apply, idempotently (absolute values,
+ * uid preconditions). API errors become kit errors here.
  */
-import { hostname } from 'node:os';
-import { createHash } from 'node:crypto';
-import { ConflictError } from '../_kit/errors.js';
-import { apiStatus, fromKubeError, microTime, type Kube, type KubeFactory } from '../_kit/k8s.js';
+import { orUndefined, targetPort, type TargetPort } from '../_act/target.js';
+import { apiStatus, fromKubeError, type Kube, type KubeFactory } from '../_kit/k8s.js';
 import type { SignalData, Target } from '../_signals/model.js';
-import { STATE_ANNOTATION, type Observed, type ReplicaSetView, type Step, type TargetView } from './decide.js';
+import { STATE_ANNOTATION, type Observed, type ReplicaSetView, type Step } from './decide.js';
 
-export interface Loaded {
-  readonly view: TargetView;
-  readonly resourceVersion: string;
-}
-
-export interface Audit {
-  readonly signalId: string;
-  readonly outcome: string;
-  readonly verb: string;
-  readonly note: string;
-  readonly warning: boolean;
-}
-
-export interface RecoverPort {
-  load(target: Target): Promise<Loaded | undefined>;
+export interface RecoverPort extends TargetPort {
   observe(signal: SignalData): Promise<Observed>;
-  /** Writes the state annotation if the target is still at `resourceVersion`; ConflictError if not. */
-  writeState(target: Target, resourceVersion: string, state: string): Promise<void>;
   apply(target: Target, step: Step): Promise<string>;
-  audit(target: Target, a: Audit): Promise<void>;
 }
-
-const REPORTING_CONTROLLER = 'reflex.dev/recover';
 
 async function call<T>(what: string, f: () => Promise<T>): Promise<T> {
   try {
@@ -42,49 +21,14 @@ async function call<T>(what: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-async function orUndefined<T>(what: string, f: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await f();
-  } catch (err) {
-    if (apiStatus(err) === 404) return undefined;
-    throw fromKubeError(err, what);
-  }
-}
-
 export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
+  const target = targetPort(kube, { annotation: STATE_ANNOTATION, controller: 'reflex.dev/recover' });
   const jsonPatch = async (k: Kube) => k.lib.setHeaderOptions('Content-Type', k.lib.PatchStrategy.JsonPatch);
 
   return {
-    async load(t) {
-      const k = await kube();
-      const where = `${t.kind} ${t.namespace}/${t.name}`;
-      let meta: { annotations?: Record<string, string>; resourceVersion?: string } | undefined;
-      if (t.kind === 'Deployment')
-        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace })))
-          ?.metadata;
-      else if (t.kind === 'StatefulSet')
-        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedStatefulSet({ name: t.name, namespace: t.namespace })))
-          ?.metadata;
-      else if (t.kind === 'DaemonSet')
-        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedDaemonSet({ name: t.name, namespace: t.namespace })))
-          ?.metadata;
-      else if (t.kind === 'Node') meta = (await orUndefined(`get ${where}`, () => k.core.readNode({ name: t.name })))?.metadata;
-      else return undefined;
-      if (!meta) return undefined;
-      const ns = t.namespace
-        ? await orUndefined(`get namespace ${t.namespace}`, () => k.core.readNamespace({ name: t.namespace }))
-        : undefined;
-      return {
-        view: {
-          kind: t.kind,
-          namespace: t.namespace,
-          name: t.name,
-          annotations: meta.annotations ?? {},
-          namespaceLabels: ns?.metadata?.labels ?? {},
-        },
-        resourceVersion: meta.resourceVersion ?? '',
-      };
-    },
+    load: (t) => target.load(t),
+    writeState: (t, rv, state) => target.writeState(t, rv, state),
+    audit: (t, a) => target.audit(t, a),
 
     async observe(signal) {
       const k = await kube();
@@ -149,23 +93,6 @@ export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
           }));
       }
       return out;
-    },
-
-    async writeState(t, resourceVersion, state) {
-      const k = await kube();
-      // A merge patch that names metadata.resourceVersion is refused with 409 if the object moved on.
-      const body = { metadata: { resourceVersion, annotations: { [STATE_ANNOTATION]: state } } };
-      const merge = k.lib.setHeaderOptions('Content-Type', k.lib.PatchStrategy.MergePatch);
-      const where = `${t.kind} ${t.namespace}/${t.name}`;
-      try {
-        if (t.kind === 'Node') await k.core.patchNode({ name: t.name, body }, merge);
-        else if (t.kind === 'StatefulSet') await k.apps.patchNamespacedStatefulSet({ name: t.name, namespace: t.namespace, body }, merge);
-        else if (t.kind === 'DaemonSet') await k.apps.patchNamespacedDaemonSet({ name: t.name, namespace: t.namespace, body }, merge);
-        else await k.apps.patchNamespacedDeployment({ name: t.name, namespace: t.namespace, body }, merge);
-      } catch (err) {
-        if (apiStatus(err) === 409) throw new ConflictError(`${where} changed while recover decided`);
-        throw fromKubeError(err, `annotate ${where}`);
-      }
     },
 
     async apply(t, step) {
@@ -238,32 +165,6 @@ export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
           );
           return `container ${step.container} memory limit ${step.limit}${step.request ? `, request ${step.request}` : ''}`;
         }
-      }
-    },
-
-    async audit(t, a) {
-      const k = await kube();
-      const namespace = t.namespace || 'default';
-      // One Event per signal and outcome: a redelivered signal finds it already written.
-      const name = `${t.name}.reflex-${createHash('sha256').update(`${a.signalId}|${a.outcome}`).digest('hex').slice(0, 16)}`;
-      const apiVersion = t.kind === 'Node' ? 'v1' : 'apps/v1';
-      try {
-        await k.events.createNamespacedEvent({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            eventTime: microTime(new Date()),
-            reportingController: REPORTING_CONTROLLER,
-            reportingInstance: hostname().slice(0, 128),
-            action: a.verb,
-            reason: `Reflex${a.outcome[0]!.toUpperCase()}${a.outcome.slice(1)}`,
-            note: a.note.slice(0, 1024),
-            type: a.warning ? 'Warning' : 'Normal',
-            regarding: { apiVersion, kind: t.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) },
-          },
-        });
-      } catch (err) {
-        if (apiStatus(err) !== 409) throw fromKubeError(err, `record an Event on ${t.kind} ${t.name}`);
       }
     },
   };

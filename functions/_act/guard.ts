@@ -1,0 +1,108 @@
+/**
+ * _act/guard — pure: what every function that changes the cluster (recover, scale) checks first,
+ * and the action history it keeps on the target, shared by replicas.
+ */
+import type { ActionVerb } from '../_signals/model.js';
+
+export interface ActionRecord<S = unknown> {
+  readonly at: string;
+  readonly signal: string;
+  readonly key: string;
+  readonly verb: ActionVerb;
+  readonly state: 'applying' | 'done';
+  readonly steps: readonly S[];
+}
+
+/** The history a function keeps on its target (an annotation), most recent last. */
+export interface ActState<S = unknown> {
+  readonly actions: readonly ActionRecord<S>[];
+}
+
+export const PAUSE_ANNOTATION = 'reflex.dev/paused';
+export const DRY_RUN_ANNOTATION = 'reflex.dev/dry-run';
+/** Actions kept in the annotation: enough for any budget window, small enough for metadata. */
+const MAX_RECORDS = 20;
+
+export function parseState<S>(annotations: Readonly<Record<string, string>> | undefined, key: string): ActState<S> {
+  const raw = annotations?.[key];
+  if (!raw) return { actions: [] };
+  try {
+    const v = JSON.parse(raw) as ActState<S>;
+    return Array.isArray(v.actions) ? v : { actions: [] };
+  } catch {
+    // A hand-edited, broken annotation must not stop the function; it is replaced on the next write.
+    return { actions: [] };
+  }
+}
+
+export function withRecord<S>(state: ActState<S>, record: ActionRecord<S>): string {
+  const others = state.actions.filter((a) => a.signal !== record.signal);
+  return JSON.stringify({ actions: [...others, record].slice(-MAX_RECORDS) });
+}
+
+export interface TargetView {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Labels of the target's namespace ({} for cluster-scoped targets). */
+  readonly namespaceLabels: Readonly<Record<string, string>>;
+}
+
+export interface GuardPolicy {
+  readonly dryRun: boolean;
+  readonly protectedNamespaces: readonly string[];
+  readonly optIn: {
+    readonly namespaceLabel: readonly [string, string] | undefined;
+    readonly workloadAnnotation: readonly [string, string] | undefined;
+  };
+  readonly budget: { readonly maxActions: number; readonly windowSeconds: number };
+  readonly cooldownSeconds: number;
+}
+
+export type Verdict =
+  | { readonly kind: 'pass'; readonly dryRun: boolean; readonly why: string }
+  | { readonly kind: 'skip'; readonly reason: string }
+  | { readonly kind: 'escalate'; readonly reason: string };
+
+const protectedBy = (ns: string, patterns: readonly string[]): string | undefined =>
+  patterns.find((p) => (p.endsWith('*') ? ns.startsWith(p.slice(0, -1)) : ns === p));
+
+/** The guard layer, in order; the first that stops says why. */
+export function guard(signalId: string, view: TargetView, state: ActState, policy: GuardPolicy, now: Date): Verdict {
+  const where = view.namespace ? `${view.kind} ${view.namespace}/${view.name}` : `${view.kind} ${view.name}`;
+  const p = view.namespace ? protectedBy(view.namespace, policy.protectedNamespaces) : undefined;
+  if (p) return { kind: 'skip', reason: `namespace ${view.namespace} is protected (${p})` };
+  const ns = policy.optIn.namespaceLabel;
+  const wl = policy.optIn.workloadAnnotation;
+  const optedIn = (ns !== undefined && view.namespaceLabels[ns[0]] === ns[1]) || (wl !== undefined && view.annotations[wl[0]] === wl[1]);
+  if (!optedIn) {
+    const how = [ns && `label the namespace ${ns.join('=')}`, wl && `annotate the ${view.kind} ${wl.join('=')}`]
+      .filter(Boolean)
+      .join(' or ');
+    return { kind: 'skip', reason: `${where} has not opted in (${how})` };
+  }
+  if (view.annotations[PAUSE_ANNOTATION] === 'true') return { kind: 'skip', reason: `${where} is paused (${PAUSE_ANNOTATION}=true)` };
+  if (state.actions.some((a) => a.signal === signalId)) return { kind: 'skip', reason: 'this signal was already handled' };
+  const t = now.getTime();
+  const last = [...state.actions].sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
+  if (last && t - Date.parse(last.at) < policy.cooldownSeconds * 1000) {
+    return {
+      kind: 'skip',
+      reason: `cooling down: recover ${last.verb} ${where} ${Math.round((t - Date.parse(last.at)) / 1000)}s ago (cooldown ${policy.cooldownSeconds}s)`,
+    };
+  }
+  const recent = state.actions.filter((a) => t - Date.parse(a.at) < policy.budget.windowSeconds * 1000).length;
+  if (recent >= policy.budget.maxActions) {
+    return {
+      kind: 'escalate',
+      reason: `action budget spent: ${recent} of ${policy.budget.maxActions} actions in ${policy.budget.windowSeconds}s`,
+    };
+  }
+  const dry = policy.dryRun || view.annotations[DRY_RUN_ANNOTATION] === 'true';
+  return {
+    kind: 'pass',
+    dryRun: dry,
+    why: dry ? (policy.dryRun ? 'dry-run (policy)' : `dry-run (${DRY_RUN_ANNOTATION})`) : 'guards passed',
+  };
+}
