@@ -35,9 +35,10 @@ export function parseState<S>(annotations: Readonly<Record<string, string>> | un
   }
 }
 
-export function withRecord<S>(state: ActState<S>, record: ActionRecord<S>): string {
+/** The annotation value with `record` added (or replaced); other fields of the state are kept. */
+export function withRecord<S, T extends ActState<S>>(state: T, record: ActionRecord<S>): string {
   const others = state.actions.filter((a) => a.signal !== record.signal);
-  return JSON.stringify({ actions: [...others, record].slice(-MAX_RECORDS) });
+  return JSON.stringify({ ...state, actions: [...others, record].slice(-MAX_RECORDS) });
 }
 
 export interface TargetView {

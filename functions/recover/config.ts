@@ -2,18 +2,11 @@
 import { join } from 'node:path';
 import { boolFrom, type Env } from '../_kit/config.js';
 import { loadConfigFile } from '../_kit/config-file.js';
-import { ConfigError } from '../_kit/errors.js';
+import type { GuardPolicy } from '../_act/guard.js';
+import { parseGuardPolicy, type RawGuardPolicy } from '../_act/policy.js';
 import { projectRoot } from '../_kit/schemas.js';
 
-export interface Policy {
-  readonly dryRun: boolean;
-  readonly protectedNamespaces: readonly string[];
-  readonly optIn: {
-    readonly namespaceLabel: readonly [string, string] | undefined;
-    readonly workloadAnnotation: readonly [string, string] | undefined;
-  };
-  readonly budget: { readonly maxActions: number; readonly windowSeconds: number };
-  readonly cooldownSeconds: number;
+export interface Policy extends GuardPolicy {
   readonly oomkilled: { readonly factor: number; readonly ceilingBytes: number };
   readonly evicted: { readonly olderThanSeconds: number };
   readonly nodes: { readonly graceSeconds: number; readonly maxUnhealthy: { readonly count: number } | { readonly percent: number } };
@@ -21,12 +14,7 @@ export interface Policy {
 
 export const POLICY_SCHEMA = 'https://reflex.dev/schemas/config/recover-policy.json';
 
-interface RawPolicy {
-  dryRun?: boolean;
-  protectedNamespaces?: string[];
-  optIn?: { namespaceLabel?: string; workloadAnnotation?: string };
-  budget?: { maxActions: number; windowSeconds: number };
-  cooldownSeconds?: number;
+interface RawPolicy extends RawGuardPolicy {
   oomkilled?: { factor?: number; ceiling?: string };
   evicted?: { olderThanSeconds?: number };
   nodes?: { graceSeconds?: number; maxUnhealthy?: string };
@@ -44,27 +32,13 @@ export function bytesOf(q: string): number | undefined {
   return Math.round(n * (unit ? mult[unit]! : 1));
 }
 
-function pair(v: string | undefined, key: string): readonly [string, string] | undefined {
-  if (!v) return undefined;
-  const [k, val] = v.split('=');
-  if (!k || val === undefined) throw new ConfigError(key, `expected name=value, got ${JSON.stringify(v)}`);
-  return [k, val];
-}
-
 function threshold(v: string): { count: number } | { percent: number } {
   return v.endsWith('%') ? { percent: Number(v.slice(0, -1)) } : { count: Number(v) };
 }
 
 export function parsePolicy(raw: RawPolicy, forceDryRun: boolean): Policy {
   return Object.freeze({
-    dryRun: forceDryRun || (raw.dryRun ?? false),
-    protectedNamespaces: raw.protectedNamespaces ?? ['kube-system', 'kube-public', 'kube-node-lease', 'knative-*', 'reflex'],
-    optIn: {
-      namespaceLabel: pair(raw.optIn?.namespaceLabel ?? 'reflex.dev/enabled=true', 'optIn.namespaceLabel'),
-      workloadAnnotation: pair(raw.optIn?.workloadAnnotation ?? 'reflex.dev/enabled=true', 'optIn.workloadAnnotation'),
-    },
-    budget: raw.budget ?? { maxActions: 3, windowSeconds: 3600 },
-    cooldownSeconds: raw.cooldownSeconds ?? 600,
+    ...parseGuardPolicy(raw, forceDryRun, { budget: { maxActions: 3, windowSeconds: 3600 }, cooldownSeconds: 600 }),
     oomkilled: { factor: raw.oomkilled?.factor ?? 1.5, ceilingBytes: bytesOf(raw.oomkilled?.ceiling ?? '4Gi')! },
     evicted: { olderThanSeconds: raw.evicted?.olderThanSeconds ?? 600 },
     nodes: { graceSeconds: raw.nodes?.graceSeconds ?? 300, maxUnhealthy: threshold(raw.nodes?.maxUnhealthy ?? '20%') },

@@ -7,12 +7,10 @@ import type { Handler, HandlerContext, ValidEvent } from '../_kit/index.js';
 import { ConflictError, type Reply } from '../_kit/index.js';
 import { ACTION_SCHEMA, type ActionVerb, type SignalData } from '../_signals/model.js';
 import type { RecoverConfig } from './config.js';
+import { complete as completeAction, MAX_CONFLICTS } from '../_act/complete.js';
 import { guard, withRecord } from '../_act/guard.js';
 import { parseRecoverState as parseState, plan, type ActionRecord, type Step } from './decide.js';
 import { kubeRecoverPort, type RecoverPort } from './port.js';
-
-/** Re-read and re-decide this many times when another replica moved the target first. */
-const MAX_CONFLICTS = 5;
 
 type Outcome = 'applied' | 'dryrun' | 'skipped' | 'failed' | 'escalated';
 
@@ -131,39 +129,24 @@ export function createHandler(
       _rv: string | undefined,
       reason = `completing ${record.verb} claimed at ${record.at}`,
     ): Promise<Reply> {
-      const done: { do: string; detail: string; done: boolean }[] = [];
-      for (const step of record.steps) {
-        try {
-          done.push({ do: step.do, detail: await port.apply(target, step), done: true });
-        } catch (err) {
-          // The record stays "applying": the Broker's retry completes the plan.
-          await port.audit(target, {
+      const { steps, first } = await completeAction({
+        port,
+        target,
+        record,
+        parse: parseState,
+        apply: (step) => port.apply(target, step),
+        failed: (step, err) =>
+          port.audit(target, {
             signalId: event.id,
             outcome: 'failed',
             verb: record.verb,
             note: `failed: ${step.do}: ${err instanceof Error ? err.message : String(err)}`,
             warning: true,
-          });
-          throw err;
-        }
-      }
-      // Exactly one delivery moves the record from applying to done, and only that one reports
-      // "applied": concurrent deliveries of one signal each ensure the (idempotent) steps, once.
-      for (let attempt = 1; attempt <= MAX_CONFLICTS; attempt++) {
-        const now = await port.load(target);
-        if (!now) break;
-        const current = parseState(now.view.annotations);
-        if (current.actions.find((a) => a.signal === event.id)?.state === 'done') {
-          return reply(record.verb, 'skipped', 'another delivery of this signal applied it', done);
-        }
-        try {
-          await port.writeState(target, now.resourceVersion, withRecord(current, { ...record, state: 'done' }));
-          break;
-        } catch (err) {
-          if (!(err instanceof ConflictError)) throw err;
-        }
-      }
-      return finish(record.verb, 'applied', reason, done);
+          }),
+      });
+      return first
+        ? finish(record.verb, 'applied', reason, steps)
+        : reply(record.verb, 'skipped', 'another delivery of this signal applied it', steps);
     }
   };
 }

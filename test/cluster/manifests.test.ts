@@ -116,7 +116,7 @@ describe('overlays', () => {
   });
 
   it('dry-run makes every function that acts report instead of act; the base acts', () => {
-    expect(env(render('dry-run').objects, 'recover')['REFLEX_DRY_RUN']).toBe('true');
+    for (const fn of ['recover', 'scale']) expect([fn, env(render('dry-run').objects, fn)['REFLEX_DRY_RUN']]).toEqual([fn, 'true']);
     expect(env(objects, 'recover')['REFLEX_DRY_RUN']).toBeUndefined();
   });
 });
@@ -125,8 +125,8 @@ describe('overlays', () => {
 function producedTypes(): { type: string; source?: string; reflexclass?: string }[] {
   const types: { type: string; source?: string; reflexclass?: string }[] = [
     ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), reflexclass: c })),
-    // recover's replies (scale's `scaled` joins when scale lands).
-    ...ACTION_VERBS.filter((v) => v !== 'scaled').map((v) => ({ type: `dev.reflex.action.${v}` })),
+    // recover's and scale's replies.
+    ...ACTION_VERBS.map((v) => ({ type: `dev.reflex.action.${v}` })),
   ];
   for (const o of objects) {
     if (o.kind === 'ApiServerSource')
@@ -266,6 +266,25 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['delete', 'nodes', '', ''],
         ['update', 'pods/status', '', 'shop'],
         ['create', 'deployments', 'apps', 'shop'],
+        ...everyoneForbidden,
+      ],
+    },
+    'reflex-scale': {
+      allowed: [
+        ['get', 'deployments', 'apps', 'shop'],
+        ['patch', 'deployments', 'apps', 'shop'],
+        ['list', 'deployments', 'apps', ''],
+        ['patch', 'deployments/scale', 'apps', 'shop'],
+        ['patch', 'statefulsets/scale', 'apps', 'shop'],
+        ['patch', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
+        ['list', 'scaledobjects', 'keda.sh', 'shop'],
+        ['create', 'events', 'events.k8s.io', 'shop'],
+      ],
+      forbidden: [
+        ['delete', 'pods', '', 'shop'],
+        ['update', 'deployments', 'apps', 'shop'],
+        ['delete', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
+        ['patch', 'nodes', '', ''],
         ...everyoneForbidden,
       ],
     },

@@ -1,0 +1,36 @@
+/** _act/policy — the guard part of an acting function's policy file, with its defaults. */
+import { ConfigError } from '../_kit/errors.js';
+import type { GuardPolicy } from './guard.js';
+
+export interface RawGuardPolicy {
+  dryRun?: boolean;
+  protectedNamespaces?: string[];
+  optIn?: { namespaceLabel?: string; workloadAnnotation?: string };
+  budget?: { maxActions: number; windowSeconds: number };
+  cooldownSeconds?: number;
+}
+
+function pair(v: string | undefined, key: string): readonly [string, string] | undefined {
+  if (!v) return undefined;
+  const [k, val] = v.split('=');
+  if (!k || val === undefined) throw new ConfigError(key, `expected name=value, got ${JSON.stringify(v)}`);
+  return [k, val];
+}
+
+/** `forceDryRun`: REFLEX_DRY_RUN=true wins over the file. Budget and cooldown defaults differ per function. */
+export function parseGuardPolicy(
+  raw: RawGuardPolicy,
+  forceDryRun: boolean,
+  defaults: Pick<GuardPolicy, 'budget' | 'cooldownSeconds'>,
+): GuardPolicy {
+  return {
+    dryRun: forceDryRun || (raw.dryRun ?? false),
+    protectedNamespaces: raw.protectedNamespaces ?? ['kube-system', 'kube-public', 'kube-node-lease', 'knative-*', 'reflex'],
+    optIn: {
+      namespaceLabel: pair(raw.optIn?.namespaceLabel ?? 'reflex.dev/enabled=true', 'optIn.namespaceLabel'),
+      workloadAnnotation: pair(raw.optIn?.workloadAnnotation ?? 'reflex.dev/enabled=true', 'optIn.workloadAnnotation'),
+    },
+    budget: raw.budget ?? defaults.budget,
+    cooldownSeconds: raw.cooldownSeconds ?? defaults.cooldownSeconds,
+  };
+}
