@@ -114,16 +114,23 @@ export function kubeScalePort(kube: KubeFactory): ScalePort {
 
     async scaled() {
       const k = await kube();
-      const list = await call('list deployments', () => k.apps.listDeploymentForAllNamespaces());
-      return list.items
-        .filter((d) => d.metadata?.annotations?.[STATE_ANNOTATION] !== undefined)
-        .map((d) => ({
+      const carries = (o: { metadata?: { annotations?: Record<string, string>; namespace?: string; name?: string } }): boolean =>
+        o.metadata?.annotations?.[STATE_ANNOTATION] !== undefined;
+      const target =
+        (kind: string) =>
+        (o: { metadata?: { namespace?: string; name?: string } }): Target => ({
           apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          namespace: d.metadata?.namespace ?? '',
-          name: d.metadata?.name ?? '',
-          resolvedBy: 'self' as const,
-        }));
+          kind,
+          namespace: o.metadata?.namespace ?? '',
+          name: o.metadata?.name ?? '',
+          resolvedBy: 'self',
+        });
+      const deployments = await call('list deployments', () => k.apps.listDeploymentForAllNamespaces());
+      const statefulsets = await call('list statefulsets', () => k.apps.listStatefulSetForAllNamespaces());
+      return [
+        ...deployments.items.filter(carries).map(target('Deployment')),
+        ...statefulsets.items.filter(carries).map(target('StatefulSet')),
+      ];
     },
   };
 }
