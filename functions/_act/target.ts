@@ -58,6 +58,17 @@ export function targetPort(kube: KubeFactory, options: { annotation: string; con
         meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedDaemonSet({ name: t.name, namespace: t.namespace })))
           ?.metadata;
       else if (t.kind === 'Node') meta = (await orUndefined(`get ${where}`, () => k.core.readNode({ name: t.name })))?.metadata;
+      // Any other kind (a custom resource with a scale subresource, say), through discovery.
+      else if (t.apiVersion)
+        meta = (
+          await orUndefined(`get ${where}`, () =>
+            k.objects.read({
+              apiVersion: t.apiVersion!,
+              kind: t.kind,
+              metadata: { name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) },
+            }),
+          )
+        )?.metadata;
       else return undefined;
       if (!meta) return undefined;
       const ns = t.namespace
@@ -85,9 +96,22 @@ export function targetPort(kube: KubeFactory, options: { annotation: string; con
         if (t.kind === 'Node') await k.core.patchNode({ name: t.name, body }, merge);
         else if (t.kind === 'StatefulSet') await k.apps.patchNamespacedStatefulSet({ name: t.name, namespace: t.namespace, body }, merge);
         else if (t.kind === 'DaemonSet') await k.apps.patchNamespacedDaemonSet({ name: t.name, namespace: t.namespace, body }, merge);
-        else await k.apps.patchNamespacedDeployment({ name: t.name, namespace: t.namespace, body }, merge);
+        else if (t.kind === 'Deployment') await k.apps.patchNamespacedDeployment({ name: t.name, namespace: t.namespace, body }, merge);
+        else
+          await k.objects.patch(
+            {
+              apiVersion: t.apiVersion ?? '',
+              kind: t.kind,
+              metadata: { name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}), ...body.metadata },
+            },
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            k.lib.PatchStrategy.MergePatch,
+          );
       } catch (err) {
-        if (apiStatus(err) === 409) throw new ConflictError(`${where} changed while recover decided`);
+        if (apiStatus(err) === 409) throw new ConflictError(`${where} changed while deciding`);
         throw fromKubeError(err, `annotate ${where}`);
       }
     },
@@ -97,7 +121,7 @@ export function targetPort(kube: KubeFactory, options: { annotation: string; con
       const namespace = t.namespace || 'default';
       // One Event per signal and outcome: a redelivered signal finds it already written.
       const name = `${t.name}.reflex-${createHash('sha256').update(`${a.signalId}|${a.outcome}`).digest('hex').slice(0, 16)}`;
-      const apiVersion = t.kind === 'Node' ? 'v1' : 'apps/v1';
+      const apiVersion = t.apiVersion ?? (t.kind === 'Node' ? 'v1' : 'apps/v1');
       try {
         await k.events.createNamespacedEvent({
           namespace,

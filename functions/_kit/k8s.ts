@@ -15,6 +15,9 @@ export interface Kube {
   readonly autoscaling: k8s.AutoscalingV2Api;
   readonly policy: k8s.PolicyV1Api;
   readonly objects: k8s.KubernetesObjectApi;
+  readonly custom: k8s.CustomObjectsApi;
+  /** The resource (plural) name of a kind, from API discovery (cached). */
+  plural(apiVersion: string, kind: string): Promise<string | undefined>;
 }
 
 export type KubeFactory = () => Promise<Kube>;
@@ -31,9 +34,18 @@ export function kubeFactory(options: { kubeconfig?: string } = {}): KubeFactory 
       const config = new lib.KubeConfig();
       if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
       else config.loadFromDefault();
+      // KubernetesObjectApi already discovers and caches resources; a subclass reaches its lookup.
+      class Discovery extends lib.KubernetesObjectApi {
+        async plural(apiVersion: string, kind: string): Promise<string | undefined> {
+          return (await this.resource(apiVersion, kind))?.name;
+        }
+      }
+      const discovery = config.makeApiClient(Discovery);
       return {
         lib,
         config,
+        custom: config.makeApiClient(lib.CustomObjectsApi),
+        plural: (apiVersion: string, kind: string) => discovery.plural(apiVersion, kind),
         core: config.makeApiClient(lib.CoreV1Api),
         apps: config.makeApiClient(lib.AppsV1Api),
         events: config.makeApiClient(lib.EventsV1Api),

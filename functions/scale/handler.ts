@@ -141,6 +141,7 @@ async function scaleOne(
       if (err instanceof ConflictError) continue;
       throw err;
     }
+    if (target.kind !== 'Deployment' && target.kind !== 'StatefulSet') await port.remember(target);
     return run(record, d.reason);
   }
   throw new ConflictError(`${target.kind} ${target.namespace}/${target.name} kept changing; scale gave up after ${MAX_CONFLICTS} attempts`);

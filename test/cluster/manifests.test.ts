@@ -279,8 +279,11 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['patch', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
         ['list', 'scaledobjects', 'keda.sh', 'shop'],
         ['create', 'events', 'events.k8s.io', 'shop'],
+        ['create', 'configmaps', '', 'reflex'],
       ],
       forbidden: [
+        ['create', 'configmaps', '', 'shop'],
+        ['list', 'configmaps', '', 'reflex'],
         ['delete', 'pods', '', 'shop'],
         ['update', 'deployments', 'apps', 'shop'],
         ['delete', 'horizontalpodautoscalers', 'autoscaling', 'shop'],

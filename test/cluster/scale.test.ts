@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import scale from '../../functions/scale/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
-import { admin, asFunction, freshNamespace } from './kube.js';
+import { admin, asFunction, eventually, freshNamespace, kubectl } from './kube.js';
 import { startSink, type Sink } from './sink.js';
 
 const a = admin();
@@ -193,6 +193,102 @@ describe('scale', () => {
     at(5000);
     const res = await outcome(await load('loadlow', 'low'));
     expect([res.outcome, res.reason]).toEqual(['skipped', 'replicas 1 is at the minimum (1)']);
+  });
+
+  it('any resource with a scale subresource: a custom resource, once its RBAC is granted', async () => {
+    const crd = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: widgets.test.reflex.dev }
+spec:
+  group: test.reflex.dev
+  scope: Namespaced
+  names: { plural: widgets, singular: widget, kind: Widget }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      subresources:
+        scale: { specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas }
+        status: {}
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: { type: object, properties: { replicas: { type: integer } } }
+            status: { type: object, properties: { replicas: { type: integer } } }
+---
+# What a user adds so that scale may drive their own kind (docs: functions/scale/README.md).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: reflex-scale-widgets }
+rules:
+  - { apiGroups: [test.reflex.dev], resources: [widgets], verbs: [get, patch] }
+  - { apiGroups: [test.reflex.dev], resources: [widgets/scale], verbs: [get, patch] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: reflex-scale-widgets }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reflex-scale-widgets }
+subjects: [{ kind: ServiceAccount, name: reflex-scale, namespace: reflex }]
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-crd-'));
+    writeFileSync(join(dir, 'crd.yaml'), crd);
+    kubectl('apply', '-f', join(dir, 'crd.yaml'));
+    kubectl('wait', '--for=condition=Established', 'crd/widgets.test.reflex.dev', '--timeout=30s');
+    await eventually('widgets to be served', async () => {
+      try {
+        await a.objects.create({
+          apiVersion: 'test.reflex.dev/v1',
+          kind: 'Widget',
+          metadata: { name: 'gizmo', namespace: ns },
+          spec: { replicas: 1 },
+        } as never);
+        return true;
+      } catch {
+        return undefined;
+      }
+    });
+    at(6000);
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': 'sig-widget',
+        'ce-source': '/reflex/classify',
+        'ce-type': 'dev.reflex.signal.loadhigh',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        class: 'loadhigh',
+        severity: 'info',
+        reason: 'QueueBacklogHigh',
+        message: 'm',
+        target: { apiVersion: 'test.reflex.dev/v1', kind: 'Widget', namespace: ns, name: 'gizmo', resolvedBy: 'self' },
+        involved: { apiVersion: 'test.reflex.dev/v1', kind: 'Widget', namespace: ns, name: 'gizmo' },
+        occurrences: 1,
+        firstSeen: clock.toISOString(),
+        lastSeen: clock.toISOString(),
+        detectedBy: 'classify',
+        key: '00000000000000f1',
+      }),
+    });
+    const out = await outcome(res);
+    expect([out.outcome, out.reason]).toEqual(['applied', 'load is high: replicas 1 -> 2 (max 10)']);
+    const widget = (await a.objects.read({
+      apiVersion: 'test.reflex.dev/v1',
+      kind: 'Widget',
+      metadata: { name: 'gizmo', namespace: ns },
+    })) as unknown as { spec: { replicas: number } };
+    expect(widget.spec.replicas).toBe(2);
+    // Ticks find it again (custom kinds cannot be listed blindly) and step it down after the quiet window.
+    at(6000 + 601);
+    expect((await tick('tick-widget')).status).toBe(202);
+    const after = (await a.objects.read({
+      apiVersion: 'test.reflex.dev/v1',
+      kind: 'Widget',
+      metadata: { name: 'gizmo', namespace: ns },
+    })) as unknown as { spec: { replicas: number } };
+    expect(after.spec.replicas).toBe(1);
   });
 
   it('a bad policy file stops start-up naming the place', async () => {
