@@ -291,6 +291,48 @@ subjects: [{ kind: ServiceAccount, name: reflex-scale, namespace: reflex }]
     expect(after.spec.replicas).toBe(1);
   });
 
+  it("honours KEDA's pause on a ScaledObject that targets the workload", async () => {
+    // A minimal ScaledObject CRD: the bed has no KEDA, the API shape is what matters here.
+    const crd = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: scaledobjects.keda.sh }
+spec:
+  group: keda.sh
+  scope: Namespaced
+  names: { plural: scaledobjects, singular: scaledobject, kind: ScaledObject }
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-keda-'));
+    writeFileSync(join(dir, 'crd.yaml'), crd);
+    kubectl('apply', '-f', join(dir, 'crd.yaml'));
+    kubectl('wait', '--for=condition=Established', 'crd/scaledobjects.keda.sh', '--timeout=30s');
+    await deploy('queue', 1);
+    await eventually('ScaledObjects to be served', async () => {
+      try {
+        await a.objects.create({
+          apiVersion: 'keda.sh/v1alpha1',
+          kind: 'ScaledObject',
+          metadata: { name: 'queue', namespace: ns, annotations: { 'autoscaling.keda.sh/paused': 'true' } },
+          spec: { scaleTargetRef: { name: 'queue' } },
+        } as never);
+        return true;
+      } catch {
+        return undefined;
+      }
+    });
+    at(7000);
+    const res = await outcome(await load('loadhigh', 'queue'));
+    expect([res.outcome, res.reason]).toEqual([
+      'skipped',
+      'KEDA has paused this workload (ScaledObject queue: autoscaling.keda.sh/paused)',
+    ]);
+    expect(await replicas('queue')).toBe(1);
+  });
+
   it('a bad policy file stops start-up naming the place', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'reflex-scale-'));
     writeFileSync(join(dir, 'p.yaml'), 'scaling: { stepUp: "fast" }\n');
