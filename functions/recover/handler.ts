@@ -5,14 +5,13 @@
  */
 import type { Handler, HandlerContext, ValidEvent } from '../_kit/index.js';
 import { ConflictError, type Reply } from '../_kit/index.js';
-import { ACTION_SCHEMA, type ActionVerb, type SignalData } from '../_signals/model.js';
+import type { ActionVerb, SignalData } from '../_signals/model.js';
+import { actionReply, type Outcome, type StepReport } from '../_act/reply.js';
 import type { RecoverConfig } from './config.js';
 import { complete as completeAction, MAX_CONFLICTS } from '../_act/complete.js';
 import { guard, withRecord } from '../_act/guard.js';
 import { parseRecoverState as parseState, plan, type ActionRecord, type Step } from './decide.js';
 import { kubeRecoverPort, type RecoverPort } from './port.js';
-
-type Outcome = 'applied' | 'dryrun' | 'skipped' | 'failed' | 'escalated';
 
 function describe(s: Step): string {
   switch (s.do) {
@@ -36,40 +35,14 @@ export function createHandler(
     const signal = event.data as SignalData;
     const port = portFor(ctx);
     const target = signal.target;
-    const reply = (
-      verb: ActionVerb,
-      outcome: Outcome,
-      reason: string,
-      steps: { do: string; detail: string; done?: boolean }[],
-      dryRun = false,
-    ): Reply =>
-      ctx.reply({
-        type: `dev.reflex.action.${verb}`,
-        subject: event.subject ?? `${target.kind}/${target.namespace}/${target.name}`,
-        dataschema: ACTION_SCHEMA,
-        data: {
-          verb,
-          outcome,
-          reason,
-          target: { kind: target.kind, namespace: target.namespace, name: target.name },
-          signal: { id: event.id, type: event.type, key: signal.key, class: signal.class },
-          steps,
-          dryRun,
-        },
-        extensions: {
-          reflexaction: verb,
-          outcome,
-          targetkind: target.kind,
-          targetns: target.namespace,
-          targetname: target.name,
-          reason: signal.reason,
-        },
-      });
+    const about = { target, signal: { id: event.id, type: event.type, key: signal.key, class: signal.class, reason: signal.reason } };
+    const reply = (verb: ActionVerb, outcome: Outcome, reason: string, steps: readonly StepReport[], dryRun = false): Reply =>
+      actionReply(ctx, about, verb, outcome, reason, steps, dryRun);
     const finish = async (
       verb: ActionVerb,
       outcome: Outcome,
       reason: string,
-      steps: { do: string; detail: string; done?: boolean }[],
+      steps: readonly StepReport[],
       dryRun = false,
     ): Promise<Reply> => {
       await port.audit(target, {

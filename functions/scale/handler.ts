@@ -6,13 +6,13 @@
 import { complete, MAX_CONFLICTS } from '../_act/complete.js';
 import { guard, withRecord, type ActionRecord } from '../_act/guard.js';
 import { ConflictError, type Handler, type HandlerContext, type Reply } from '../_kit/index.js';
-import { ACTION_SCHEMA, type SignalData, type Target } from '../_signals/model.js';
+import type { SignalData, Target } from '../_signals/model.js';
+import { actionReply, type Outcome, type StepReport } from '../_act/reply.js';
 import type { ScaleConfig } from './config.js';
 import { decide, limitsFor, parseScaleState, type ScaleStep } from './decide.js';
 import { kubeScalePort, type ScalePort } from './port.js';
 
 export const PING_TYPE = 'dev.knative.sources.ping';
-type Outcome = 'applied' | 'dryrun' | 'skipped' | 'failed';
 type Kind = 'loadhigh' | 'loadlow' | 'tick';
 
 export function createHandler(
@@ -50,35 +50,10 @@ async function scaleOne(
   id: string,
   signal: { key: string; type: string; reason: string; class?: string },
 ): Promise<Reply | undefined> {
-  const reply = (outcome: Outcome, reason: string, steps: { do: string; detail: string; done?: boolean }[], dryRun = false): Reply =>
-    ctx.reply({
-      type: 'dev.reflex.action.scaled',
-      subject: `${target.kind}/${target.namespace}/${target.name}`,
-      dataschema: ACTION_SCHEMA,
-      data: {
-        verb: 'scaled',
-        outcome,
-        reason,
-        target: { kind: target.kind, namespace: target.namespace, name: target.name },
-        signal: { id, type: signal.type, key: signal.key, ...(signal.class ? { class: signal.class } : {}) },
-        steps,
-        dryRun,
-      },
-      extensions: {
-        reflexaction: 'scaled',
-        outcome,
-        targetkind: target.kind,
-        targetns: target.namespace,
-        targetname: target.name,
-        reason: signal.reason,
-      },
-    });
-  const finish = async (
-    outcome: Outcome,
-    reason: string,
-    steps: { do: string; detail: string; done?: boolean }[] = [],
-    dryRun = false,
-  ): Promise<Reply> => {
+  const about = { target, signal: { id, ...signal } };
+  const reply = (outcome: Outcome, reason: string, steps: readonly StepReport[], dryRun = false): Reply =>
+    actionReply(ctx, about, 'scaled', outcome, reason, steps, dryRun);
+  const finish = async (outcome: Outcome, reason: string, steps: readonly StepReport[] = [], dryRun = false): Promise<Reply> => {
     await port.audit(target, { signalId: id, outcome, verb: 'scaled', note: `${outcome}: ${reason}`, warning: outcome === 'failed' });
     ctx.log.info('scale decided', { outcome, why: reason });
     return reply(outcome, reason, steps, dryRun);
