@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import recover from '../../functions/recover/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { STATE_ANNOTATION } from '../../functions/recover/decide.js';
+import { postEvent } from './sink.js';
 import { admin, asFunction, eventually, freshNamespace } from './kube.js';
 import { setPodStatus } from './kubelet.js';
 
@@ -84,17 +85,7 @@ function signal(
     key: randomBytes(8).toString('hex'),
     ...extra,
   };
-  return fetch(url, {
-    method: 'POST',
-    headers: {
-      'ce-specversion': '1.0',
-      'ce-id': id,
-      'ce-source': '/reflex/classify',
-      'ce-type': `dev.reflex.signal.${cls}`,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify(data),
-  });
+  return postEvent(url, { id: id, source: '/reflex/classify', type: `dev.reflex.signal.${cls}`, data: data });
 }
 
 async function outcome(res: Response): Promise<{ type: string | null; outcome: string; reason: string; data: Record<string, unknown> }> {

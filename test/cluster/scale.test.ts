@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import scale from '../../functions/scale/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { admin, asFunction, eventually, freshNamespace, kubectl } from './kube.js';
-import { startSink, type Sink } from './sink.js';
+import { postEvent, startSink, type Sink } from './sink.js';
 
 const a = admin();
 let ns: string;
@@ -54,17 +54,7 @@ function load(cls: 'loadhigh' | 'loadlow', name: string, id = `sig-${randomBytes
     detectedBy: 'classify',
     key: createHash('sha256').update(name).digest('hex').slice(0, 16),
   };
-  return fetch(server.url, {
-    method: 'POST',
-    headers: {
-      'ce-specversion': '1.0',
-      'ce-id': id,
-      'ce-source': '/reflex/classify',
-      'ce-type': `dev.reflex.signal.${cls}`,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify(data),
-  });
+  return postEvent(server.url, { id: id, source: '/reflex/classify', type: `dev.reflex.signal.${cls}`, data: data });
 }
 
 async function outcome(res: Response): Promise<{ outcome: string; reason: string; data: Record<string, unknown> }> {
@@ -75,16 +65,11 @@ async function outcome(res: Response): Promise<{ outcome: string; reason: string
 }
 
 const tick = (id: string): Promise<Response> =>
-  fetch(server.url, {
-    method: 'POST',
-    headers: {
-      'ce-specversion': '1.0',
-      'ce-id': id,
-      'ce-source': '/apis/v1/namespaces/reflex/pingsources/reflex-scale',
-      'ce-type': 'dev.knative.sources.ping',
-      'content-type': 'application/json',
-    },
-    body: '{}',
+  postEvent(server.url, {
+    id: id,
+    source: '/apis/v1/namespaces/reflex/pingsources/reflex-scale',
+    type: 'dev.knative.sources.ping',
+    data: {},
   });
 
 beforeAll(async () => {

@@ -88,3 +88,18 @@ export async function startRelay(target: string): Promise<Relay> {
       }),
   };
 }
+
+/** POSTs one CloudEvent in binary mode, as the Broker delivers to a subscriber. */
+export function postEvent(url: string, event: { id: string; source: string; type: string; data: unknown }): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': event.id,
+      'ce-source': event.source,
+      'ce-type': event.type,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(event.data),
+  });
+}

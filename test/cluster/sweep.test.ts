@@ -9,7 +9,7 @@ import sweep from '../../functions/sweep/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { admin, asFunction, eventually, freshNamespace } from './kube.js';
 import { createNode, setPodStatus } from './kubelet.js';
-import { startSink, type Sink } from './sink.js';
+import { postEvent, startSink, type Sink } from './sink.js';
 
 const a = admin();
 let optedIn: string;
@@ -60,16 +60,11 @@ async function crashLoop(namespace: string, app: string): Promise<void> {
 }
 
 function tick(id: string): Promise<Response> {
-  return fetch(server.url, {
-    method: 'POST',
-    headers: {
-      'ce-specversion': '1.0',
-      'ce-id': id,
-      'ce-source': '/apis/v1/namespaces/reflex/pingsources/reflex-sweep',
-      'ce-type': 'dev.knative.sources.ping',
-      'content-type': 'application/json',
-    },
-    body: '{}',
+  return postEvent(server.url, {
+    id: id,
+    source: '/apis/v1/namespaces/reflex/pingsources/reflex-sweep',
+    type: 'dev.knative.sources.ping',
+    data: {},
   });
 }
 
