@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ActionVerb, SignalData } from '../_signals/model.js';
 import { bytesOf, parsePolicy } from './config.js';
+import type { Autoscaler } from '../_act/autoscalers.js';
 import { guard, withRecord, type TargetView } from '../_act/guard.js';
 import { parseRecoverState as parseState, plan, type ActionRecord, type Observed, type RecoverState, type Step } from './decide.js';
 
@@ -83,6 +84,12 @@ const sets = (v2Ready: number, v1Ready: number): Observed => ({
   podUid: 'u1',
 });
 
+const hpa = (resource: string, container?: string): Autoscaler => ({
+  kind: 'HorizontalPodAutoscaler',
+  name: 'web',
+  utilization: [{ resource, ...(container ? { container } : {}) }],
+});
+
 function label(x: Step): string {
   switch (x.do) {
     case 'rollback':
@@ -147,6 +154,40 @@ describe('playbooks', () => {
       'resized set-memory:4096Mi/4096Mi',
     ],
     ['oomkilled at the ceiling', signal('oomkilled'), { memory: { limit: '4Gi', request: undefined } }, state(), 'escalated'],
+    // Other owners: an HPA measuring memory utilization would scale down on a larger request...
+    [
+      'oomkilled, HPA on memory utilization',
+      signal('oomkilled'),
+      { memory: { limit: '256Mi', request: '64Mi' }, autoscalers: [hpa('memory')] },
+      state(),
+      'escalated',
+    ],
+    // ...including the request a container without one gets from its limit.
+    [
+      'oomkilled, no request, KEDA on memory',
+      signal('oomkilled'),
+      {
+        memory: { limit: '256Mi', request: undefined },
+        autoscalers: [{ kind: 'ScaledObject', name: 'q', utilization: [{ resource: 'memory' }] }],
+      },
+      state(),
+      'escalated',
+    ],
+    // One measuring CPU, or memory of another container, is not moved by this resize.
+    [
+      'oomkilled, HPA on cpu',
+      signal('oomkilled'),
+      { memory: { limit: '256Mi', request: '64Mi' }, autoscalers: [hpa('cpu')] },
+      state(),
+      'resized set-memory:384Mi/96Mi',
+    ],
+    [
+      'oomkilled, HPA on another container',
+      signal('oomkilled'),
+      { memory: { limit: '256Mi', request: '64Mi' }, autoscalers: [hpa('memory', 'sidecar')] },
+      state(),
+      'resized set-memory:384Mi/96Mi',
+    ],
     ['oomkilled without a limit', signal('oomkilled'), { memory: { limit: undefined, request: undefined } }, state(), 'escalated'],
     ['probefailed', signal('probefailed'), { podUid: 'u9' }, state(), 'replaced delete-pod:web-v2hash-x2x7q'],
     [

@@ -2,6 +2,7 @@
  * recover/decide — pure: signal + what the cluster looks like + recover's own history on the
  * target + policy + now -> a guard verdict and a plan, each with its reason. No I/O, no clock.
  */
+import { scaledDownBy, type Autoscaler } from '../_act/autoscalers.js';
 import { parseState, type ActionRecord as ActRecord, type ActState } from '../_act/guard.js';
 import type { ActionVerb, SignalData } from '../_signals/model.js';
 import { bytesOf, type Policy } from './config.js';
@@ -33,6 +34,8 @@ export interface Observed {
   readonly replicaSets?: readonly ReplicaSetView[];
   /** The container's current memory limit and request (oomkilled). */
   readonly memory?: { readonly limit: string | undefined; readonly request: string | undefined };
+  /** The HPAs and KEDA ScaledObjects that own the target's replicas (oomkilled). */
+  readonly autoscalers?: readonly Autoscaler[];
   /** The involved Pod's uid, when it still exists. */
   readonly podUid?: string;
   /** For a Node: how many nodes there are and how many are NotReady, and the pods to evict. */
@@ -150,6 +153,15 @@ function oomkilled(signal: SignalData, observed: Observed, policy: Policy): Plan
   const next = Math.min(Math.ceil(limit * policy.oomkilled.factor), ceiling);
   const request = observed.memory?.request ? bytesOf(observed.memory.request) : undefined;
   const nextRequest = request !== undefined && request < next ? Math.min(Math.ceil(request * policy.oomkilled.factor), next) : undefined;
+  // Respect the other owners of the replicas: a container without a request gets its limit as
+  // request, so raising either can make an autoscaler measuring memory utilization scale down.
+  const owner = (nextRequest !== undefined || request === undefined) && scaledDownBy(observed.autoscalers ?? [], 'memory', container);
+  if (owner)
+    return {
+      kind: 'escalate',
+      verb: 'escalated',
+      reason: `container ${container} was OOM-killed at ${observed.memory?.limit}, but ${owner}; recover leaves the resize to a person (raise the limit alone, or retarget the autoscaler)`,
+    };
   return {
     kind: 'plan',
     verb: 'resized',

@@ -3,6 +3,7 @@
  * audit) plus what the playbooks read and the steps they apply, idempotently (absolute values,
  * uid preconditions). API errors become kit errors here.
  */
+import { autoscalersOf } from '../_act/autoscalers.js';
 import { orUndefined, targetPort, type TargetPort } from '../_act/target.js';
 import { apiStatus, fromKubeError, type Kube, type KubeFactory } from '../_kit/k8s.js';
 import type { SignalData, Target } from '../_signals/model.js';
@@ -75,6 +76,7 @@ export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
       if (signal.class === 'oomkilled') {
         const c = d.spec?.template.spec?.containers.find((x) => x.name === signal.container);
         out.memory = { limit: c?.resources?.limits?.['memory'], request: c?.resources?.requests?.['memory'] };
+        out.autoscalers = await autoscalersOf(k, t);
       }
       if (signal.class === 'evicted') {
         const selector = Object.entries(d.spec?.selector.matchLabels ?? {})

@@ -3,6 +3,7 @@
  * the /scale subresource, the HPA and KEDA ScaledObject that may own the replicas.
  */
 import { createHash } from 'node:crypto';
+import { autoscalersOf } from '../_act/autoscalers.js';
 import { orUndefined, targetPort, type TargetPort } from '../_act/target.js';
 import { apiStatus, fromKubeError, type KubeFactory } from '../_kit/k8s.js';
 import type { Target } from '../_signals/model.js';
@@ -28,8 +29,6 @@ async function call<T>(what: string, f: () => Promise<T>): Promise<T> {
     throw fromKubeError(err, what);
   }
 }
-
-const KEDA_PAUSED = ['autoscaling.keda.sh/paused', 'autoscaling.keda.sh/paused-replicas'];
 
 /** Where custom-kind targets are remembered (in the function's own namespace). */
 export const REGISTRY = 'reflex-scale-targets';
@@ -67,43 +66,21 @@ export function kubeScalePort(kube: KubeFactory, namespace = 'reflex'): ScalePor
     },
 
     async owners(t) {
-      const k = await kube();
-      const hpas = await call(`list HPAs in ${t.namespace}`, () =>
-        k.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: t.namespace }),
-      );
-      const h = hpas.items.find((x) => x.spec?.scaleTargetRef.kind === t.kind && x.spec.scaleTargetRef.name === t.name);
-      let kedaPaused: string | undefined;
-      try {
-        const list = (await k.objects.list('keda.sh/v1alpha1', 'ScaledObject', t.namespace)) as {
-          items: {
-            metadata?: { name?: string; annotations?: Record<string, string> };
-            spec?: { scaleTargetRef?: { name?: string; kind?: string } };
-          }[];
-        };
-        const so = list.items.find(
-          (o) => o.spec?.scaleTargetRef?.name === t.name && (o.spec.scaleTargetRef.kind ?? 'Deployment') === t.kind,
-        );
-        const key = KEDA_PAUSED.find((a) => so?.metadata?.annotations?.[a] !== undefined && so.metadata.annotations[a] !== 'false');
-        if (key) kedaPaused = `ScaledObject ${so?.metadata?.name}: ${key}`;
-      } catch (err) {
-        // No KEDA installed: its API is not served (404), or discovery does not know the kind.
-        const status = apiStatus(err);
-        if (status !== undefined && status !== 404) throw fromKubeError(err, `list ScaledObjects in ${t.namespace}`);
-      }
+      const found = await autoscalersOf(await kube(), t);
+      const h = found.find((a) => a.kind === 'HorizontalPodAutoscaler');
+      const paused = found.find((a) => a.kind === 'ScaledObject' && a.paused);
       return {
         ...(h
           ? {
               hpa: {
-                name: h.metadata?.name ?? '',
-                minReplicas: h.spec?.minReplicas ?? 1,
-                maxReplicas: h.spec?.maxReplicas ?? 1,
-                scalingDisabled:
-                  h.status?.conditions?.some((c) => c.type === 'ScalingActive' && c.status === 'False' && c.reason === 'ScalingDisabled') ??
-                  false,
+                name: h.name,
+                minReplicas: h.minReplicas ?? 1,
+                maxReplicas: h.maxReplicas ?? 1,
+                scalingDisabled: h.scalingDisabled ?? false,
               },
             }
           : {}),
-        ...(kedaPaused ? { kedaPaused } : {}),
+        ...(paused ? { kedaPaused: `ScaledObject ${paused.name}: ${paused.paused}` } : {}),
       };
     },
 

@@ -259,8 +259,12 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['create', 'events', 'events.k8s.io', 'shop'],
         ['create', 'pods/eviction', '', 'shop'],
         ['patch', 'nodes', '', ''],
+        ['list', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
+        ['list', 'scaledobjects', 'keda.sh', 'shop'],
       ],
       forbidden: [
+        ['patch', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
+        ['update', 'scaledobjects', 'keda.sh', 'shop'],
         ['update', 'deployments/scale', 'apps', 'shop'],
         ['patch', 'deployments/scale', 'apps', 'shop'],
         ['delete', 'nodes', '', ''],

@@ -441,6 +441,27 @@ describe('guards: no change, and an explanatory outcome', () => {
     await unchanged(ns, 'cool');
   });
 
+  it('an HPA-owned target: no resize that would make its HPA scale the workload down', async () => {
+    await deploy(ns, 'scaled');
+    await a.autoscaling.createNamespacedHorizontalPodAutoscaler({
+      namespace: ns,
+      body: {
+        metadata: { name: 'scaled' },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'scaled' },
+          minReplicas: 2,
+          maxReplicas: 10,
+          metrics: [{ type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 70 } } }],
+        },
+      },
+    });
+    const res = await oom(ns, 'scaled');
+    expect(res.outcome).toBe('escalated');
+    expect(res.reason).toMatch(/HorizontalPodAutoscaler scaled scales this workload on memory utilization/);
+    await unchanged(ns, 'scaled');
+    expect(await auditNotes(ns, 'scaled')).toEqual([expect.stringMatching(/^ReflexEscalated: escalated: container app was OOM-killed/)]);
+  });
+
   it('an exhausted budget escalates', async () => {
     const ago = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
     const actions = [50, 40, 30].map((m, i) => ({ at: ago(m), signal: `old-${i}`, key: 'k', verb: 'restarted', state: 'done', steps: [] }));
