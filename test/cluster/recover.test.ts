@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import recover from '../../functions/recover/index.js';
@@ -275,6 +276,91 @@ describe('playbooks', () => {
     const res = await outcome(await signal('imagepull', { namespace: ns, name: 'img' }, 'img-7d9c8b5f4-x2x7q'));
     expect([res.type, res.outcome]).toEqual(['dev.reflex.action.escalated', 'escalated']);
     expect(await auditNotes(ns, 'img')).toEqual([expect.stringMatching(/^ReflexEscalated: escalated: an image that cannot be pulled/)]);
+  });
+});
+
+describe('outages and half-applied plans', () => {
+  /** A TCP hop in front of the API server that can be cut, so recover sees a real outage. */
+  async function cuttableApiServer(kubeconfig: string): Promise<{ kubeconfig: string; cut(down: boolean): void; close(): void }> {
+    const text = readFileSync(kubeconfig, 'utf8');
+    const [, host, port] = /server: https:\/\/([\d.]+):(\d+)/.exec(text)!;
+    let down = false;
+    const sockets = new Set<Socket>();
+    const hop = createNetServer((inbound) => {
+      if (down) {
+        inbound.destroy();
+        return;
+      }
+      const outbound = connect(Number(port), host);
+      for (const s of [inbound, outbound]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s)).on('error', () => {});
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((r) => hop.listen(0, '127.0.0.1', r));
+    const path = join(mkdtempSync(join(tmpdir(), 'reflex-hop-')), 'kubeconfig');
+    writeFileSync(path, text.replace(`${host}:${port}`, `127.0.0.1:${(hop.address() as AddressInfo).port}`));
+    return {
+      kubeconfig: path,
+      cut(d) {
+        down = d;
+        if (d) for (const s of sockets) s.destroy();
+      },
+      close() {
+        for (const s of sockets) s.destroy();
+        hop.close();
+      },
+    };
+  }
+
+  it('an API server outage answers 503 (retryable) and changes nothing; the retry applies once', async () => {
+    const hop = await cuttableApiServer(await asFunction('recover'));
+    const flaky = await startServer(recover, {
+      env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: hop.kubeconfig },
+      logSink: () => {},
+    });
+    try {
+      await deploy(ns, 'outage');
+      const send = () =>
+        signal('oomkilled', { namespace: ns, name: 'outage' }, 'outage-5c8d7f9b6-x2x7q', { container: 'app' }, 'sig-outage', flaky.url);
+      hop.cut(true);
+      const res = await send();
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toMatch(/problem\+json/);
+      const d = await a.apps.readNamespacedDeployment({ name: 'outage', namespace: ns });
+      expect(d.spec?.template.spec?.containers[0]?.resources?.limits?.['memory']).toBe('128Mi');
+      expect(d.metadata?.annotations?.[STATE_ANNOTATION]).toBeUndefined();
+      hop.cut(false);
+      expect((await outcome(await send())).outcome).toBe('applied');
+      expect((await outcome(await send())).outcome).toBe('skipped');
+      const after = await a.apps.readNamespacedDeployment({ name: 'outage', namespace: ns });
+      expect(after.spec?.template.spec?.containers[0]?.resources?.limits?.['memory']).toBe('192Mi');
+    } finally {
+      await flaky.shutdown();
+      hop.close();
+    }
+  });
+
+  it('a plan claimed by a replica that died before applying it is completed by the redelivery, not repeated', async () => {
+    const claimed = {
+      at: new Date().toISOString(),
+      signal: 'sig-claimed',
+      key: 'k',
+      verb: 'resized',
+      state: 'applying',
+      steps: [{ do: 'set-memory', container: 'app', limit: '192Mi', request: '96Mi' }],
+    };
+    await deploy(ns, 'claimed', { annotations: { [STATE_ANNOTATION]: JSON.stringify({ actions: [claimed] }) } });
+    const send = () =>
+      signal('oomkilled', { namespace: ns, name: 'claimed' }, 'claimed-5c8d7f9b6-x2x7q', { container: 'app' }, 'sig-claimed');
+    const first = await outcome(await send());
+    expect([first.outcome, first.reason]).toEqual(['applied', expect.stringMatching(/^completing resized claimed at/)]);
+    expect((await outcome(await send())).outcome).toBe('skipped');
+    const d = await a.apps.readNamespacedDeployment({ name: 'claimed', namespace: ns });
+    // The claimed values, once: not re-planned from the new limit (288Mi).
+    expect(d.spec?.template.spec?.containers[0]?.resources).toEqual({ limits: { memory: '192Mi' }, requests: { memory: '96Mi' } });
+    expect(JSON.parse(d.metadata!.annotations![STATE_ANNOTATION]!)).toMatchObject({ actions: [{ signal: 'sig-claimed', state: 'done' }] });
   });
 });
 
