@@ -1,27 +1,14 @@
 /**
- * _mesh/replay — feeds recorded watch events (`kubectl get … --watch --output-watch-events -o json`
- * lines) through classify exactly as an ApiServerSource would deliver them, on the recording's
- * own clock, and reports what each one became.
+ * _mesh/replay — reads recordings: watch events (`kubectl get … --watch --output-watch-events -o
+ * json`), pretty-printed or NDJSON, and `kubectl get … -o json` Lists; and the recording's clock.
+ * functions/_mesh/play.ts replays them through the mesh.
  */
 import { readFileSync } from 'node:fs';
-import classify from '../classify/index.js';
-import { startServer } from '../_kit/server.js';
-import { apiServerSourceMessage, type K8sObject, type WatchType } from './apiserversource.js';
+import type { K8sObject, WatchType } from './apiserversource.js';
 
 export interface Recorded {
   readonly type: WatchType;
   readonly object: K8sObject;
-}
-
-export interface Row {
-  readonly at: Date;
-  readonly watch: WatchType;
-  readonly object: K8sObject;
-  readonly status: number;
-  /** The signal classify replied with, if any. */
-  readonly signal?: { type: string; severity: string; subject: string; reason: string; message: string };
-  /** Why there was no signal (classify's own words). */
-  readonly why?: string;
 }
 
 /**
@@ -99,56 +86,8 @@ export function timeOf(o: K8sObject, fallback: Date): Date {
     status?.containerStatuses?.[0]?.lastState?.terminated?.finishedAt,
   ];
   for (const c of candidates) if (typeof c === 'string' && !Number.isNaN(Date.parse(c))) return new Date(c);
+  // An object with no time of its own happens when the one before it did; the first, at its creation.
+  const created = (o.metadata as { creationTimestamp?: string }).creationTimestamp;
+  if (fallback.getTime() === 0 && created && !Number.isNaN(Date.parse(created))) return new Date(created);
   return fallback;
-}
-
-/** `rulesFile` replays through other rules than the shipped ones (what-if). */
-export async function replay(records: readonly Recorded[], options: { rulesFile?: string; source?: string } = {}): Promise<Row[]> {
-  const source = options.source ?? 'https://kubernetes.default.svc';
-  let clock = new Date(0);
-  const why = new Map<string, string>();
-  const server = await startServer(classify, {
-    env: {
-      PORT: '0',
-      REFLEX_HOST: '127.0.0.1',
-      REFLEX_RESOLVE_OWNERS: 'names',
-      REFLEX_LOG_LEVEL: 'debug',
-      ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}),
-    },
-    now: () => clock,
-    logSink: (line) => {
-      const l = JSON.parse(line) as { msg?: string; ceId?: string; why?: string };
-      if (l.msg === 'no signal' && l.ceId && l.why) why.set(l.ceId, l.why);
-    },
-  });
-  const rows: Row[] = [];
-  try {
-    for (const r of records) {
-      clock = timeOf(r.object, clock);
-      const { headers, body } = apiServerSourceMessage(r.type, r.object, source, clock);
-      const res = await fetch(server.url, { method: 'POST', headers, body });
-      const text = await res.text();
-      const base = { at: clock, watch: r.type, object: r.object, status: res.status };
-      if (res.status === 200) {
-        const data = JSON.parse(text) as { severity: string; reason: string; message: string };
-        rows.push({
-          ...base,
-          signal: {
-            type: res.headers.get('ce-type') ?? '',
-            severity: data.severity,
-            subject: res.headers.get('ce-subject') ?? '',
-            reason: data.reason,
-            message: data.message,
-          },
-        });
-      } else if (res.status === 202) {
-        rows.push({ ...base, why: why.get(headers['ce-id']!) ?? 'accepted without a signal' });
-      } else {
-        rows.push({ ...base, why: `HTTP ${res.status}: ${text.slice(0, 200)}` });
-      }
-    }
-  } finally {
-    await server.shutdown();
-  }
-  return rows;
 }

@@ -7,7 +7,8 @@ import { autoscalersOf } from '../_act/autoscalers.js';
 import { orUndefined, targetPort, type TargetPort } from '../_act/target.js';
 import { apiStatus, fromKubeError, type Kube, type KubeFactory } from '../_kit/k8s.js';
 import type { SignalData, Target } from '../_signals/model.js';
-import { STATE_ANNOTATION, type Observed, type ReplicaSetView, type Step } from './decide.js';
+import { STATE_ANNOTATION, type Observed, type Step } from './decide.js';
+import { observedFrom, type Seen } from './observe.js';
 
 export interface RecoverPort extends TargetPort {
   observe(signal: SignalData): Promise<Observed>;
@@ -34,67 +35,38 @@ export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
     async observe(signal) {
       const k = await kube();
       const t = signal.target;
-      const out: { -readonly [K in keyof Observed]: Observed[K] } = {};
+      const seen: Seen = {};
       if (signal.involved.kind === 'Pod' && signal.involved.namespace) {
-        const pod = await orUndefined(`get pod ${signal.involved.name}`, () =>
+        seen.pod = await orUndefined(`get pod ${signal.involved.name}`, () =>
           k.core.readNamespacedPod({ name: signal.involved.name, namespace: signal.involved.namespace! }),
         );
-        if (pod?.metadata?.uid) out.podUid = pod.metadata.uid;
       }
       if (t.kind === 'Node' && signal.class === 'nodenotready') {
-        const nodes = await call('list nodes', () => k.core.listNode());
-        const notReady = nodes.items.filter((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True').length;
-        out.nodes = { total: nodes.items.length, notReady };
-        const pods = await call(`list pods on ${t.name}`, () =>
-          k.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${t.name}` }),
-        );
-        // DaemonSet pods would come straight back, mirror pods cannot be evicted; terminating ones are on their way.
-        out.podsOnNode = pods.items
-          .filter(
-            (p) =>
-              !p.metadata?.deletionTimestamp &&
-              !p.metadata?.annotations?.['kubernetes.io/config.mirror'] &&
-              !p.metadata?.ownerReferences?.some((o) => o.kind === 'DaemonSet'),
-          )
-          .map((p) => ({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '' }));
-        return out;
+        seen.nodes = (await call('list nodes', () => k.core.listNode())).items;
+        seen.pods = (
+          await call(`list pods on ${t.name}`, () => k.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${t.name}` }))
+        ).items;
+        return observedFrom(signal, seen);
       }
-      if (t.kind !== 'Deployment') return out;
+      if (t.kind !== 'Deployment') return observedFrom(signal, seen);
       const d = await call(`get Deployment ${t.namespace}/${t.name}`, () =>
         k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace }),
       );
-      if (signal.class === 'crashloop' || signal.class === 'rolloutstalled') {
-        const list = await call(`list replicasets in ${t.namespace}`, () => k.apps.listNamespacedReplicaSet({ namespace: t.namespace }));
-        out.replicaSets = list.items
-          .filter((r) => r.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid))
-          .map((r): ReplicaSetView => ({
-            name: r.metadata?.name ?? '',
-            revision: Number(r.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0),
-            readyReplicas: r.status?.readyReplicas ?? 0,
-          }));
-      }
-      if (signal.class === 'oomkilled') {
-        const c = d.spec?.template.spec?.containers.find((x) => x.name === signal.container);
-        out.memory = { limit: c?.resources?.limits?.['memory'], request: c?.resources?.requests?.['memory'] };
-        out.autoscalers = await autoscalersOf(k, t);
-      }
+      seen.deployment = d;
+      if (signal.class === 'crashloop' || signal.class === 'rolloutstalled')
+        seen.replicaSets = (
+          await call(`list replicasets in ${t.namespace}`, () => k.apps.listNamespacedReplicaSet({ namespace: t.namespace }))
+        ).items;
+      if (signal.class === 'oomkilled') seen.autoscalers = await autoscalersOf(k, t);
       if (signal.class === 'evicted') {
         const selector = Object.entries(d.spec?.selector.matchLabels ?? {})
           .map(([a, b]) => `${a}=${b}`)
           .join(',');
-        const pods = await call(`list pods in ${t.namespace}`, () =>
-          k.core.listNamespacedPod({ namespace: t.namespace, labelSelector: selector }),
-        );
-        const now = Date.now();
-        out.evictedPods = pods.items
-          .filter((p) => p.status?.phase === 'Failed' && p.status.reason === 'Evicted')
-          .map((p) => ({
-            name: p.metadata?.name ?? '',
-            uid: p.metadata?.uid ?? '',
-            ageSeconds: (now - new Date(p.status?.startTime ?? p.metadata?.creationTimestamp ?? now).getTime()) / 1000,
-          }));
+        seen.pods = (
+          await call(`list pods in ${t.namespace}`, () => k.core.listNamespacedPod({ namespace: t.namespace, labelSelector: selector }))
+        ).items;
       }
-      return out;
+      return observedFrom(signal, seen);
     },
 
     async apply(t, step) {

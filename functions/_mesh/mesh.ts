@@ -1,0 +1,114 @@
+/**
+ * _mesh/mesh — Reflex on one machine: the development broker plus every function the manifests
+ * deploy, each on its own local HTTP server with the environment its Knative Service declares
+ * (ConfigMap-mounted files mapped back to knative/config), K_SINK where a SinkBinding gives one.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startServer, type FunctionDefinition, type RunningServer } from '../_kit/index.js';
+import type { Env } from '../_kit/config.js';
+import { projectRoot } from '../_kit/schemas.js';
+import { startDevBroker, type BrokerRecord, type DevBroker } from './broker.js';
+import { loadMesh, type Mesh, type ServiceManifest } from './manifests.js';
+
+export interface MeshOptions {
+  /** A kustomization directory (default: the repository's knative/). */
+  readonly manifests?: string;
+  readonly port?: number;
+  /** The environment the functions start from (KUBECONFIG, secrets…); the Service's env wins. */
+  readonly env?: Env;
+  /** Functions act (no REFLEX_DRY_RUN=true). Default: dry-run. */
+  readonly act?: boolean;
+  readonly onRecord?: (r: BrokerRecord) => void;
+  /** Function log lines (JSON); default: dropped. */
+  readonly logSink?: (line: string, service: string) => void;
+  readonly now?: () => Date;
+  /** Per function (the Service's first arg): another definition to run, or null to not run it. */
+  readonly definitions?: Readonly<Record<string, FunctionDefinition<unknown> | null>>;
+  /** Per function: environment that wins over the Service's (e.g. no cluster lookups in a replay). */
+  readonly serviceEnv?: Readonly<Record<string, Env>>;
+  /** The broker's wait between retries (replays do not wait). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface RunningMesh {
+  readonly mesh: Mesh;
+  readonly broker: DevBroker;
+  readonly services: ReadonlyMap<string, RunningServer>;
+  close(): Promise<void>;
+}
+
+export const defaultManifests = (): string => join(projectRoot(), 'knative');
+
+/** The function a Reflex Service runs: its container's first arg names a folder in functions/. */
+async function definitionOf(s: ServiceManifest): Promise<FunctionDefinition<unknown> | undefined> {
+  const name = s.args[0];
+  if (!name || !/^[a-z][a-z0-9-]*$/.test(name)) return undefined;
+  // Sources (tsx) or built (dist): the sibling of this file's own kind.
+  const file = fileURLToPath(new URL(`../${name}/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+  if (!existsSync(file)) return undefined;
+  return ((await import(pathToFileURL(file).href)) as { default: FunctionDefinition<unknown> }).default;
+}
+
+export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh> {
+  const mesh = loadMesh(options.manifests ?? defaultManifests());
+  const services = new Map<string, RunningServer>();
+  const key = (ns: string, name: string): string => `${ns}/${name}`;
+  const broker = await startDevBroker({
+    mesh,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    resolve: (ref, ns) => (ref.kind === 'Service' ? services.get(key(ns, ref.name))?.url : undefined),
+    ...(options.onRecord ? { onRecord: options.onRecord } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+  });
+  // SinkBinding: the subject Service gets K_SINK = the sink's address (always a Broker here).
+  const sinkOf = new Map<string, string>();
+  for (const b of mesh.sources.filter((o) => o.kind === 'SinkBinding')) {
+    const spec = b.spec as {
+      subject?: { kind?: string; name?: string };
+      sink?: { ref?: { kind?: string; name?: string; namespace?: string } };
+    };
+    const ns = b.metadata.namespace ?? 'default';
+    if (spec.subject?.name && spec.sink?.ref?.kind === 'Broker' && spec.sink.ref.name)
+      sinkOf.set(key(ns, spec.subject.name), broker.ingress(spec.sink.ref.namespace ?? ns, spec.sink.ref.name));
+  }
+  try {
+    for (const s of mesh.services) {
+      const fn = s.args[0] ?? '';
+      const chosen = options.definitions?.[fn];
+      const def = chosen === undefined ? await definitionOf(s) : chosen;
+      if (!def) continue;
+      const sink = sinkOf.get(key(s.namespace, s.name));
+      const env: { [k: string]: string | undefined } = {
+        ...(options.env ?? process.env),
+        ...s.env,
+        PORT: '0',
+        REFLEX_HOST: '127.0.0.1',
+        ...(options.act ? {} : { REFLEX_DRY_RUN: 'true' }),
+        ...(sink ? { K_SINK: sink } : {}),
+        ...options.serviceEnv?.[fn],
+      };
+      const server = await startServer(def, {
+        env,
+        logSink: (line) => options.logSink?.(line, s.name),
+        ...(options.now ? { now: options.now } : {}),
+      });
+      services.set(key(s.namespace, s.name), server);
+    }
+  } catch (err) {
+    await Promise.allSettled([...services.values()].map((s) => s.shutdown()));
+    await broker.close();
+    throw err;
+  }
+  return {
+    mesh,
+    broker,
+    services,
+    async close() {
+      await broker.idle();
+      await broker.close();
+      await Promise.allSettled([...services.values()].map((s) => s.shutdown()));
+    },
+  };
+}

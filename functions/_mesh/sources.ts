@@ -1,0 +1,198 @@
+/**
+ * _mesh/sources — the manifests' sources, run locally: PingSources on their cron schedules, and
+ * ApiServerSources as a watch emitting what the receive adapter would (Resource mode: type,
+ * source, subject, extensions and data; nothing for the initial list or a relist).
+ */
+import { randomUUID } from 'node:crypto';
+import { CloudEvent } from 'cloudevents';
+import { parseRequest } from '../_kit/binding.js';
+import type { Kube } from '../_kit/k8s.js';
+import { apiServerSourceMessage, type K8sObject, type WatchType } from './apiserversource.js';
+import type { DevBroker } from './broker.js';
+import type { Manifest, Mesh } from './manifests.js';
+
+interface SinkRef {
+  sink?: { ref?: { kind?: string; name?: string; namespace?: string } };
+}
+
+/** The Broker a source sends to (the only sink kind the development broker has). */
+function brokerOf(o: Manifest): { namespace: string; name: string } | undefined {
+  const ref = (o.spec as SinkRef | undefined)?.sink?.ref;
+  if (ref?.kind !== 'Broker' || !ref.name) return undefined;
+  return { namespace: ref.namespace ?? o.metadata.namespace ?? 'default', name: ref.name };
+}
+
+/** One cron field (`*`, `*\/5`, `1-5`, `1,15`, `10-40/10`) against a value. */
+function fieldMatches(field: string, value: number, min: number, max: number): boolean {
+  return field.split(',').some((part) => {
+    const [range, stepText] = part.split('/') as [string, string | undefined];
+    const step = stepText === undefined ? 1 : Number(stepText);
+    let [lo, hi] = [min, max];
+    if (range !== '*') {
+      const [a, b] = range.split('-');
+      lo = Number(a);
+      hi = b === undefined ? (stepText === undefined ? lo : max) : Number(b);
+    }
+    if (![lo, hi, step].every(Number.isInteger) || step < 1) throw new Error(`cron field ${JSON.stringify(field)} is not understood`);
+    return value >= lo && value <= hi && (value - lo) % step === 0;
+  });
+}
+
+/** Standard 5-field cron (minute hour day-of-month month day-of-week), in UTC as PingSource defaults. */
+export function cronMatches(schedule: string, at: Date): boolean {
+  const f = schedule.trim().split(/\s+/);
+  if (f.length !== 5) throw new Error(`schedule ${JSON.stringify(schedule)}: expected 5 cron fields`);
+  const [min, hour, dom, month, dow] = f as [string, string, string, string, string];
+  const day = fieldMatches(dom, at.getUTCDate(), 1, 31);
+  const weekday = fieldMatches(dow.replace(/\b7\b/g, '0'), at.getUTCDay(), 0, 6);
+  // Cron's rule: when both day fields are restricted, either may match.
+  const days = dom !== '*' && dow !== '*' ? day || weekday : day && weekday;
+  return (
+    fieldMatches(min, at.getUTCMinutes(), 0, 59) &&
+    fieldMatches(hour, at.getUTCHours(), 0, 23) &&
+    fieldMatches(month, at.getUTCMonth() + 1, 1, 12) &&
+    days
+  );
+}
+
+/** The event a PingSource sends (sources.knative.dev/v1). */
+export function pingEvent(o: Manifest, at: Date): CloudEvent<unknown> {
+  const spec = (o.spec ?? {}) as { contentType?: string; data?: string; dataBase64?: string };
+  const type = spec.contentType ?? '';
+  const raw = spec.dataBase64 !== undefined ? Buffer.from(spec.dataBase64, 'base64') : spec.data;
+  const data = typeof raw === 'string' && /json/.test(type) ? (JSON.parse(raw) as unknown) : raw;
+  return new CloudEvent<unknown>(
+    {
+      id: randomUUID(),
+      source: `/apis/v1/namespaces/${o.metadata.namespace ?? 'default'}/pingsources/${o.metadata.name}`,
+      type: 'dev.knative.sources.ping',
+      time: at.toISOString(),
+      ...(type ? { datacontenttype: type } : {}),
+      ...(data !== undefined ? { data } : {}),
+    },
+    false,
+  );
+}
+
+/** Runs every PingSource of the mesh; returns a stop function. Checks once a minute, on the minute. */
+export function startPingSources(mesh: Mesh, broker: DevBroker, onError: (msg: string) => void): () => void {
+  const pings = mesh.sources.filter((o) => o.kind === 'PingSource');
+  for (const p of pings) cronMatches(String((p.spec as { schedule?: string } | undefined)?.schedule ?? ''), new Date());
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (): void => {
+    const now = new Date();
+    for (const p of pings) {
+      const to = brokerOf(p);
+      if (!to) {
+        onError(`${p.from}: PingSource ${p.metadata.name} does not send to a Broker; skipped`);
+        continue;
+      }
+      if (cronMatches(String((p.spec as { schedule?: string }).schedule), now)) broker.publish(to.namespace, to.name, pingEvent(p, now));
+    }
+    timer = setTimeout(tick, 60_000 - (Date.now() % 60_000) + 50);
+  };
+  timer = setTimeout(tick, 60_000 - (Date.now() % 60_000) + 50);
+  return () => clearTimeout(timer);
+}
+
+interface SourceSpec {
+  mode?: string;
+  namespaceSelector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+  resources?: { apiVersion: string; kind: string; selector?: { matchLabels?: Record<string, string> } }[];
+}
+
+const selectorText = (labels: Record<string, string> | undefined): string | undefined =>
+  labels
+    ? Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')
+    : undefined;
+
+/**
+ * Bridges the cluster's changes to the Broker as each ApiServerSource of the mesh would, with a
+ * watch per (resource, namespace). Like the adapter, it emits nothing for objects that exist when
+ * it starts or when a watch is re-established. Returns a stop function.
+ */
+export async function startApiServerWatches(
+  mesh: Mesh,
+  broker: DevBroker,
+  kube: Kube,
+  onError: (msg: string) => void,
+): Promise<() => void> {
+  const stops: (() => void)[] = [];
+  let stopped = false;
+  const server = kube.config.getCurrentCluster()?.server ?? 'https://kubernetes.default.svc';
+  for (const src of mesh.sources.filter((o) => o.kind === 'ApiServerSource')) {
+    const spec = (src.spec ?? {}) as SourceSpec;
+    const to = brokerOf(src);
+    if (!to) throw new Error(`${src.from}: ApiServerSource ${src.metadata.name} does not send to a Broker`);
+    if ((spec.mode ?? 'Reference') !== 'Resource')
+      throw new Error(`${src.from}: ApiServerSource ${src.metadata.name}: only mode Resource is bridged locally`);
+    if (spec.namespaceSelector?.matchExpressions?.length)
+      throw new Error(`${src.from}: namespaceSelector.matchExpressions is not supported locally; use matchLabels`);
+    const labels = selectorText(spec.namespaceSelector?.matchLabels);
+    const namespaces =
+      spec.namespaceSelector === undefined
+        ? [undefined]
+        : (await kube.core.listNamespace(labels ? { labelSelector: labels } : {})).items.map((n) => n.metadata?.name);
+    for (const r of spec.resources ?? []) {
+      const plural = await kube.plural(r.apiVersion, r.kind);
+      if (!plural) throw new Error(`${src.from}: the API server does not serve ${r.apiVersion} ${r.kind}`);
+      const prefix = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
+      const clusterScoped = r.kind === 'Node' || r.kind === 'Namespace' || r.kind === 'PersistentVolume';
+      for (const ns of clusterScoped ? [undefined] : namespaces) {
+        const path = ns ? `${prefix}/namespaces/${ns}/${plural}` : `${prefix}/${plural}`;
+        const run = async (): Promise<void> => {
+          if (stopped) return;
+          try {
+            // List first: what exists now is not news (the adapter sends nothing for it either).
+            const list = (await kube.objects.list(
+              r.apiVersion,
+              r.kind,
+              ns,
+              undefined,
+              undefined,
+              undefined,
+              undefined,
+              selectorText(r.selector?.matchLabels),
+            )) as {
+              metadata?: { resourceVersion?: string };
+            };
+            const watch = new kube.lib.Watch(kube.config);
+            const req = await watch.watch(
+              path,
+              {
+                resourceVersion: list.metadata?.resourceVersion,
+                allowWatchBookmarks: true,
+                ...(r.selector ? { labelSelector: selectorText(r.selector.matchLabels) } : {}),
+              },
+              (type: string, object: K8sObject) => {
+                if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
+                const { headers, body } = apiServerSourceMessage(
+                  type as WatchType,
+                  { ...object, apiVersion: r.apiVersion, kind: r.kind },
+                  server,
+                );
+                broker.publish(to.namespace, to.name, parseRequest(headers, Buffer.from(body)).events[0]!);
+              },
+              (err: unknown) => {
+                if (stopped) return;
+                if (err) onError(`watch ${path}: ${err instanceof Error ? err.message : String(err)}; re-listing`);
+                setTimeout(() => void run(), 1000);
+              },
+            );
+            stops.push(() => req.abort());
+          } catch (err) {
+            onError(`watch ${path}: ${err instanceof Error ? err.message : String(err)}; retrying in 5 s`);
+            setTimeout(() => void run(), 5000);
+          }
+        };
+        await run();
+      }
+    }
+  }
+  return () => {
+    stopped = true;
+    for (const s of stops) s();
+  };
+}

@@ -1,0 +1,411 @@
+/**
+ * The development broker over real HTTP: manifests written to a temporary kustomization, events
+ * posted to its ingress by plain HTTP clients, local servers as subscribers. Checks Knative's
+ * routing rules for each filter dialect, retries and backoff, dead letters with their
+ * extensions, replies and the TTL that stops reply loops.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevBroker, type DevBroker, type BrokerRecord } from '../../functions/_mesh/broker.js';
+import { loadMesh, ManifestError } from '../../functions/_mesh/manifests.js';
+
+interface Hit {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+type Answer = (hit: Hit, n: number) => { status: number; headers?: Record<string, string>; body?: string; delayMs?: number };
+interface Subscriber {
+  url: string;
+  hits: Hit[];
+  answer: Answer;
+  close(): Promise<void>;
+}
+
+async function subscriber(answer: Answer = () => ({ status: 202 })): Promise<Subscriber> {
+  const s: Subscriber = { url: '', hits: [], answer, close: async () => {} };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      const hit = { path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      s.hits.push(hit);
+      const a = s.answer(hit, s.hits.length);
+      setTimeout(() => res.writeHead(a.status, a.headers).end(a.body ?? ''), a.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  s.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  s.close = () =>
+    new Promise((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return s;
+}
+
+/** A kustomization with the given objects, as YAML documents. */
+function manifests(objects: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'reflex-mesh-'));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'kustomization.yaml'), 'resources: [mesh.yaml]\nnamespace: dev\n');
+  writeFileSync(join(dir, 'mesh.yaml'), objects.join('\n---\n'));
+  return dir;
+}
+
+const broker = (delivery = ''): string => `apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: { name: default }
+spec:
+${delivery || '  {}'}`;
+
+const trigger = (name: string, url: string, rest: string): string => `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: ${name} }
+spec:
+  broker: default
+  subscriber: { uri: "${url}" }
+${rest}`;
+
+function post(url: string, attrs: Record<string, string>, data: unknown = { hello: 'world' }): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const [k, v] of Object.entries(attrs)) headers[`ce-${k}`] = v;
+  return fetch(url, { method: 'POST', headers, body: JSON.stringify(data) });
+}
+const ce = (type: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  specversion: '1.0',
+  id: `id-${Math.random().toString(36).slice(2)}`,
+  source: '/test',
+  type,
+  ...extra,
+});
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+async function start(objects: string[], extra: { sleeps?: number[]; records?: BrokerRecord[] } = {}): Promise<DevBroker> {
+  const b = await startDevBroker({
+    mesh: loadMesh(manifests(objects)),
+    resolve: () => undefined,
+    sleep: async (ms) => void extra.sleeps?.push(ms),
+    ...(extra.records ? { onRecord: (r) => extra.records!.push(r) } : {}),
+  });
+  open.push({ close: async () => (await b.idle(), await b.close()) });
+  return b;
+}
+
+describe('ingress', () => {
+  let b: DevBroker;
+  let sub: Subscriber;
+  beforeAll(async () => {
+    sub = await subscriber();
+    b = await startDevBroker({ mesh: loadMesh(manifests([broker(), trigger('all', sub.url, '')])), resolve: () => undefined });
+  });
+  afterAll(async () => {
+    await b.close();
+    await sub.close();
+  });
+
+  it('accepts binary and structured CloudEvents with 202 and delivers them in binary mode', async () => {
+    expect((await post(b.ingress('dev', 'default'), ce('t.binary'))).status).toBe(202);
+    const structured = await fetch(b.ingress('dev', 'default'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify({ specversion: '1.0', id: 's1', source: '/s', type: 't.structured', data: { n: 1 } }),
+    });
+    expect(structured.status).toBe(202);
+    await b.idle();
+    const types = sub.hits.map((h) => h.headers['ce-type']);
+    expect(types).toEqual(expect.arrayContaining(['t.binary', 't.structured']));
+    const s = sub.hits.find((h) => h.headers['ce-type'] === 't.structured')!;
+    expect([s.headers['ce-id'], s.headers['prefer'], JSON.parse(s.body)]).toEqual(['s1', 'reply', { n: 1 }]);
+    // The broker's own attributes: arrival time is stamped; the TTL is not shown to subscribers.
+    expect(s.headers['ce-knativearrivaltime']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(s.headers['ce-knativebrokerttl']).toBeUndefined();
+  });
+
+  it('refuses what is not a CloudEvent with 400 and says what is wrong', async () => {
+    const res = await post(b.ingress('dev', 'default'), { specversion: '1.0', source: '/s', type: 't' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(JSON.stringify(await res.json())).toMatch(/id/);
+    expect((await fetch(b.ingress('dev', 'default'), { method: 'POST', body: 'hello' })).status).toBe(400);
+  });
+
+  it('404 for a Broker the manifests do not have, 405 for GET', async () => {
+    expect((await post(b.ingress('dev', 'nope'), ce('t'))).status).toBe(404);
+    expect((await fetch(b.ingress('dev', 'default'))).status).toBe(405);
+  });
+});
+
+describe('filters', () => {
+  /** Posts events, returns which triggers' subscribers got which types. */
+  async function route(triggers: Record<string, string>, events: Record<string, string>[]): Promise<Record<string, string[]>> {
+    const subs: Record<string, Subscriber> = {};
+    for (const name of Object.keys(triggers)) {
+      subs[name] = await subscriber();
+      open.push(subs[name]);
+    }
+    const b = await start([broker(), ...Object.entries(triggers).map(([name, f]) => trigger(name, subs[name]!.url, f))]);
+    for (const e of events) expect((await post(b.ingress('dev', 'default'), e)).status).toBe(202);
+    await b.idle();
+    return Object.fromEntries(Object.entries(subs).map(([n, s]) => [n, s.hits.map((h) => String(h.headers['ce-id']))]));
+  }
+
+  it('filter.attributes: exact; "" means present and non-empty; a missing extension fails', async () => {
+    const got = await route(
+      {
+        exact: '  filter: { attributes: { type: a.b, team: shop } }',
+        anyteam: '  filter: { attributes: { team: "" } }',
+        subject: '  filter: { attributes: { subject: "" } }',
+        none: '',
+      },
+      [
+        ce('a.b', { id: '1', team: 'shop' }),
+        ce('a.b', { id: '2', team: 'other' }),
+        ce('a.b', { id: '3' }),
+        ce('x', { id: '4', team: '', subject: 's' }),
+      ],
+    );
+    expect(got).toEqual({ exact: ['1'], anyteam: ['1', '2'], subject: ['4'], none: ['1', '2', '3', '4'] });
+  });
+
+  it('filters: exact, prefix, suffix, all, any, not; AND at the top level; filters win over filter', async () => {
+    const got = await route(
+      {
+        prefix: '  filters: [{ prefix: { type: dev.reflex.signal. } }]',
+        suffix: '  filters: [{ suffix: { type: .crashloop } }]',
+        and: '  filters: [{ prefix: { type: dev.reflex. } }, { exact: { reflexclass: oomkilled } }]',
+        any: '  filters: [{ any: [{ exact: { reflexclass: oomkilled } }, { exact: { reflexclass: crashloop } }] }]',
+        notload: '  filters: [{ prefix: { type: dev.reflex.signal. } }, { not: { any: [{ exact: { reflexclass: loadhigh } }] } }]',
+        all: '  filters: [{ all: [{ prefix: { type: dev. } }, { suffix: { type: high } }] }]',
+        wins: '  filter: { attributes: { type: nothing } }\n  filters: [{ exact: { reflexclass: loadhigh } }]',
+      },
+      [
+        ce('dev.reflex.signal.crashloop', { id: 'c', reflexclass: 'crashloop' }),
+        ce('dev.reflex.signal.oomkilled', { id: 'o', reflexclass: 'oomkilled' }),
+        ce('dev.reflex.signal.loadhigh', { id: 'l', reflexclass: 'loadhigh' }),
+        ce('other', { id: 'x' }),
+      ],
+    );
+    expect(got).toEqual({
+      prefix: ['c', 'o', 'l'],
+      suffix: ['c'],
+      and: ['o'],
+      any: ['c', 'o'],
+      notload: ['c', 'o'],
+      all: ['l'],
+      wins: ['l'],
+    });
+  });
+
+  it('filters: a missing attribute fails; an empty value makes the filter match everything (Knative skips it)', async () => {
+    const got = await route(
+      {
+        missing: '  filters: [{ exact: { team: shop } }]',
+        empty: '  filters: [{ exact: { team: "" } }]',
+        notmissing: '  filters: [{ not: { exact: { team: shop } } }]',
+      },
+      [ce('t', { id: '1', team: 'shop' }), ce('t', { id: '2' })],
+    );
+    expect(got).toEqual({ missing: ['1'], empty: ['1', '2'], notmissing: ['2'] });
+  });
+
+  it('filters: cesql, where an evaluation error does not match', async () => {
+    const got = await route(
+      {
+        like: `  filters: [{ cesql: "type LIKE 'dev.reflex.signal.%' AND reflexclass IN ('crashloop', 'oomkilled')" }]`,
+        sequence: '  filters: [{ cesql: "INT(sequence) > 5" }]',
+        missing: '  filters: [{ cesql: "team = \'shop\' OR true" }]',
+      },
+      [
+        ce('dev.reflex.signal.crashloop', { id: 'c', reflexclass: 'crashloop', sequence: '10' }),
+        ce('dev.reflex.signal.loadhigh', { id: 'l', reflexclass: 'loadhigh', sequence: '3' }),
+        ce('x', { id: 'x', sequence: 'ten' }),
+      ],
+    );
+    // `team` is missing everywhere: an error, so no match even though the OR is true.
+    expect(got).toEqual({ like: ['c'], sequence: ['c'], missing: [] });
+  });
+
+  it('a Trigger with an invalid CESQL expression, or two dialects in one filter, is refused at load, naming it', async () => {
+    const bad = manifests([broker(), trigger('bad', 'http://127.0.0.1:1/', '  filters: [{ cesql: "type = = 1" }]')]);
+    await expect(startDevBroker({ mesh: loadMesh(bad), resolve: () => undefined })).rejects.toThrow(/Trigger bad: cesql/);
+    const two = manifests([broker(), trigger('two', 'http://127.0.0.1:1/', '  filters: [{ exact: { a: b }, prefix: { c: d } }]')]);
+    expect(() => loadMesh(two)).toThrow(ManifestError);
+    expect(() => loadMesh(two)).toThrow(/exactly one dialect/);
+  });
+});
+
+describe('delivery', () => {
+  const dls = (url: string): string => `    deadLetterSink: { uri: "${url}" }`;
+
+  it('retries 503 with exponential backoff and stops at the first success', async () => {
+    const sub = await subscriber((_h, n) => ({ status: n < 3 ? 503 : 202 }));
+    open.push(sub);
+    const sleeps: number[] = [];
+    const b = await start([broker(), trigger('t', sub.url, '  delivery: { retry: 5, backoffPolicy: exponential, backoffDelay: PT0.1S }')], {
+      sleeps,
+    });
+    await post(b.ingress('dev', 'default'), ce('t'));
+    await b.idle();
+    expect(sub.hits).toHaveLength(3);
+    expect(sleeps).toEqual([100, 200]);
+  });
+
+  it('linear backoff: the first retry does not wait (as Knative codes it); retry + 1 attempts in all', async () => {
+    const sub = await subscriber(() => ({ status: 500 }));
+    open.push(sub);
+    const sleeps: number[] = [];
+    const b = await start([broker(), trigger('t', sub.url, '  delivery: { retry: 3, backoffPolicy: linear, backoffDelay: PT1S }')], {
+      sleeps,
+    });
+    await post(b.ingress('dev', 'default'), ce('t'));
+    await b.idle();
+    expect(sub.hits).toHaveLength(4);
+    expect(sleeps).toEqual([0, 1000, 2000]);
+  });
+
+  it.each([404, 408, 409, 429, 500, 502, 504])('%i is retried', async (status) => {
+    const sub = await subscriber((_h, n) => ({ status: n === 1 ? status : 202 }));
+    open.push(sub);
+    const b = await start([broker(), trigger('t', sub.url, '  delivery: { retry: 1 }')]);
+    await post(b.ingress('dev', 'default'), ce('t'));
+    await b.idle();
+    expect(sub.hits).toHaveLength(2);
+  });
+
+  it('a 400 is not retried: dead-lettered at once with knativeerrordest, knativeerrorcode and base64 knativeerrordata', async () => {
+    const sub = await subscriber(() => ({ status: 400, body: 'bad event: no reflexclass' }));
+    const dead = await subscriber();
+    open.push(sub, dead);
+    const b = await start([broker(), trigger('t', sub.url, `  delivery:\n    retry: 5\n${dls(dead.url)}`)]);
+    await post(b.ingress('dev', 'default'), ce('t', { id: 'gone' }), { a: 1 });
+    await b.idle();
+    expect(sub.hits).toHaveLength(1);
+    expect(dead.hits).toHaveLength(1);
+    const h = dead.hits[0]!;
+    expect([h.headers['ce-id'], h.headers['ce-knativeerrordest'], h.headers['ce-knativeerrorcode']]).toEqual(['gone', sub.url, '400']);
+    expect(Buffer.from(String(h.headers['ce-knativeerrordata']), 'base64').toString()).toBe('bad event: no reflexclass');
+    expect(JSON.parse(h.body)).toEqual({ a: 1 });
+  });
+
+  it("retries exhausted: the Broker's dead-letter sink is used when the Trigger has none; a network error is code 500", async () => {
+    const dead = await subscriber();
+    open.push(dead);
+    const b = await start([
+      broker(`  delivery:\n    retry: 1\n${dls(dead.url)}`),
+      trigger('t', 'http://127.0.0.1:1/', '  delivery: { retry: 2 }'),
+    ]);
+    await post(b.ingress('dev', 'default'), ce('t'));
+    await b.idle();
+    expect(dead.hits).toHaveLength(1);
+    expect(dead.hits[0]!.headers['ce-knativeerrorcode']).toBe('500');
+    expect(Buffer.from(String(dead.hits[0]!.headers['ce-knativeerrordata']), 'base64').toString()).toMatch(/^dispatch error: /);
+  });
+
+  it('a timeout per attempt counts as a failure and is retried', async () => {
+    const sub = await subscriber((_h, n) => ({ status: 202, delayMs: n === 1 ? 1000 : 0 }));
+    open.push(sub);
+    const b = await start([broker(), trigger('t', sub.url, '  delivery: { retry: 1, timeout: PT0.2S }')]);
+    await post(b.ingress('dev', 'default'), ce('t'));
+    await b.idle();
+    expect(sub.hits).toHaveLength(2);
+  });
+});
+
+describe('replies', () => {
+  it('a reply goes back into the Broker and is routed like any event', async () => {
+    const first = await subscriber(() => ({
+      status: 200,
+      headers: { 'ce-specversion': '1.0', 'ce-id': 'r1', 'ce-source': '/fn', 'ce-type': 'the.reply', 'content-type': 'application/json' },
+      body: '{"ok":true}',
+    }));
+    const second = await subscriber();
+    open.push(first, second);
+    const b = await start([
+      broker(),
+      trigger('first', first.url, '  filters: [{ exact: { type: the.request } }]'),
+      trigger('second', second.url, '  filters: [{ exact: { type: the.reply } }]'),
+    ]);
+    await post(b.ingress('dev', 'default'), ce('the.request'));
+    await b.idle();
+    expect(second.hits.map((h) => [h.headers['ce-id'], h.body])).toEqual([['r1', '{"ok":true}']]);
+  });
+
+  it('a reply loop stops when knativebrokerttl runs out', async () => {
+    const records: BrokerRecord[] = [];
+    const echo = await subscriber((hit) => ({
+      status: 200,
+      headers: { 'ce-specversion': '1.0', 'ce-id': `${String(hit.headers['ce-id'])}+`, 'ce-source': '/echo', 'ce-type': 'loop' },
+    }));
+    open.push(echo);
+    const b = await start([broker(), trigger('echo', echo.url, '')], { records });
+    expect((await post(b.ingress('dev', 'default'), ce('loop', { knativebrokerttl: '5' }))).status).toBe(202);
+    await b.idle();
+    // TTL 5 -> 4 at the ingress, then 3, 2, 1 on each reply; the reply carrying 1 is refused.
+    expect(echo.hits).toHaveLength(4);
+    expect(records.filter((r) => r.kind === 'refused').map((r) => (r as { status: number }).status)).toEqual([400]);
+    // An event already at the end of its TTL is refused by the ingress itself.
+    expect((await post(b.ingress('dev', 'default'), ce('loop', { knativebrokerttl: '1' }))).status).toBe(400);
+  });
+
+  it('without a TTL the loop still ends, after 255 hops', async () => {
+    const echo = await subscriber((hit) => ({
+      status: 200,
+      headers: { 'ce-specversion': '1.0', 'ce-id': `${String(hit.headers['ce-id'])}+`, 'ce-source': '/echo', 'ce-type': 'loop' },
+    }));
+    open.push(echo);
+    const b = await start([broker(), trigger('echo', echo.url, '')]);
+    await post(b.ingress('dev', 'default'), ce('loop'));
+    await b.idle();
+    expect(echo.hits).toHaveLength(255);
+  });
+
+  it('a non-empty reply that is not a CloudEvent is a failed delivery (502): retried, then dead-lettered', async () => {
+    const sub = await subscriber(() => ({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'done!' }));
+    const dead = await subscriber();
+    open.push(sub, dead);
+    const b = await start([broker(), trigger('t', sub.url, `  delivery:\n    retry: 1\n    deadLetterSink: { uri: "${dead.url}" }`)]);
+    await post(b.ingress('dev', 'default'), ce('t'));
+    await b.idle();
+    expect(sub.hits).toHaveLength(2);
+    expect(dead.hits[0]!.headers['ce-knativeerrorcode']).toBe('502');
+  });
+});
+
+describe('subscribers', () => {
+  it('subscriber.ref to a Knative Service resolves to the local function; ref + uri appends the path', async () => {
+    const svc = await subscriber();
+    open.push(svc);
+    const mesh = loadMesh(
+      manifests([
+        broker(),
+        `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: by-ref }
+spec:
+  broker: default
+  subscriber:
+    ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: worker }
+    uri: /hooks/reflex`,
+      ]),
+    );
+    const asked: string[] = [];
+    const b = await startDevBroker({
+      mesh,
+      resolve: (ref, ns) => (asked.push(`${ref.kind} ${ns}/${ref.name}`), svc.url.replace(/\/$/, '')),
+    });
+    open.push({ close: () => b.close() });
+    await post(b.ingress('dev', 'default'), ce('t'));
+    await b.idle();
+    expect(asked).toEqual(['Service dev/worker']);
+    expect(svc.hits.map((h) => h.path)).toEqual(['/hooks/reflex']);
+  });
+});
