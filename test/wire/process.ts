@@ -20,8 +20,13 @@ export interface Proc {
   readonly exited: Promise<number | null>;
 }
 
-export function start(command: string, args: readonly string[], env: Record<string, string>): Proc {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `group`: a process group of its own, so a signal to -pid reaches everything it started. */
+export function start(command: string, args: readonly string[], env: Record<string, string>, options: { group?: boolean } = {}): Proc {
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.group ?? false,
+  });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

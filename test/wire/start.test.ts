@@ -38,7 +38,7 @@ describe('the embedded incident', () => {
     expect(await p.exited).toBe(0);
     expect(p.output()).toContain('-> signal crashloop WARNING on Deployment shop/web (BackOff)');
     expect(p.output()).toMatch(/-> recover: dryrun rolledback on Deployment shop\/web/);
-    expect(p.output()).toMatch(/13 events in \(5 more only described the cluster\), 6 signals, 6 decisions, 0 delivery problems/);
+    expect(p.output()).toMatch(/14 events in \(4 more only described the cluster\), 6 signals, 6 decisions, 0 delivery problems/);
   }, 60_000);
 
   it('reflex replay --json: one object per line, the same decisions', async () => {
