@@ -69,9 +69,8 @@ export function attributesOf(event: Event): Attributes {
 
 /** The same event with `drop` removed and `add` set (the SDK's cloneWith cannot remove). */
 function withExtensions(event: Event, add: { [k: string]: unknown }, drop: readonly string[] = []): Event {
-  const attrs: { [k: string]: unknown } = { ...attributesOf(event), data: event.data, ...add };
-  for (const k of drop) delete attrs[k];
-  return new CloudEvent<unknown>(attrs, false);
+  const attrs = Object.entries({ ...attributesOf(event), ...add }).filter(([k]) => !drop.includes(k));
+  return new CloudEvent<unknown>({ ...Object.fromEntries(attrs), data: event.data }, false);
 }
 
 export async function startDevBroker(options: DevBrokerOptions): Promise<DevBroker> {
