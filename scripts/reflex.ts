@@ -127,7 +127,10 @@ async function replayFileInto(file: string, running: Awaited<ReturnType<typeof s
   const broker = running.mesh.brokers[0];
   if (!broker) fail('the manifests have no Broker');
   for (const r of readRecording(file)) {
-    const { headers, body } = apiServerSourceMessage(r.type, r.object, 'https://kubernetes.default.svc');
+    const { headers, body } =
+      r.type === 'CLOUDEVENT'
+        ? { headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(r.event) }
+        : apiServerSourceMessage(r.type, r.object, 'https://kubernetes.default.svc');
     running.broker.publish(broker!.namespace, broker!.name, parseRequest(headers, Buffer.from(body)).events[0]!);
     await running.broker.idle();
   }

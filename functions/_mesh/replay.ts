@@ -6,10 +6,16 @@
 import { readFileSync } from 'node:fs';
 import type { K8sObject, WatchType } from './apiserversource.js';
 
-export interface Recorded {
+export interface WatchRecord {
   readonly type: WatchType;
   readonly object: K8sObject;
 }
+/** A CloudEvent in the JSON event format (a recording of what reached a Broker). */
+export interface CloudEventRecord {
+  readonly type: 'CLOUDEVENT';
+  readonly event: Readonly<Record<string, unknown>>;
+}
+export type Recorded = WatchRecord | CloudEventRecord;
 
 /**
  * Splits a stream of JSON values: NDJSON, or the pretty-printed objects one after another that
@@ -50,17 +56,18 @@ export function jsonValues(text: string): { text: string; line: number }[] {
 /**
  * Reads a recording: watch events ({"type": ADDED|MODIFIED|DELETED, "object": …}, as
  * `kubectl get events -A --watch --output-watch-events -o json` writes them, pretty-printed or
- * one per line), or a `kubectl get … -o json` List (each item replayed as ADDED). A value that is
- * neither names its line.
+ * one per line), a `kubectl get … -o json` List (each item replayed as ADDED), or CloudEvents in
+ * the JSON format (sent to the Broker as they are). A value that is none of these names its line.
  */
 export function readRecording(path: string): Recorded[] {
   return jsonValues(readFileSync(path, 'utf8')).flatMap(({ text, line }): Recorded[] => {
-    let v: { type?: unknown; object?: K8sObject; kind?: unknown; items?: Partial<K8sObject>[] };
+    let v: { type?: unknown; object?: K8sObject; kind?: unknown; items?: Partial<K8sObject>[]; specversion?: unknown };
     try {
       v = JSON.parse(text) as typeof v;
     } catch {
       throw new Error(`${path}:${line}: not JSON`);
     }
+    if (typeof v.specversion === 'string') return [{ type: 'CLOUDEVENT', event: v as Record<string, unknown> }];
     if (v.kind === 'List' || (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items))) {
       // kubectl writes apiVersion and kind on each item; a bare Event list may not.
       return (v.items ?? []).map((o) => ({
@@ -69,7 +76,7 @@ export function readRecording(path: string): Recorded[] {
       }));
     }
     if (!v.object?.kind || !['ADDED', 'MODIFIED', 'DELETED'].includes(String(v.type))) {
-      throw new Error(`${path}:${line}: expected {"type": ADDED|MODIFIED|DELETED, "object": {...}} or a List`);
+      throw new Error(`${path}:${line}: expected {"type": ADDED|MODIFIED|DELETED, "object": {...}}, a List or a CloudEvent`);
     }
     return [{ type: v.type as WatchType, object: v.object }];
   });
