@@ -63,6 +63,8 @@ function build(f: SubscriptionsFilter, trigger: Pick<TriggerManifest, 'from' | '
       return r === 'pass' ? 'fail' : r === 'fail' ? 'pass' : 'none';
     };
   }
+  // Knative reads an empty expression as no filter at all.
+  if (f.cesql.trim() === '') return () => 'none';
   let expression: Expression;
   try {
     expression = compile(f.cesql);

@@ -211,10 +211,11 @@ describe('filters', () => {
         missing: '  filters: [{ exact: { team: shop } }]',
         empty: '  filters: [{ exact: { team: "" } }]',
         notmissing: '  filters: [{ not: { exact: { team: shop } } }]',
+        emptycesql: '  filters: [{ cesql: "" }]',
       },
       [ce('t', { id: '1', team: 'shop' }), ce('t', { id: '2' })],
     );
-    expect(got).toEqual({ missing: ['1'], empty: ['1', '2'], notmissing: ['2'] });
+    expect(got).toEqual({ missing: ['1'], empty: ['1', '2'], notmissing: ['2'], emptycesql: ['1', '2'] });
   });
 
   it('filters: cesql, where an evaluation error does not match', async () => {
