@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// bin/reflex — the `reflex` command (dev, replay, validate). Runs the built form when there is
-// one (dist/), else the TypeScript sources through tsx.
+// bin/reflex — the `reflex` command (start, dev, replay, validate): the TypeScript sources through
+// tsx in a checkout, the built form (dist/) otherwise.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -11,10 +11,10 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.exit(1);
 }
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'scripts', 'reflex.js');
-if (existsSync(built)) await import(pathToFileURL(built).href);
-else {
+const source = join(root, 'scripts', 'reflex.ts');
+// A checkout runs its sources (a dist/ may be stale); an install without them runs the built form.
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(pathToFileURL(join(root, 'scripts', 'reflex.ts')).href);
-}
+  await import(pathToFileURL(source).href);
+} else await import(pathToFileURL(join(root, 'dist', 'scripts', 'reflex.js')).href);

@@ -8,14 +8,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeFactory } from '../functions/_kit/k8s.js';
 import { projectRoot } from '../functions/_kit/schemas.js';
-import { startMesh, defaultManifests } from '../functions/_mesh/mesh.js';
+import { definitionOf, startMesh, defaultManifests } from '../functions/_mesh/mesh.js';
 import { loadMesh, ManifestError } from '../functions/_mesh/manifests.js';
 import { compileFilter } from '../functions/_mesh/filters.js';
 import { play } from '../functions/_mesh/play.js';
 import { readRecording } from '../functions/_mesh/replay.js';
 import { startApiServerWatches, startPingSources } from '../functions/_mesh/sources.js';
 import { lineOf, render, type Line } from '../functions/_mesh/timeline.js';
-import type { FunctionDefinition } from '../functions/_kit/index.js';
 
 const USAGE = `usage: reflex <command> [options]
 
@@ -163,14 +162,13 @@ async function validateCommand(opts: { manifests?: string }): Promise<void> {
   }
   for (const s of mesh!.services) {
     const fn = s.args[0] ?? '';
-    const file = join(projectRoot(), 'functions', fn, 'index.ts');
-    if (!existsSync(file)) {
+    const def = await definitionOf(s);
+    if (!def) {
       errors.push(`${s.from}: Service ${s.name} runs "${fn}", which is not a function in functions/`);
       continue;
     }
     try {
       // Each function's own configuration step reads and validates its files (rules, policies, routes).
-      const def = ((await import(file)) as { default: FunctionDefinition<unknown> }).default;
       def.configure({ ...s.env });
       const files = Object.entries(s.env).filter(([, v]) => v.startsWith('/') && existsSync(v));
       ok(

@@ -42,7 +42,7 @@ export interface RunningMesh {
 export const defaultManifests = (): string => join(projectRoot(), 'knative');
 
 /** The function a Reflex Service runs: its container's first arg names a folder in functions/. */
-async function definitionOf(s: ServiceManifest): Promise<FunctionDefinition<unknown> | undefined> {
+export async function definitionOf(s: Pick<ServiceManifest, 'args'>): Promise<FunctionDefinition<unknown> | undefined> {
   const name = s.args[0];
   if (!name || !/^[a-z][a-z0-9-]*$/.test(name)) return undefined;
   // Sources (tsx) or built (dist): the sibling of this file's own kind.
