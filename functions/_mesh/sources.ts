@@ -131,16 +131,19 @@ export async function startApiServerWatches(
     if (spec.namespaceSelector?.matchExpressions?.length)
       throw new Error(`${src.from}: namespaceSelector.matchExpressions is not supported locally; use matchLabels`);
     const labels = selectorText(spec.namespaceSelector?.matchLabels);
-    const namespaces =
+    const selected = async (): Promise<(string | undefined)[]> =>
       spec.namespaceSelector === undefined
         ? [undefined]
         : (await kube.core.listNamespace(labels ? { labelSelector: labels } : {})).items.map((n) => n.metadata?.name);
+    const namespaces = await selected();
+    const watched = new Set<string>();
+    const watchers: ((ns: string | undefined) => Promise<void>)[] = [];
     for (const r of spec.resources ?? []) {
       const plural = await kube.plural(r.apiVersion, r.kind);
       if (!plural) throw new Error(`${src.from}: the API server does not serve ${r.apiVersion} ${r.kind}`);
       const prefix = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
       const clusterScoped = r.kind === 'Node' || r.kind === 'Namespace' || r.kind === 'PersistentVolume';
-      for (const ns of clusterScoped ? [undefined] : namespaces) {
+      const watchIn = async (ns: string | undefined): Promise<void> => {
         const path = ns ? `${prefix}/namespaces/${ns}/${plural}` : `${prefix}/${plural}`;
         const run = async (): Promise<void> => {
           if (stopped) return;
@@ -188,7 +191,26 @@ export async function startApiServerWatches(
           }
         };
         await run();
+      };
+      if (clusterScoped) await watchIn(undefined);
+      else watchers.push(watchIn);
+    }
+    const add = async (list: (string | undefined)[]): Promise<void> => {
+      for (const ns of list) {
+        if (watched.has(ns ?? '')) continue;
+        watched.add(ns ?? '');
+        for (const w of watchers) await w(ns);
       }
+    };
+    await add(namespaces);
+    // A namespace labelled later joins, as with the adapter's namespace selector.
+    if (spec.namespaceSelector !== undefined) {
+      const timer = setInterval(() => {
+        selected()
+          .then(add)
+          .catch((err: unknown) => onError(`list namespaces for ${src.metadata.name}: ${(err as Error).message}`));
+      }, 30_000);
+      stops.push(() => clearInterval(timer));
     }
   }
   return () => {
