@@ -25,6 +25,7 @@ const USAGE = `usage: reflex <command> [options]
       --port P            ingress port (default 8080): POST to http://127.0.0.1:P/<namespace>/<broker>
       --source S          auto (default) | cluster | none | <recording file>
       --act               let recover and scale change the cluster (default: dry-run)
+      --no-pings          do not run the manifests' PingSources (sweep, scale ticks)
       --verbose           print every function's log lines too
   replay <file>         what Reflex would have done with a recording (kubectl get events -A -o json,
                         or --watch --output-watch-events NDJSON), with no cluster
@@ -78,7 +79,14 @@ async function replayCommand(file: string, opts: { json?: boolean; rules?: strin
   );
 }
 
-async function devCommand(opts: { manifests?: string; port?: string; source?: string; act?: boolean; verbose?: boolean }): Promise<void> {
+async function devCommand(opts: {
+  manifests?: string;
+  port?: string;
+  source?: string;
+  act?: boolean;
+  verbose?: boolean;
+  pings?: boolean;
+}): Promise<void> {
   const source = opts.source ?? 'auto';
   const kubeconfig = kubeconfigPath();
   const useCluster = source === 'cluster' || (source === 'auto' && kubeconfig !== undefined);
@@ -102,7 +110,7 @@ async function devCommand(opts: { manifests?: string; port?: string; source?: st
     stops.push(
       await startApiServerWatches(running.mesh, running.broker, kube, warn).catch((e: unknown) => fail(String((e as Error).message))),
     );
-    stops.push(startPingSources(running.mesh, running.broker, warn));
+    if (opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
   } else if (source !== 'none' && source !== 'auto') {
     // A recording: into the broker as the sources would send it, then keep serving the ingress.
     await replayFileInto(source, running);
@@ -189,6 +197,7 @@ const { values, positionals } = (() => {
     return parseArgs({
       args: rest,
       allowPositionals: true,
+      allowNegative: true,
       options: {
         manifests: { type: 'string' },
         port: { type: 'string' },
@@ -198,6 +207,7 @@ const { values, positionals } = (() => {
         json: { type: 'boolean' },
         rules: { type: 'string' },
         replay: { type: 'boolean' },
+        pings: { type: 'boolean' },
       },
     });
   } catch (err) {

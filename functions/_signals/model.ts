@@ -39,6 +39,9 @@ export const ACTION_VERBS = [
 ] as const;
 export type ActionVerb = (typeof ACTION_VERBS)[number];
 export const ACTION_SCHEMA = 'https://reflex.dev/schemas/dev.reflex.action.json';
+/** sweep's follow-up when a problem it found is over (schemas/dev.reflex.resolved.json). */
+export const RESOLVED_TYPE = 'dev.reflex.resolved';
+export const RESOLVED_SCHEMA = 'https://reflex.dev/schemas/dev.reflex.resolved.json';
 
 /** Reports written by Reflex itself carry this prefix (reportingController); classify ignores them. */
 export const REFLEX_CONTROLLER_PREFIX = 'reflex.dev/';

@@ -13,6 +13,18 @@ export interface ActionData {
   readonly dryRun?: boolean;
 }
 
+/** The data of a dev.reflex.resolved event (schemas/dev.reflex.resolved.json). */
+export interface ResolvedData {
+  readonly key: string;
+  readonly class: string;
+  readonly severity: Severity;
+  readonly reason?: string;
+  readonly target: { readonly kind: string; readonly namespace: string; readonly name: string };
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  readonly resolvedAt: string;
+}
+
 /** What routes match on. */
 export interface Facts {
   readonly on: 'signal' | 'action';
@@ -23,6 +35,8 @@ export interface Facts {
 }
 
 export interface Message {
+  /** A new problem or outcome ('trigger'), or the follow-up saying a problem is over ('resolve'). */
+  readonly action?: 'trigger' | 'resolve';
   readonly title: string;
   readonly severity: Severity;
   /** what, where, why — one line each. */
@@ -165,5 +179,41 @@ export function actionMessage(a: ActionData, heldSinceLast: number, at: string):
     reason: a.reason,
     at,
     data: a,
+  };
+}
+
+/** A resolution is routed as its problem was (same class, severity, namespace): the same sinks hear the end of it. */
+export const resolvedFacts = (r: ResolvedData): Facts => ({
+  on: 'signal',
+  class: r.class,
+  severity: r.severity,
+  namespace: r.target.namespace,
+});
+
+function lasted(from: string, to: string): string {
+  const s = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+export function resolvedMessage(r: ResolvedData): Message {
+  const t = r.target;
+  const where = t.namespace ? `${t.kind} ${t.namespace}/${t.name}` : `${t.kind} ${t.name}`;
+  return {
+    action: 'resolve',
+    title: `Resolved: ${r.class} on ${where}`,
+    severity: r.severity,
+    what: `${r.class}${r.reason ? ` (${r.reason})` : ''} is over: first found ${r.firstSeen}, last found ${r.lastSeen} (${lasted(r.firstSeen, r.lastSeen)})`,
+    where,
+    why: 'sweep no longer finds the problem on its ticks',
+    done: 'Nothing more to do.',
+    kubectl: [describeTarget(t)],
+    // Its own grouping key: the problem's messages must not swallow it, repeats of it are one.
+    key: `${r.key}:resolved`,
+    heldSinceLast: 0,
+    target: t,
+    class: r.class,
+    reason: r.reason ?? '',
+    at: r.resolvedAt,
+    data: r,
   };
 }

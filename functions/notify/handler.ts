@@ -4,19 +4,38 @@
  * transiently (only the sinks that still need it are tried again on the retry).
  */
 import { counter, UnavailableError, type Handler } from '../_kit/index.js';
-import type { SignalData } from '../_signals/model.js';
+import { RESOLVED_TYPE, type SignalData } from '../_signals/model.js';
 import type { NotifyConfig } from './config.js';
-import { actionFacts, actionMessage, message, route, signalFacts, type ActionData, type Message } from './decide.js';
+import {
+  actionFacts,
+  actionMessage,
+  message,
+  resolvedFacts,
+  resolvedMessage,
+  route,
+  signalFacts,
+  type ActionData,
+  type Message,
+  type ResolvedData,
+} from './decide.js';
+
 import { deliver } from './deliver.js';
 
 export const handle: Handler<NotifyConfig> = async (event, ctx) => {
   const { config } = ctx;
   const isAction = event.type.startsWith('dev.reflex.action.');
-  const facts = isAction ? actionFacts(event.data as ActionData) : signalFacts(event.data as SignalData);
+  const isResolved = event.type === RESOLVED_TYPE;
+  const facts = isResolved
+    ? resolvedFacts(event.data as ResolvedData)
+    : isAction
+      ? actionFacts(event.data as ActionData)
+      : signalFacts(event.data as SignalData);
   const render = (held: number): Message =>
-    isAction
-      ? actionMessage(event.data as ActionData, held, event.time ?? ctx.now().toISOString())
-      : message(event.data as SignalData, held);
+    isResolved
+      ? resolvedMessage(event.data as ResolvedData)
+      : isAction
+        ? actionMessage(event.data as ActionData, held, event.time ?? ctx.now().toISOString())
+        : message(event.data as SignalData, held);
   const key = render(0).key;
   const { sinks, because } = route(facts, config.routes);
   if (sinks.length === 0) {

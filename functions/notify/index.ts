@@ -1,6 +1,14 @@
 /** notify/index — wiring: every signal class in; messages out to Slack, Teams, PagerDuty, webhooks. */
 import { defineFunction, isMain, run } from '../_kit/index.js';
-import { ACTION_SCHEMA, ACTION_VERBS, SIGNAL_CLASSES, SIGNAL_SCHEMA, signalType } from '../_signals/model.js';
+import {
+  ACTION_SCHEMA,
+  ACTION_VERBS,
+  RESOLVED_SCHEMA,
+  RESOLVED_TYPE,
+  SIGNAL_CLASSES,
+  SIGNAL_SCHEMA,
+  signalType,
+} from '../_signals/model.js';
 import { parseNotifyConfig } from './config.js';
 import { handle } from './handler.js';
 
@@ -9,6 +17,7 @@ const notify = defineFunction({
   accepts: [
     ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
     ...ACTION_VERBS.map((v) => ({ type: `dev.reflex.action.${v}`, schema: ACTION_SCHEMA })),
+    { type: RESOLVED_TYPE, schema: RESOLVED_SCHEMA },
   ],
   configure: parseNotifyConfig,
   init: async (config, log) => {

@@ -15,7 +15,14 @@ export function slack(m: Message): Record<string, unknown> {
   return {
     text: cut(`[${m.severity}] ${m.title}: ${m.why}`, 3000),
     blocks: [
-      { type: 'header', text: { type: 'plain_text', text: cut(`${EMOJI[m.severity]} ${m.title}`, 150), emoji: true } },
+      {
+        type: 'header',
+        text: {
+          type: 'plain_text',
+          text: cut(`${m.action === 'resolve' ? ':white_check_mark:' : EMOJI[m.severity]} ${m.title}`, 150),
+          emoji: true,
+        },
+      },
       {
         type: 'section',
         fields: [
@@ -49,7 +56,14 @@ export function teams(m: Message): Record<string, unknown> {
               weight: 'Bolder',
               wrap: true,
               text: m.title,
-              color: m.severity === 'critical' ? 'Attention' : m.severity === 'warning' ? 'Warning' : 'Default',
+              color:
+                m.action === 'resolve'
+                  ? 'Good'
+                  : m.severity === 'critical'
+                    ? 'Attention'
+                    : m.severity === 'warning'
+                      ? 'Warning'
+                      : 'Default',
             },
             {
               type: 'FactSet',
@@ -73,6 +87,9 @@ const PD_SEVERITY = { critical: 'critical', warning: 'warning', info: 'info' } a
 
 /** PagerDuty Events API v2 trigger; the dedup key is the problem, so repeats fold into one incident. */
 export function pagerduty(m: Message, routingKey: string): Record<string, unknown> {
+  // Resolve the incident the problem's trigger opened: the same dedup key, nothing else is read.
+  if (m.action === 'resolve')
+    return { routing_key: routingKey, event_action: 'resolve', dedup_key: `reflex-${(m.data as { key: string }).key}` };
   return {
     routing_key: routingKey,
     event_action: 'trigger',
@@ -94,6 +111,7 @@ export function pagerduty(m: Message, routingKey: string): Record<string, unknow
 /** The generic webhook body: the message and the signal as they are. */
 export function webhook(m: Message): Record<string, unknown> {
   return {
+    action: m.action ?? 'trigger',
     title: m.title,
     severity: m.severity,
     what: m.what,

@@ -12,6 +12,8 @@ export interface SweepConfig extends SignalConfig {
   /** Warning Events older than this are history, not news (REFLEX_SWEEP_EVENT_LOOKBACK_SECONDS). */
   readonly eventLookbackSeconds: number;
   readonly sweepNodes: boolean;
+  /** Ticks in a row a problem must be absent before it is declared resolved (REFLEX_SWEEP_RESOLVE_AFTER_TICKS). */
+  readonly resolveAfterTicks: number;
   /** This server's memory of problems signalled in the current window. */
   readonly recent: Recent;
 }
@@ -30,6 +32,7 @@ export function parseSweepConfig(env: Env): SweepConfig {
     windowSeconds: intFrom(env, 'REFLEX_SWEEP_WINDOW_SECONDS', 600, { min: 60, max: 86_400 }),
     eventLookbackSeconds: intFrom(env, 'REFLEX_SWEEP_EVENT_LOOKBACK_SECONDS', 900, { min: 60, max: 86_400 }),
     sweepNodes: env['REFLEX_SWEEP_NODES']?.trim().toLowerCase() !== 'false',
+    resolveAfterTicks: intFrom(env, 'REFLEX_SWEEP_RESOLVE_AFTER_TICKS', 2, { min: 1, max: 100 }),
     recent: new Recent(),
   });
 }

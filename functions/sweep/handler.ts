@@ -5,9 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { Handler, HandlerContext } from '../_kit/index.js';
-import { InternalError } from '../_kit/errors.js';
+import { ConflictError, InternalError } from '../_kit/errors.js';
+import { MAX_CONFLICTS } from '../_act/complete.js';
+import { track, type Found } from './resolve.js';
 import { findingsOf, knownKind } from '../_signals/findings.js';
-import type { Finding } from '../_signals/model.js';
+import { RESOLVED_SCHEMA, RESOLVED_TYPE, type Finding } from '../_signals/model.js';
 import { ownerPortFor } from '../_signals/owners-kube.js';
 import { resolveTarget, type OwnerPort } from '../_signals/owners.js';
 import { signalReply } from '../_signals/signal.js';
@@ -49,6 +51,7 @@ export function createHandler(
     const ownerPort = ownerPortFor(config.owners, ctx.kube, owners, config);
     const sent = new Set<string>();
     const signals: { type: string; subject: string; key: string; id: string }[] = [];
+    const found: Found[] = [];
     let held = 0;
     for (const f of findings) {
       const target = await resolveTarget(f.involved, ownerPort);
@@ -56,6 +59,7 @@ export function createHandler(
       const key = spec.data.key;
       if (sent.has(key)) continue;
       sent.add(key);
+      found.push({ key, class: f.class, severity: f.severity, reason: f.reason, target });
       if (config.recent.ageWithin(key, windowMs, now.getTime()) !== undefined) {
         held++;
         continue;
@@ -65,19 +69,64 @@ export function createHandler(
       config.recent.record(key, now.getTime());
       signals.push({ type: spec.type, subject: spec.subject, key, id });
     }
+    const resolved = await resolveGone(ctx, port, found, now);
     ctx.log.info('sweep done', {
       namespaces: namespaces.length,
       objects: objects.length,
       findings: findings.length,
       emitted: signals.length,
       held,
+      resolved: resolved.length,
     });
     return ctx.reply({
       type: SWEEP_COMPLETED,
       dataschema: 'https://reflex.dev/schemas/dev.reflex.sweep.completed.json',
-      data: { namespaces, nodes: nodes.length, findings: findings.length, emitted: signals.length, held, signals },
+      data: { namespaces, nodes: nodes.length, findings: findings.length, emitted: signals.length, held, signals, resolved },
     });
   };
+}
+
+/**
+ * Problems found on earlier ticks and absent from this one for long enough are over: each gets a
+ * dev.reflex.resolved (id derived from the problem and when it began, so a repeat is the same
+ * event), then the open set is written back with a resourceVersion precondition; on a conflict
+ * with another tick, it is all re-read and done again.
+ */
+async function resolveGone(ctx: HandlerContext<SweepConfig>, port: SweepPort, found: readonly Found[], now: Date): Promise<string[]> {
+  for (let attempt = 1; attempt <= MAX_CONFLICTS; attempt++) {
+    const { state, resourceVersion } = await port.openProblems();
+    const { open, resolved } = track(state, found, now, ctx.config.resolveAfterTicks);
+    for (const p of resolved) {
+      const t = p.target;
+      await ctx.emit!(
+        ctx.reply({
+          id: `resolved-${p.key}-${createHash('sha256').update(p.firstSeen).digest('hex').slice(0, 12)}`,
+          type: RESOLVED_TYPE,
+          subject: t.namespace ? `${t.kind}/${t.namespace}/${t.name}` : `${t.kind}/${t.name}`,
+          dataschema: RESOLVED_SCHEMA,
+          data: {
+            key: p.key,
+            class: p.class,
+            severity: p.severity,
+            reason: p.reason,
+            target: { ...(t.apiVersion ? { apiVersion: t.apiVersion } : {}), kind: t.kind, namespace: t.namespace, name: t.name },
+            firstSeen: p.firstSeen,
+            lastSeen: p.lastSeen,
+            resolvedAt: now.toISOString(),
+          },
+          extensions: { reflexclass: p.class, severity: p.severity, targetkind: t.kind, targetns: t.namespace, targetname: t.name },
+        }),
+      );
+    }
+    try {
+      await port.saveOpen(open, resourceVersion);
+      return resolved.map((p) => p.key);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      ctx.log.debug('open problems changed under this tick; re-reading', { attempt });
+    }
+  }
+  throw new ConflictError(`ConfigMap of open problems kept changing; sweep gave up after ${MAX_CONFLICTS} attempts`);
 }
 
 function lastSeen(e: Plain): number {

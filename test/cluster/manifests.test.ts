@@ -9,6 +9,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
 import { ACTION_VERBS, SIGNAL_CLASSES, signalType } from '../../functions/_signals/model.js';
+import { compileFilter } from '../../functions/_mesh/filters.js';
+import type { SubscriptionsFilter } from '../../functions/_mesh/manifests.js';
 import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -127,6 +129,8 @@ function producedTypes(): { type: string; source?: string; reflexclass?: string 
     ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), reflexclass: c })),
     // recover's and scale's replies.
     ...ACTION_VERBS.map((v) => ({ type: `dev.reflex.action.${v}` })),
+    // sweep's follow-up when a problem is over.
+    ...SIGNAL_CLASSES.map((c) => ({ type: 'dev.reflex.resolved', reflexclass: c })),
   ];
   for (const o of objects) {
     if (o.kind === 'ApiServerSource')
@@ -141,29 +145,10 @@ function producedTypes(): { type: string; source?: string; reflexclass?: string 
 }
 
 type Filter = Record<string, unknown>;
-/** Trigger `filters` over the attributes we model (exact, prefix, suffix, all, any, not). */
+/** Trigger `filters` as the development broker (and Knative) evaluate them. */
 function passes(filters: Filter[], attrs: Record<string, string | undefined>): boolean {
-  const one = (f: Filter): boolean => {
-    const [dialect, body] = Object.entries(f)[0]!;
-    const pairs = Object.entries((body ?? {}) as Record<string, string>);
-    switch (dialect) {
-      case 'exact':
-        return pairs.every(([k, v]) => attrs[k] === v);
-      case 'prefix':
-        return pairs.every(([k, v]) => attrs[k]?.startsWith(v) ?? false);
-      case 'suffix':
-        return pairs.every(([k, v]) => attrs[k]?.endsWith(v) ?? false);
-      case 'all':
-        return (body as Filter[]).every(one);
-      case 'any':
-        return (body as Filter[]).some(one);
-      case 'not':
-        return !one(body as Filter);
-      default:
-        throw new Error(`filter dialect ${dialect} is not modelled here`);
-    }
-  };
-  return filters.every(one);
+  const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
+  return compileFilter({ filters: filters as unknown as SubscriptionsFilter[], from: 'test', name: 'test' })(defined);
 }
 
 describe('Triggers and functions line up', () => {
@@ -209,7 +194,7 @@ describe('every signal is heard', () => {
 });
 
 describe('least privilege, acting as each function ServiceAccount', () => {
-  type Check = [verb: string, resource: string, group: string, namespace?: string];
+  type Check = [verb: string, resource: string, group: string, namespace?: string, name?: string];
   const everyoneForbidden: Check[] = [
     ['get', 'secrets', '', 'shop'],
     ['list', 'secrets', '', ''],
@@ -241,8 +226,14 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['list', 'events', '', 'shop'],
         ['list', 'deployments', 'apps', 'shop'],
         ['get', 'replicasets', 'apps', 'shop'],
+        ['get', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
+        ['update', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
+        ['create', 'configmaps', '', 'reflex'],
       ],
       forbidden: [
+        ['update', 'configmaps', '', 'reflex', 'reflex-scale-targets'],
+        ['get', 'configmaps', '', 'reflex', 'reflex-notify-routes'],
+        ['create', 'configmaps', '', 'shop'],
         ['patch', 'nodes', '', ''],
         ['delete', 'pods', '', 'shop'],
         ['patch', 'deployments', 'apps', 'shop'],
@@ -313,11 +304,11 @@ describe('least privilege, acting as each function ServiceAccount', () => {
     expect(r.status).toBe(0);
   });
 
-  async function allowed(c: Clients, [verb, resource, group, namespace]: Check): Promise<boolean> {
+  async function allowed(c: Clients, [verb, resource, group, namespace, name]: Check): Promise<boolean> {
     const review = await c.config
       .makeApiClient((await import('@kubernetes/client-node')).AuthorizationV1Api)
       .createSelfSubjectAccessReview({
-        body: { spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) } } },
+        body: { spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) } } },
       });
     return review.status?.allowed === true;
   }

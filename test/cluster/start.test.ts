@@ -29,7 +29,8 @@ beforeAll(async () => {
   // Its own process group: npm runs the command through a shell, and SIGTERM must reach Reflex.
   p = start(
     'npm',
-    ['start', '--silent', '--', '--port', '0'],
+    // No PingSources: a sweep tick here would share sweep's state with test/cluster/sweep.test.ts.
+    ['start', '--silent', '--', '--port', '0', '--no-pings'],
     { KUBECONFIG: adminKubeconfigPath(), npm_config_loglevel: 'silent' },
     { group: true },
   );

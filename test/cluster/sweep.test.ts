@@ -134,4 +134,63 @@ describe('sweep', () => {
     expect(summary.held).toBeGreaterThanOrEqual(3);
     expect(sink.received.length).toBe(before);
   });
+
+  it('a problem gone for two ticks is resolved once, across a restart of sweep and concurrent ticks', async () => {
+    const resolvedOf = (app: string): string[] =>
+      sink.received
+        .filter((r) => r.headers['ce-type'] === 'dev.reflex.resolved' && r.headers['ce-subject'] === `Deployment/${optedIn}/${app}`)
+        .map((r) => String(r.headers['ce-id']));
+    // The crash loop ends: the (only) pod of web is running and ready.
+    const pod = (await a.core.listNamespacedPod({ namespace: optedIn, labelSelector: 'app=web' })).items[0]!;
+    await setPodStatus(pod, {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date() }],
+      containerStatuses: [
+        {
+          name: 'web',
+          image: 'registry.example/web:1.0',
+          imageID: '',
+          ready: true,
+          restartCount: 5,
+          state: { running: { startedAt: new Date() } },
+        },
+      ],
+    });
+    // One tick without it is not yet a recovery (REFLEX_SWEEP_RESOLVE_AFTER_TICKS defaults to 2)...
+    expect((await tick('tick-3')).status).toBe(200);
+    expect(resolvedOf('web')).toEqual([]);
+    // ...and the count survives a restart: it is in the ConfigMap, not in the process.
+    await server.shutdown();
+    server = await startServer(sweep, {
+      env: {
+        PORT: '0',
+        REFLEX_HOST: '127.0.0.1',
+        KUBECONFIG: await asFunction('sweep'),
+        K_SINK: sink.url,
+        REFLEX_RESOLVE_OWNERS: 'cluster',
+      },
+      logSink: () => {},
+    });
+    const [r4, r5] = await Promise.all([tick('tick-4'), tick('tick-5')]);
+    expect([r4.status, r5.status]).toEqual([200, 200]);
+    // Concurrent ticks may both send it, always under one id: one resolution.
+    const ids = resolvedOf('web');
+    expect(new Set(ids).size).toBe(1);
+    const body = JSON.parse(sink.received.find((r) => r.headers['ce-id'] === ids[0])!.body) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      class: 'crashloop',
+      target: { kind: 'Deployment', namespace: optedIn, name: 'web' },
+      firstSeen: expect.any(String),
+      resolvedAt: expect.any(String),
+    });
+    // The problems still there stay open: nothing else was resolved.
+    expect(resolvedOf('stuck')).toEqual([]);
+    const cm = await a.core.readNamespacedConfigMap({ name: 'reflex-sweep-open', namespace: 'reflex' });
+    const open = Object.values(JSON.parse(cm.data!['open.json']!) as Record<string, { class: string; target: { name: string } }>);
+    expect(open.map((p) => `${p.class} ${p.target.name}`)).toEqual(expect.arrayContaining([`rolloutstalled stuck`]));
+    expect(open.map((p) => `${p.class} ${p.target.name}`)).not.toContain('crashloop web');
+    // Later ticks do not resolve it again.
+    await tick('tick-6');
+    expect(new Set(resolvedOf('web')).size).toBe(1);
+  });
 });

@@ -236,6 +236,56 @@ describe('action outcomes', () => {
   });
 });
 
+describe('when a problem is over', () => {
+  function resolved(key: string, id: string): Promise<Response> {
+    return fetch(server.url, {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': id,
+        'ce-source': '/reflex/sweep',
+        'ce-type': 'dev.reflex.resolved',
+        'ce-reflexclass': 'crashloop',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        key,
+        class: 'crashloop',
+        severity: 'critical',
+        reason: 'CrashLoopBackOff',
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web' },
+        firstSeen: '2026-11-22T10:00:00Z',
+        lastSeen: '2026-11-22T10:20:00Z',
+        resolvedAt: '2026-11-22T10:30:00Z',
+      }),
+    });
+  }
+
+  it('the sinks that heard of it get a follow-up; PagerDuty resolves the incident with the same dedup key', async () => {
+    const key = '00000000000000f1';
+    expect((await signal('crashloop', 'critical', { kind: 'Deployment', namespace: 'shop', name: 'web' }, key)).status).toBe(202);
+    const triggered = pager.hits[0]!.body as { event_action: string; dedup_key: string };
+    expect(triggered.event_action).toBe('trigger');
+    expect(teams.hits).toHaveLength(0);
+    for (const s of [slack, teams, pager, hook]) s.hits.length = 0;
+
+    // Inside the problem's grouping window: the follow-up is a message of its own, not grouped away.
+    expect((await resolved(key, 'res-1')).status).toBe(202);
+    expect(pager.hits.map((h) => h.body)).toEqual([{ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: triggered.dedup_key }]);
+    const s = slack.hits[0]!.body as { text: string; blocks: { type: string; text?: { text: string } }[] };
+    expect(s.blocks[0]!.text!.text).toBe(':white_check_mark: Resolved: crashloop on Deployment shop/web');
+    expect(JSON.stringify(s.blocks)).toMatch(/is over: first found 2026-11-22T10:00:00Z, last found 2026-11-22T10:20:00Z \(20m\)/);
+    // Routed as the problem was: the route that paged it stops before Teams, for the follow-up too.
+    expect(teams.hits).toHaveLength(0);
+    expect((hook.hits[0]!.body as { action: string }).action).toBe('resolve');
+
+    // The same resolution delivered again (at-least-once): nobody is told twice.
+    for (const x of [slack, teams, pager, hook]) x.hits.length = 0;
+    expect((await resolved(key, 'res-1')).status).toBe(202);
+    expect([slack, teams, pager, hook].map((x) => x.hits.length)).toEqual([0, 0, 0, 0]);
+  });
+});
+
 describe('grouping', () => {
   it('a burst of 200 signals about one workload is one message per sink, and the next window counts the rest', async () => {
     const target = { kind: 'Deployment', namespace: 'shop', name: 'checkout' };
