@@ -5,6 +5,7 @@ import { ConfigError } from '../_kit/errors.js';
 import { loadConfigFile } from '../_kit/config-file.js';
 import { projectRoot } from '../_kit/schemas.js';
 import type { Severity } from '../_signals/model.js';
+import type { Message } from './decide.js';
 import { Groups } from './groups.js';
 
 export type SinkType = 'slack' | 'teams' | 'pagerduty' | 'webhook';
@@ -15,6 +16,37 @@ export interface Sink {
   readonly url: string;
   /** webhook: HMAC secret; pagerduty: routing key. Never logged. */
   readonly secret: string | undefined;
+  /** The sink's own title template, compiled at start-up. */
+  readonly title?: (m: Message) => string;
+}
+
+/** What a title template may name: fields of the message every kind of message has. */
+const PLACEHOLDERS: Readonly<Record<string, (m: Message) => string>> = {
+  class: (m) => m.class,
+  severity: (m) => m.severity,
+  kind: (m) => m.target.kind,
+  namespace: (m) => m.target.namespace,
+  name: (m) => m.target.name,
+  reason: (m) => m.reason,
+  what: (m) => m.what,
+  where: (m) => m.where,
+  why: (m) => m.why,
+  done: (m) => m.done,
+  key: (m) => m.key,
+  action: (m) => m.action ?? 'trigger',
+};
+
+/** `[{{severity}}] {{class}} on {{name}}` -> a function of the message; an unknown name is refused, naming the place. */
+export function compileTemplate(template: string, where: string): (m: Message) => string {
+  const parts = template.split(/(\{\{\s*[^}]*?\s*\}\})/);
+  const pieces = parts.map((p) => {
+    const name = /^\{\{\s*([^}]*?)\s*\}\}$/.exec(p)?.[1];
+    if (name === undefined) return () => p;
+    const f = PLACEHOLDERS[name];
+    if (!f) throw new ConfigError(where, `unknown placeholder {{${name}}}; known: ${Object.keys(PLACEHOLDERS).join(', ')}`);
+    return f;
+  });
+  return (m) => pieces.map((f) => f(m)).join('');
 }
 
 export interface Route {
@@ -43,7 +75,7 @@ export const ROUTES_SCHEMA = 'https://reflex.dev/schemas/config/notify-routes.js
 
 interface RawRoutes {
   defaults?: { groupWindowSeconds?: number; timeoutMs?: number };
-  sinks: { name: string; type: SinkType; urlEnv: string; secretEnv?: string }[];
+  sinks: { name: string; type: SinkType; urlEnv: string; secretEnv?: string; title?: string }[];
   routes: {
     name?: string;
     on?: 'signal' | 'action';
@@ -58,8 +90,10 @@ export function parseNotifyConfig(env: Env): NotifyConfig {
   const raw = loadConfigFile<RawRoutes>(path, ROUTES_SCHEMA);
   const sinks = new Map<string, Sink>();
   const disabled = new Set<string>();
-  for (const s of raw.sinks) {
+  for (const [i, s] of raw.sinks.entries()) {
     if (sinks.has(s.name) || disabled.has(s.name)) throw new ConfigError(path, `duplicate sink ${s.name}`);
+    // Checked even for a disabled sink: a typo must not wait for the Secret to surface.
+    const title = s.title === undefined ? undefined : compileTemplate(s.title, `${path}: /sinks/${i}/title`);
     const url = env[s.urlEnv]?.trim();
     if (!url) {
       disabled.add(s.name);
@@ -73,7 +107,7 @@ export function parseNotifyConfig(env: Env): NotifyConfig {
         `sink ${s.name} (${s.type}) needs ${s.type === 'webhook' ? 'a signing secret' : 'a routing key'} in secretEnv`,
       );
     }
-    sinks.set(s.name, { name: s.name, type: s.type, url, secret });
+    sinks.set(s.name, { name: s.name, type: s.type, url, secret, ...(title ? { title } : {}) });
   }
   const routes = raw.routes.map((r, i): Route => {
     for (const name of r.sinks)

@@ -31,7 +31,8 @@ function retryAfter(value: string | null, now: number): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-export async function deliver(sink: Sink, m: Message, timeoutMs: number, now: () => Date): Promise<Delivery> {
+export async function deliver(sink: Sink, message: Message, timeoutMs: number, now: () => Date): Promise<Delivery> {
+  const m = sink.title ? { ...message, title: sink.title(message) } : message;
   const payload = body(sink, m);
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'reflex-notify' };
   if (sink.type === 'webhook') {

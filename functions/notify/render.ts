@@ -11,9 +11,12 @@ const EMOJI = { critical: ':rotating_light:', warning: ':warning:', info: ':info
 /** Slack: header text ≤ 150 chars, section text ≤ 3000. PagerDuty summary ≤ 1024. */
 const cut = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
 
+/** Slack's mrkdwn reads &, < and > as markup: text from the cluster is escaped, as Slack asks. */
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 export function slack(m: Message): Record<string, unknown> {
   return {
-    text: cut(`[${m.severity}] ${m.title}: ${m.why}`, 3000),
+    text: cut(esc(`[${m.severity}] ${m.title}: ${m.why}`), 3000),
     blocks: [
       {
         type: 'header',
@@ -26,13 +29,13 @@ export function slack(m: Message): Record<string, unknown> {
       {
         type: 'section',
         fields: [
-          { type: 'mrkdwn', text: `*What*\n${cut(m.what, 1900)}` },
-          { type: 'mrkdwn', text: `*Where*\n${cut(m.where, 1900)}` },
+          { type: 'mrkdwn', text: `*What*\n${cut(esc(m.what), 1900)}` },
+          { type: 'mrkdwn', text: `*Where*\n${cut(esc(m.where), 1900)}` },
         ],
       },
-      { type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${cut(m.why, 2900)}` } },
-      { type: 'section', text: { type: 'mrkdwn', text: `*Reflex*\n${m.done}` } },
-      { type: 'section', text: { type: 'mrkdwn', text: '*Look closer*\n```' + cut(m.kubectl.join('\n'), 2800) + '```' } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${cut(esc(m.why), 2900)}` } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*Reflex*\n${cut(esc(m.done), 2900)}` } },
+      { type: 'section', text: { type: 'mrkdwn', text: '*Look closer*\n```' + cut(esc(m.kubectl.join('\n')), 2800) + '```' } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `severity ${m.severity} · problem ${m.key}` }] },
     ],
   };

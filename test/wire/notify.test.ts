@@ -286,6 +286,69 @@ describe('when a problem is over', () => {
   });
 });
 
+describe('message templates', () => {
+  it("a sink's title template replaces the default title; cluster text is escaped for Slack's mrkdwn", async () => {
+    const own = await fakeSink();
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-notify-tpl-'));
+    writeFileSync(
+      join(dir, 'routes.yaml'),
+      `sinks:
+  - { name: ops, type: slack, urlEnv: OPS_URL, title: "[{{severity}}] {{class}} in {{namespace}}: {{kind}} {{ name }}" }
+routes:
+  - { sinks: [ops] }
+`,
+    );
+    const tpl = await startServer(notify, {
+      env: { PORT: '0', REFLEX_HOST: '127.0.0.1', REFLEX_NOTIFY_ROUTES: join(dir, 'routes.yaml'), OPS_URL: own.url },
+      logSink: () => {},
+    });
+    try {
+      const res = await fetch(tpl.url, {
+        method: 'POST',
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': 'tpl-1',
+          'ce-source': '/reflex/classify',
+          'ce-type': 'dev.reflex.signal.imagepull',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          class: 'imagepull',
+          severity: 'warning',
+          reason: 'Failed',
+          message: 'Failed to pull image "registry.example/web:<none>": not found & denied',
+          target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web', resolvedBy: 'ownerReferences' },
+          involved: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'web-7d9c8b5f4-x2x7q' },
+          occurrences: 1,
+          firstSeen: '2026-11-22T10:00:00.000Z',
+          lastSeen: '2026-11-22T10:00:00.000Z',
+          detectedBy: 'classify',
+          key: '00000000000000c1',
+        }),
+      });
+      expect(res.status).toBe(202);
+      const body = own.hits[0]!.body as { text: string; blocks: { text?: { text: string } }[] };
+      expect(body.blocks[0]!.text!.text).toBe(':warning: [warning] imagepull in shop: Deployment web');
+      expect(body.text).toContain('registry.example/web:&lt;none&gt;": not found &amp; denied');
+    } finally {
+      await tpl.shutdown();
+      await own.close();
+    }
+  });
+
+  it('an unknown placeholder stops start-up, naming the file, the sink and the known names', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-notify-tpl-'));
+    const file = join(dir, 'routes.yaml');
+    writeFileSync(
+      file,
+      'sinks:\n  - { name: ops, type: slack, urlEnv: UNSET_URL, title: "{{clas}} on {{name}}" }\nroutes:\n  - { sinks: [ops] }\n',
+    );
+    await expect(startServer(notify, { env: { PORT: '0', REFLEX_NOTIFY_ROUTES: file }, logSink: () => {} })).rejects.toThrow(
+      /routes\.yaml: \/sinks\/0\/title.*unknown placeholder \{\{clas\}\}; known: class, severity/,
+    );
+  });
+});
+
 describe('grouping', () => {
   it('a burst of 200 signals about one workload is one message per sink, and the next window counts the rest', async () => {
     const target = { kind: 'Deployment', namespace: 'shop', name: 'checkout' };
