@@ -121,7 +121,7 @@ async function devCommand(opts: {
   );
   const stop = async (): Promise<void> => {
     for (const s of stops) s();
-    await running.close();
+    await running.close(false);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

@@ -36,7 +36,8 @@ export interface RunningMesh {
   readonly mesh: Mesh;
   readonly broker: DevBroker;
   readonly services: ReadonlyMap<string, RunningServer>;
-  close(): Promise<void>;
+  /** `wait`: let deliveries under way (with their retries) finish first; Ctrl-C does not. */
+  close(wait?: boolean): Promise<void>;
 }
 
 export const defaultManifests = (): string => join(projectRoot(), 'knative');
@@ -105,8 +106,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
     mesh,
     broker,
     services,
-    async close() {
-      await broker.idle();
+    async close(wait = true) {
+      if (wait) await broker.idle();
       await broker.close();
       await Promise.allSettled([...services.values()].map((s) => s.shutdown()));
     },
