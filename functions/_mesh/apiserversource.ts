@@ -29,21 +29,28 @@ export function guessPlural(kind: string): string {
   return k + 's';
 }
 
-/** Binary-mode HTTP message of the CloudEvent for one watch event. */
+/**
+ * Binary-mode HTTP message of the CloudEvent for one watch event. `Resource` mode carries the
+ * object; `Reference` mode (the ApiServerSource default) only {kind, namespace, name, apiVersion},
+ * empty fields omitted, under the `ref` types.
+ */
 export function apiServerSourceMessage(
   watch: WatchType,
   object: K8sObject,
   source: string,
   now = new Date(),
+  mode: 'Resource' | 'Reference' = 'Resource',
 ): { headers: Record<string, string>; body: string } {
   const ns = object.metadata.namespace ?? '';
+  const ref = { kind: object.kind, namespace: ns, name: object.metadata.name, apiVersion: object.apiVersion };
+  const data = mode === 'Resource' ? object : Object.fromEntries(Object.entries(ref).filter(([, v]) => v !== ''));
   return {
     headers: {
       'ce-specversion': '1.0',
       // A fresh random id per emission: the adapter's ids cannot identify duplicates.
       'ce-id': randomUUID(),
       'ce-source': source,
-      'ce-type': `dev.knative.apiserver.resource.${VERB[watch]}`,
+      'ce-type': `dev.knative.apiserver.${mode === 'Resource' ? 'resource' : 'ref'}.${VERB[watch]}`,
       'ce-subject': `/apis/${object.apiVersion}/namespaces/${ns}/${guessPlural(object.kind)}/${object.metadata.name}`,
       'ce-time': now.toISOString(),
       'ce-kind': object.kind,
@@ -52,6 +59,6 @@ export function apiServerSourceMessage(
       'ce-namespace': ns,
       'content-type': 'application/json',
     },
-    body: JSON.stringify(object),
+    body: JSON.stringify(data),
   };
 }

@@ -35,7 +35,11 @@ export interface Played {
 }
 
 interface SourceView {
-  spec?: { resources?: { apiVersion: string; kind: string }[]; sink?: { ref?: { kind?: string; name?: string; namespace?: string } } };
+  spec?: {
+    mode?: string;
+    resources?: { apiVersion: string; kind: string }[];
+    sink?: { ref?: { kind?: string; name?: string; namespace?: string } };
+  };
   metadata: { namespace?: string };
 }
 
@@ -112,12 +116,16 @@ export async function play(records: readonly Recorded[], options: PlayOptions = 
     },
   });
   // Which kinds the ApiServerSources bridge, and to which Broker.
-  const bridges = new Map<string, { namespace: string; name: string }>();
+  const bridges = new Map<string, { namespace: string; name: string; mode: 'Resource' | 'Reference' }>();
   for (const s of running.mesh.sources.filter((o) => o.kind === 'ApiServerSource') as unknown as SourceView[]) {
     const ref = s.spec?.sink?.ref;
     if (ref?.kind !== 'Broker' || !ref.name) continue;
     for (const r of s.spec?.resources ?? [])
-      bridges.set(`${r.apiVersion}/${r.kind}`, { namespace: ref.namespace ?? s.metadata.namespace ?? 'default', name: ref.name });
+      bridges.set(`${r.apiVersion}/${r.kind}`, {
+        namespace: ref.namespace ?? s.metadata.namespace ?? 'default',
+        name: ref.name,
+        mode: s.spec?.mode === 'Resource' ? 'Resource' : 'Reference',
+      });
   }
   let bridged = 0;
   try {
@@ -143,7 +151,7 @@ export async function play(records: readonly Recorded[], options: PlayOptions = 
       const to = bridges.get(`${object.apiVersion}/${object.kind}`);
       if (to) {
         bridged++;
-        const { headers, body } = apiServerSourceMessage(r.type, object, 'https://kubernetes.default.svc', clock);
+        const { headers, body } = apiServerSourceMessage(r.type, object, 'https://kubernetes.default.svc', clock, to.mode);
         running.broker.publish(to.namespace, to.name, parseRequest(headers, Buffer.from(body)).events[0]!);
         await running.broker.idle();
       }

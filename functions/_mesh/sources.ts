@@ -126,8 +126,9 @@ export async function startApiServerWatches(
     const spec = (src.spec ?? {}) as SourceSpec;
     const to = brokerOf(src);
     if (!to) throw new Error(`${src.from}: ApiServerSource ${src.metadata.name} does not send to a Broker`);
-    if ((spec.mode ?? 'Reference') !== 'Resource')
-      throw new Error(`${src.from}: ApiServerSource ${src.metadata.name}: only mode Resource is bridged locally`);
+    const mode = spec.mode ?? 'Reference';
+    if (mode !== 'Resource' && mode !== 'Reference')
+      throw new Error(`${src.from}: ApiServerSource ${src.metadata.name}: mode must be Resource or Reference, not ${mode}`);
     if (spec.namespaceSelector?.matchExpressions?.length)
       throw new Error(`${src.from}: namespaceSelector.matchExpressions is not supported locally; use matchLabels`);
     const labels = selectorText(spec.namespaceSelector?.matchLabels);
@@ -175,6 +176,8 @@ export async function startApiServerWatches(
                   type as WatchType,
                   { ...object, apiVersion: r.apiVersion, kind: r.kind },
                   server,
+                  new Date(),
+                  mode,
                 );
                 broker.publish(to.namespace, to.name, parseRequest(headers, Buffer.from(body)).events[0]!);
               },

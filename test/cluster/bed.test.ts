@@ -196,4 +196,52 @@ spec:
       await sink.close();
     }
   }, 90_000);
+
+  it('in Reference mode the adapter sends dev.knative.apiserver.ref.* with {kind, namespace, name, apiVersion}; ours matches', async () => {
+    const sink = await startSink();
+    const adapter = startAdapter({
+      sink: sink.url,
+      namespaces: [ns],
+      resources: [{ Group: '', Version: 'v1', Resource: 'events' }],
+      mode: 'Reference',
+    });
+    try {
+      const got = await eventually(
+        'a ref.add CloudEvent for our Event',
+        async () => {
+          const name = `ref.${Date.now()}`;
+          await a.core.createNamespacedEvent({
+            namespace: ns,
+            body: {
+              metadata: { name },
+              involvedObject: { kind: 'Pod', namespace: ns, name: 'web-1', apiVersion: 'v1' },
+              reason: 'BackOff',
+              message: 'Back-off',
+              type: 'Warning',
+              count: 1,
+              firstTimestamp: new Date(),
+              lastTimestamp: new Date(),
+            },
+          });
+          await new Promise((r) => setTimeout(r, 1000));
+          return sink.received.find((r) => r.headers['ce-type'] === 'dev.knative.apiserver.ref.add' && r.headers['ce-name'] === name);
+        },
+        60_000,
+      );
+      const name = String(got.headers['ce-name']);
+      const ours = apiServerSourceMessage(
+        'ADDED',
+        { apiVersion: 'v1', kind: 'Event', metadata: { name, namespace: ns } },
+        String(got.headers['ce-source']),
+        new Date(),
+        'Reference',
+      );
+      for (const h of ['ce-type', 'ce-subject', 'ce-kind', 'ce-apiversion', 'ce-name', 'ce-namespace'])
+        expect([h, ours.headers[h]]).toEqual([h, got.headers[h]]);
+      expect(JSON.parse(ours.body)).toEqual(JSON.parse(got.body));
+    } finally {
+      await adapter.stop();
+      await sink.close();
+    }
+  }, 90_000);
 });
