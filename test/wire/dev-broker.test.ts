@@ -311,6 +311,16 @@ describe('delivery', () => {
     expect(Buffer.from(String(dead.hits[0]!.headers['ce-knativeerrordata']), 'base64').toString()).toMatch(/^dispatch error: /);
   });
 
+  it('delivery format json sends the structured mode', async () => {
+    const sub = await subscriber();
+    open.push(sub);
+    const b = await start([broker(), trigger('t', sub.url, '  delivery: { format: json }')]);
+    await post(b.ingress('dev', 'default'), ce('t', { id: 'st' }), { n: 2 });
+    await b.idle();
+    expect(sub.hits[0]!.headers['content-type']).toMatch(/^application\/cloudevents\+json/);
+    expect(JSON.parse(sub.hits[0]!.body)).toMatchObject({ specversion: '1.0', id: 'st', type: 't', data: { n: 2 } });
+  });
+
   it('a timeout per attempt counts as a failure and is retried', async () => {
     const sub = await subscriber((_h, n) => ({ status: 202, delayMs: n === 1 ? 1000 : 0 }));
     open.push(sub);
