@@ -11,7 +11,7 @@ import { projectRoot } from '../functions/_kit/schemas.js';
 import { definitionOf, startMesh, defaultManifests } from '../functions/_mesh/mesh.js';
 import { loadMesh, ManifestError } from '../functions/_mesh/manifests.js';
 import { compileFilter } from '../functions/_mesh/filters.js';
-import { play } from '../functions/_mesh/play.js';
+import { feed, play } from '../functions/_mesh/play.js';
 import { readRecording } from '../functions/_mesh/replay.js';
 import { startApiServerWatches, startPingSources } from '../functions/_mesh/sources.js';
 import { lineOf, render, type Line } from '../functions/_mesh/timeline.js';
@@ -113,7 +113,9 @@ async function devCommand(opts: {
     if (opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
   } else if (source !== 'none' && source !== 'auto') {
     // A recording: into the broker as the sources would send it, then keep serving the ingress.
-    await replayFileInto(source, running);
+    await Promise.resolve()
+      .then(() => feed(running, readRecording(source)))
+      .catch((err: unknown) => fail((err as Error).message));
   }
   out(
     `\nReflex dev: ${running.services.size} functions, broker ingress ${running.mesh.brokers.map((b) => running.broker.ingress(b.namespace, b.name)).join(', ')}\n` +
@@ -126,21 +128,6 @@ async function devCommand(opts: {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
-}
-
-async function replayFileInto(file: string, running: Awaited<ReturnType<typeof startMesh>>): Promise<void> {
-  const { apiServerSourceMessage } = await import('../functions/_mesh/apiserversource.js');
-  const { parseRequest } = await import('../functions/_kit/binding.js');
-  const broker = running.mesh.brokers[0];
-  if (!broker) fail('the manifests have no Broker');
-  for (const r of readRecording(file)) {
-    const { headers, body } =
-      r.type === 'CLOUDEVENT'
-        ? { headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(r.event) }
-        : apiServerSourceMessage(r.type, r.object, 'https://kubernetes.default.svc');
-    running.broker.publish(broker!.namespace, broker!.name, parseRequest(headers, Buffer.from(body)).events[0]!);
-    await running.broker.idle();
-  }
 }
 
 async function validateCommand(opts: { manifests?: string }): Promise<void> {

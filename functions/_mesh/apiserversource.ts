@@ -4,7 +4,9 @@
  * replay recorded incidents and, without the real adapter, to bridge a live watch.
  * @see knative.dev/eventing pkg/adapter/apiserver/events
  */
+import type { CloudEvent } from 'cloudevents';
 import { randomUUID } from 'node:crypto';
+import { parseRequest } from '../_kit/binding.js';
 
 export type WatchType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -61,4 +63,16 @@ export function apiServerSourceMessage(
     },
     body: JSON.stringify(data),
   };
+}
+
+/** The same message as a CloudEvent, for publishing into the development broker directly. */
+export function apiServerSourceEvent(
+  watch: WatchType,
+  object: K8sObject,
+  source: string,
+  now = new Date(),
+  mode: 'Resource' | 'Reference' = 'Resource',
+): CloudEvent<unknown> {
+  const { headers, body } = apiServerSourceMessage(watch, object, source, now, mode);
+  return parseRequest(headers, Buffer.from(body)).events[0]!;
 }

@@ -5,6 +5,7 @@
  * the cluster as the recording knows it (functions/_mesh/recorded.ts), all in dry-run, no
  * secrets, nothing sent anywhere. What each step decided, and why, comes back as timeline lines.
  */
+import type { CloudEvent } from 'cloudevents';
 import { defineFunction, type FunctionDefinition } from '../_kit/index.js';
 import recover from '../recover/index.js';
 import { createHandler as recoverHandler } from '../recover/handler.js';
@@ -12,9 +13,9 @@ import scale from '../scale/index.js';
 import { createHandler as scaleHandler } from '../scale/handler.js';
 import type { RecoverConfig } from '../recover/config.js';
 import type { ScaleConfig } from '../scale/config.js';
-import { apiServerSourceMessage, type K8sObject } from './apiserversource.js';
+import { apiServerSourceEvent, type K8sObject } from './apiserversource.js';
 import { parseRequest } from '../_kit/binding.js';
-import { startMesh } from './mesh.js';
+import { startMesh, type RunningMesh } from './mesh.js';
 import { RecordedCluster } from './recorded.js';
 import { timeOf, type Recorded } from './replay.js';
 import { lineOf, type Line } from './timeline.js';
@@ -115,7 +116,31 @@ export async function play(records: readonly Recorded[], options: PlayOptions = 
       options.onLine?.(stamped);
     },
   });
-  // Which kinds the ApiServerSources bridge, and to which Broker.
+  try {
+    const fed = await feed(running, records, {
+      before: (r, at) => {
+        clock = at;
+        if (r.type !== 'CLOUDEVENT') cluster.observe(r.type, r.object);
+      },
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    return { lines, ...fed };
+  } finally {
+    await running.close();
+  }
+}
+
+/**
+ * Puts a recording into a running mesh, one event at a time, waiting for each to settle: watch
+ * events as the manifests' ApiServerSources would send them (the kinds they watch, their mode,
+ * their Broker), on the recording's clock; recorded CloudEvents as they are, to the first Broker.
+ * `before` sees every record with its time, bridged or not.
+ */
+export async function feed(
+  running: RunningMesh,
+  records: readonly Recorded[],
+  options: { before?: (r: Recorded, at: Date) => void; onProgress?: (done: number, total: number) => void } = {},
+): Promise<{ bridged: number; contextOnly: number }> {
   const bridges = new Map<string, { namespace: string; name: string; mode: 'Resource' | 'Reference' }>();
   for (const s of running.mesh.sources.filter((o) => o.kind === 'ApiServerSource') as unknown as SourceView[]) {
     const ref = s.spec?.sink?.ref;
@@ -127,38 +152,32 @@ export async function play(records: readonly Recorded[], options: PlayOptions = 
         mode: s.spec?.mode === 'Resource' ? 'Resource' : 'Reference',
       });
   }
+  const first = running.mesh.brokers[0];
+  let clock = new Date(0);
   let bridged = 0;
-  try {
-    const first = running.mesh.brokers[0];
-    for (const [i, r] of records.entries()) {
-      if (r.type === 'CLOUDEVENT') {
-        // Recorded CloudEvents go to the (first) Broker as they are, on their own clock.
-        const event = parseRequest({ 'content-type': 'application/cloudevents+json' }, Buffer.from(JSON.stringify(r.event))).events[0]!;
-        if (event.time) clock = new Date(event.time);
-        if (first) {
-          bridged++;
-          running.broker.publish(first.namespace, first.name, event);
-          await running.broker.idle();
-        }
-        options.onProgress?.(i + 1, records.length);
-        continue;
-      }
+  for (const [i, r] of records.entries()) {
+    let event: CloudEvent<unknown> | undefined;
+    let to: { namespace: string; name: string } | undefined;
+    if (r.type === 'CLOUDEVENT') {
+      event = parseRequest({ 'content-type': 'application/cloudevents+json' }, Buffer.from(JSON.stringify(r.event))).events[0]!;
+      if (event.time) clock = new Date(event.time);
+      to = first;
+    } else {
       clock = timeOf(r.object, clock);
-      cluster.observe(r.type, r.object);
       // The API server serves every Event in both versions: a core/v1 source sees events.k8s.io ones too.
       const object =
         r.object.apiVersion === 'events.k8s.io/v1' && !bridges.has('events.k8s.io/v1/Event') ? asCoreEvent(r.object) : r.object;
-      const to = bridges.get(`${object.apiVersion}/${object.kind}`);
-      if (to) {
-        bridged++;
-        const { headers, body } = apiServerSourceMessage(r.type, object, 'https://kubernetes.default.svc', clock, to.mode);
-        running.broker.publish(to.namespace, to.name, parseRequest(headers, Buffer.from(body)).events[0]!);
-        await running.broker.idle();
-      }
-      options.onProgress?.(i + 1, records.length);
+      const bridge = bridges.get(`${object.apiVersion}/${object.kind}`);
+      if (bridge) event = apiServerSourceEvent(r.type, object, 'https://kubernetes.default.svc', clock, bridge.mode);
+      to = bridge;
     }
-  } finally {
-    await running.close();
+    options.before?.(r, clock);
+    if (event && to) {
+      bridged++;
+      running.broker.publish(to.namespace, to.name, event);
+      await running.broker.idle();
+    }
+    options.onProgress?.(i + 1, records.length);
   }
-  return { lines, bridged, contextOnly: records.length - bridged };
+  return { bridged, contextOnly: records.length - bridged };
 }

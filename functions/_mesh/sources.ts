@@ -5,9 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
-import { parseRequest } from '../_kit/binding.js';
 import type { Kube } from '../_kit/k8s.js';
-import { apiServerSourceMessage, type K8sObject, type WatchType } from './apiserversource.js';
+import { apiServerSourceEvent, type K8sObject, type WatchType } from './apiserversource.js';
 import type { DevBroker } from './broker.js';
 import type { Manifest, Mesh } from './manifests.js';
 
@@ -172,14 +171,14 @@ export async function startApiServerWatches(
               },
               (type: string, object: K8sObject) => {
                 if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
-                const { headers, body } = apiServerSourceMessage(
+                const event = apiServerSourceEvent(
                   type as WatchType,
                   { ...object, apiVersion: r.apiVersion, kind: r.kind },
                   server,
                   new Date(),
                   mode,
                 );
-                broker.publish(to.namespace, to.name, parseRequest(headers, Buffer.from(body)).events[0]!);
+                broker.publish(to.namespace, to.name, event);
               },
               (err: unknown) => {
                 if (stopped) return;
