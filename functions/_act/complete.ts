@@ -23,8 +23,10 @@ export async function complete<S extends { do: string }>(options: {
   record: ActionRecord<S>;
   parse: (annotations: Readonly<Record<string, string>>) => ActState<S>;
   apply: (step: S) => Promise<string>;
-  /** Called when a step fails, before the error goes up (the record stays applying: the retry completes it). */
-  failed: (step: S, err: unknown) => Promise<void>;
+  /** The incoming signal's id, for the audit Event of a failed step. */
+  signalId: string;
+  /** A step in words, for that Event's note. */
+  describe: (step: S) => string;
 }): Promise<{ steps: Done[]; first: boolean }> {
   const { port, target, record } = options;
   const steps: Done[] = [];
@@ -32,7 +34,14 @@ export async function complete<S extends { do: string }>(options: {
     try {
       steps.push({ do: step.do, detail: await options.apply(step), done: true });
     } catch (err) {
-      await options.failed(step, err);
+      // Audited before the error goes up; the record stays applying, so the retry completes it.
+      await port.audit(target, {
+        signalId: options.signalId,
+        outcome: 'failed',
+        verb: record.verb,
+        note: `failed: ${options.describe(step)}: ${err instanceof Error ? err.message : String(err)}`,
+        warning: true,
+      });
       throw err;
     }
   }

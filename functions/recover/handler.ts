@@ -62,7 +62,7 @@ export function createHandler(
       const state = parseState(loaded.view.annotations);
       const mine = state.actions.find((a) => a.signal === event.id);
       // A redelivery of a signal whose plan was claimed but not finished: complete it, never repeat it.
-      if (mine?.state === 'applying') return complete(mine, loaded.resourceVersion);
+      if (mine?.state === 'applying') return complete(mine);
       const now = ctx.now();
       const verdict = guard(event.id, loaded.view, state, ctx.config.policy, now);
       if (verdict.kind === 'skip')
@@ -90,32 +90,22 @@ export function createHandler(
         }
         throw err;
       }
-      return complete(record, undefined, p.reason);
+      return complete(record, p.reason);
     }
     throw new ConflictError(
       `${target.kind} ${target.namespace}/${target.name} kept changing; recover gave up after ${MAX_CONFLICTS} attempts`,
     );
 
     /** Applies every step (each is idempotent), then marks the record done. */
-    async function complete(
-      record: ActionRecord,
-      _rv: string | undefined,
-      reason = `completing ${record.verb} claimed at ${record.at}`,
-    ): Promise<Reply> {
+    async function complete(record: ActionRecord, reason = `completing ${record.verb} claimed at ${record.at}`): Promise<Reply> {
       const { steps, first } = await completeAction({
         port,
         target,
         record,
         parse: parseState,
         apply: (step) => port.apply(target, step),
-        failed: (step, err) =>
-          port.audit(target, {
-            signalId: event.id,
-            outcome: 'failed',
-            verb: record.verb,
-            note: `failed: ${step.do}: ${err instanceof Error ? err.message : String(err)}`,
-            warning: true,
-          }),
+        signalId: event.id,
+        describe: (step) => step.do,
       });
       return first
         ? finish(record.verb, 'applied', reason, steps)

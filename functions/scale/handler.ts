@@ -66,14 +66,8 @@ async function scaleOne(
       record,
       parse: parseScaleState,
       apply: (step) => port.apply(target, step),
-      failed: (step, err) =>
-        port.audit(target, {
-          signalId: id,
-          outcome: 'failed',
-          verb: 'scaled',
-          note: `failed: ${describe(step)}: ${err instanceof Error ? err.message : String(err)}`,
-          warning: true,
-        }),
+      signalId: id,
+      describe,
     });
     return first ? finish('applied', reason, steps) : reply('skipped', 'another delivery of this signal applied it', steps);
   };
