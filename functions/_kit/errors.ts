@@ -86,3 +86,11 @@ export function asReflexError(err: unknown): ReflexError {
   const message = err instanceof Error ? err.message : String(err);
   return new InternalError(message, { cause: err });
 }
+
+const PROBLEM_BASE = 'https://reflex.dev/problems/';
+
+/** An RFC 9457 problem body (application/problem+json), the same from every Reflex server. */
+export function problemBody(status: number, title: string, detail: string, faults: readonly Fault[] = []): string {
+  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  return JSON.stringify({ type: PROBLEM_BASE + slug, title, status, detail, ...(faults.length > 0 ? { errors: faults } : {}) });
+}

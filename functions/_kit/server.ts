@@ -16,6 +16,7 @@ import {
   UnavailableError,
   UnsupportedMediaTypeError,
   asReflexError,
+  problemBody,
 } from './errors.js';
 import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
 import { createEmitter } from './emit.js';
@@ -48,7 +49,6 @@ export interface RunningServer {
   shutdown(): Promise<{ drained: boolean }>;
 }
 
-const PROBLEM_BASE = 'https://reflex.dev/problems/';
 /** Label for types the function does not declare: keeps metric cardinality bounded. */
 const OTHER_TYPE = 'other';
 
@@ -302,11 +302,10 @@ function sendProblem(
   detail: string,
   faults: readonly { where: string; message: string }[],
 ): void {
-  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   res
     .status(status)
     .type('application/problem+json')
-    .send(JSON.stringify({ type: PROBLEM_BASE + slug, title, status, detail, ...(faults.length > 0 ? { errors: faults } : {}) }));
+    .send(problemBody(status, title, detail, faults));
 }
 
 /** body-parser reports limits and encodings with `type`; map them into the hierarchy. */

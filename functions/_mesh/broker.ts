@@ -10,7 +10,7 @@ import { CloudEvent } from 'cloudevents';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseRequest } from '../_kit/binding.js';
-import { asReflexError, type ReflexError } from '../_kit/errors.js';
+import { asReflexError, problemBody, type Fault, type ReflexError } from '../_kit/errors.js';
 import { deadLetter, deliver, type Delivered, type Event } from './delivery.js';
 import { compileFilter, type Attributes, type TriggerFilter } from './filters.js';
 import type { BrokerManifest, DeliverySpec, Destination, KReference, Mesh, TriggerManifest } from './manifests.js';
@@ -211,8 +211,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-function problem(res: ServerResponse, status: number, title: string, detail: string, errors: readonly unknown[] = []): void {
-  res
-    .writeHead(status, { 'content-type': 'application/problem+json' })
-    .end(JSON.stringify({ title, status, detail, ...(errors.length ? { errors } : {}) }));
+function problem(res: ServerResponse, status: number, title: string, detail: string, faults: readonly Fault[] = []): void {
+  res.writeHead(status, { 'content-type': 'application/problem+json' }).end(problemBody(status, title, detail, faults));
 }
