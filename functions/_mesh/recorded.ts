@@ -25,14 +25,6 @@ interface Meta {
 
 export class RecordedCluster {
   private readonly objects = new Map<string, K8sObject>();
-  /** Audit notes recover and scale would have written, in order. */
-  readonly audits: { target: Target; note: string }[] = [];
-
-  /**
-   * `optIn`: the namespace label that opts in, assumed present on namespaces the recording does
-   * not carry (a recording of Events rarely has them); a recorded Namespace speaks for itself.
-   */
-  constructor(private readonly options: { assumeOptedIn: boolean } = { assumeOptedIn: true }) {}
 
   private static key(kind: string, namespace: string | undefined, name: string): string {
     return `${kind}|${namespace ?? ''}|${name}`;
@@ -74,7 +66,9 @@ export class RecordedCluster {
       load: async (t): Promise<Loaded> => {
         const meta = this.targetObject(t).metadata as Meta;
         const ns = t.namespace ? this.get<{ metadata: Meta }>('Namespace', undefined, t.namespace) : undefined;
-        const labels = ns ? (ns.metadata.labels ?? {}) : this.options.assumeOptedIn && optInLabel ? { [optInLabel[0]]: optInLabel[1] } : {};
+        // A recorded Namespace speaks for itself; one the recording does not carry (a recording of
+        // Events rarely has them) is taken as opted in, so the playbooks can be seen at work.
+        const labels = ns ? (ns.metadata.labels ?? {}) : optInLabel ? { [optInLabel[0]]: optInLabel[1] } : {};
         return {
           view: { kind: t.kind, namespace: t.namespace, name: t.name, annotations: meta.annotations ?? {}, namespaceLabels: labels },
           resourceVersion: meta.resourceVersion ?? '0',
@@ -92,9 +86,8 @@ export class RecordedCluster {
         };
         this.observe('MODIFIED', { ...o, metadata: next });
       },
-      audit: async (t, a) => {
-        this.audits.push({ target: t, note: a.note });
-      },
+      // The decision and its note travel in the function's reply, which the timeline shows.
+      audit: async () => {},
     };
   }
 
@@ -105,13 +98,12 @@ export class RecordedCluster {
       observe: async (signal) => {
         const ns = signal.target.namespace;
         const pods = this.list<V1Pod>('Pod');
+        const deployment = this.get<V1Deployment>('Deployment', ns, signal.target.name);
         return observedFrom(
           signal,
           {
             pod: signal.involved.kind === 'Pod' ? this.get<V1Pod>('Pod', signal.involved.namespace, signal.involved.name) : undefined,
-            ...(this.get<V1Deployment>('Deployment', ns, signal.target.name)
-              ? { deployment: this.get<V1Deployment>('Deployment', ns, signal.target.name)! }
-              : {}),
+            ...(deployment ? { deployment } : {}),
             replicaSets: this.list<V1ReplicaSet>('ReplicaSet', ns),
             nodes: this.list<V1Node>('Node'),
             pods:

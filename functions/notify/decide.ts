@@ -86,6 +86,10 @@ const PLURAL: Record<string, string> = {
   ReplicaSet: 'replicaset',
 };
 
+/** `Deployment shop/web`, `Node n1`. */
+const whereOf = (t: { kind: string; namespace: string; name: string }): string =>
+  t.namespace ? `${t.kind} ${t.namespace}/${t.name}` : `${t.kind} ${t.name}`;
+
 /** The commands an on-call engineer types first. */
 function describeTarget(t: { kind: string; namespace: string; name: string }): string {
   return `kubectl describe ${PLURAL[t.kind] ?? t.kind.toLowerCase()} ${t.name}${t.namespace ? ` -n ${t.namespace}` : ''}`;
@@ -107,7 +111,7 @@ export function kubectlHints(s: SignalData): string[] {
 }
 
 export function message(s: SignalData, heldSinceLast: number): Message {
-  const where = s.target.namespace ? `${s.target.kind} ${s.target.namespace}/${s.target.name}` : `${s.target.kind} ${s.target.name}`;
+  const where = whereOf(s.target);
   const more = heldSinceLast > 0 ? ` (${heldSinceLast} more since the last notice)` : '';
   return {
     title: `${s.class} on ${where}`,
@@ -156,7 +160,7 @@ export const actionFacts = (a: ActionData): Facts => ({
 
 export function actionMessage(a: ActionData, heldSinceLast: number, at: string): Message {
   const t = a.target;
-  const where = t.namespace ? `${t.kind} ${t.namespace}/${t.name}` : `${t.kind} ${t.name}`;
+  const where = whereOf(t);
   const more = heldSinceLast > 0 ? ` (${heldSinceLast} more since the last notice)` : '';
   const ns = t.namespace ? ` -n ${t.namespace}` : '';
   return {
@@ -197,7 +201,7 @@ function lasted(from: string, to: string): string {
 
 export function resolvedMessage(r: ResolvedData): Message {
   const t = r.target;
-  const where = t.namespace ? `${t.kind} ${t.namespace}/${t.name}` : `${t.kind} ${t.name}`;
+  const where = whereOf(t);
   return {
     action: 'resolve',
     title: `Resolved: ${r.class} on ${where}`,
