@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { apiServerSourceMessage, type K8sObject } from '../../functions/_mesh/apiserversource.js';
 import { startAdapter } from './adapter.js';
 import { admin, asServiceAccount, eventually, freshNamespace, kubectl, statusOf } from './kube.js';
-import { startSink } from './sink.js';
+import { startSink, type Received, type Sink } from './sink.js';
 
 let ns: string;
 const a = admin();
@@ -137,34 +137,41 @@ spec:
     expect(() => kubectl('apply', '--dry-run=server', '-f', `${dir}-bad2.yaml`)).toThrow(/spec\.broker/);
   });
 
+  /**
+   * Writes a Warning Event each second until the adapter sends `type` for one of them: the
+   * adapter emits nothing for what existed when it started, so the first writes may go unseen.
+   */
+  async function firstEventSent(sink: Sink, type: string, prefix: string): Promise<Received> {
+    return eventually(
+      `a ${type} CloudEvent for our Event`,
+      async () => {
+        const name = `${prefix}.${Date.now()}`;
+        await a.core.createNamespacedEvent({
+          namespace: ns,
+          body: {
+            metadata: { name },
+            involvedObject: { kind: 'Pod', namespace: ns, name: 'web-1', apiVersion: 'v1' },
+            reason: 'BackOff',
+            message: 'Back-off restarting failed container web in pod web-1_' + ns,
+            type: 'Warning',
+            source: { component: 'kubelet', host: 'node-1' },
+            count: 1,
+            firstTimestamp: new Date(),
+            lastTimestamp: new Date(),
+          },
+        });
+        await new Promise((r) => setTimeout(r, 1000));
+        return sink.received.find((r) => r.headers['ce-type'] === type && r.headers['ce-name'] === name);
+      },
+      60_000,
+    );
+  }
+
   it('the real ApiServerSource adapter delivers dev.knative.apiserver.resource.add for a new Event', async () => {
     const sink = await startSink();
     const adapter = startAdapter({ sink: sink.url, namespaces: [ns], resources: [{ Group: '', Version: 'v1', Resource: 'events' }] });
     try {
-      // The adapter emits nothing for what existed at start: keep writing until it is watching.
-      const created = await eventually(
-        'a resource.add CloudEvent for our Event',
-        async () => {
-          const name = `probe.${Date.now()}`;
-          await a.core.createNamespacedEvent({
-            namespace: ns,
-            body: {
-              metadata: { name },
-              involvedObject: { kind: 'Pod', namespace: ns, name: 'web-1', apiVersion: 'v1' },
-              reason: 'BackOff',
-              message: 'Back-off restarting failed container web in pod web-1_' + ns,
-              type: 'Warning',
-              source: { component: 'kubelet', host: 'node-1' },
-              count: 1,
-              firstTimestamp: new Date(),
-              lastTimestamp: new Date(),
-            },
-          });
-          await new Promise((r) => setTimeout(r, 1000));
-          return sink.received.find((r) => r.headers['ce-type'] === 'dev.knative.apiserver.resource.add' && r.headers['ce-name'] === name);
-        },
-        60_000,
-      );
+      const created = await firstEventSent(sink, 'dev.knative.apiserver.resource.add', 'probe');
       expect(created.headers['ce-specversion']).toBe('1.0');
       expect(created.headers['ce-kind']).toBe('Event');
       expect(created.headers['ce-apiversion']).toBe('v1');
@@ -206,28 +213,7 @@ spec:
       mode: 'Reference',
     });
     try {
-      const got = await eventually(
-        'a ref.add CloudEvent for our Event',
-        async () => {
-          const name = `ref.${Date.now()}`;
-          await a.core.createNamespacedEvent({
-            namespace: ns,
-            body: {
-              metadata: { name },
-              involvedObject: { kind: 'Pod', namespace: ns, name: 'web-1', apiVersion: 'v1' },
-              reason: 'BackOff',
-              message: 'Back-off',
-              type: 'Warning',
-              count: 1,
-              firstTimestamp: new Date(),
-              lastTimestamp: new Date(),
-            },
-          });
-          await new Promise((r) => setTimeout(r, 1000));
-          return sink.received.find((r) => r.headers['ce-type'] === 'dev.knative.apiserver.ref.add' && r.headers['ce-name'] === name);
-        },
-        60_000,
-      );
+      const got = await firstEventSent(sink, 'dev.knative.apiserver.ref.add', 'ref');
       const name = String(got.headers['ce-name']);
       const ours = apiServerSourceMessage(
         'ADDED',

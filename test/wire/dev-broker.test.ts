@@ -332,6 +332,16 @@ describe('delivery', () => {
 });
 
 describe('replies', () => {
+  /** Answers every event with a reply of the same type: a reply loop. */
+  async function echoSubscriber(): Promise<Subscriber> {
+    const echo = await subscriber((hit) => ({
+      status: 200,
+      headers: { 'ce-specversion': '1.0', 'ce-id': `${String(hit.headers['ce-id'])}+`, 'ce-source': '/echo', 'ce-type': 'loop' },
+    }));
+    open.push(echo);
+    return echo;
+  }
+
   it('a reply goes back into the Broker and is routed like any event', async () => {
     const first = await subscriber(() => ({
       status: 200,
@@ -352,11 +362,7 @@ describe('replies', () => {
 
   it('a reply loop stops when knativebrokerttl runs out', async () => {
     const records: BrokerRecord[] = [];
-    const echo = await subscriber((hit) => ({
-      status: 200,
-      headers: { 'ce-specversion': '1.0', 'ce-id': `${String(hit.headers['ce-id'])}+`, 'ce-source': '/echo', 'ce-type': 'loop' },
-    }));
-    open.push(echo);
+    const echo = await echoSubscriber();
     const b = await start([broker(), trigger('echo', echo.url, '')], { records });
     expect((await post(b.ingress('dev', 'default'), ce('loop', { knativebrokerttl: '5' }))).status).toBe(202);
     await b.idle();
@@ -368,11 +374,7 @@ describe('replies', () => {
   });
 
   it('without a TTL the loop still ends, after 255 hops', async () => {
-    const echo = await subscriber((hit) => ({
-      status: 200,
-      headers: { 'ce-specversion': '1.0', 'ce-id': `${String(hit.headers['ce-id'])}+`, 'ce-source': '/echo', 'ce-type': 'loop' },
-    }));
-    open.push(echo);
+    const echo = await echoSubscriber();
     const b = await start([broker(), trigger('echo', echo.url, '')]);
     await post(b.ingress('dev', 'default'), ce('loop'));
     await b.idle();
