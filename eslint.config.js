@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/**', 'dist-dev/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   ...tseslint.configs.strict,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -14,5 +14,5 @@ export default tseslint.config(
       'max-depth': ['warn', 4],
     },
   },
-  { files: ['functions/**/*.ts'], ignores: ['functions/**/*.test.ts'], rules: { 'no-console': 'error' } },
+  { files: ['functions/**/*.ts', 'scripts/function.ts'], ignores: ['functions/**/*.test.ts'], rules: { 'no-console': 'error' } },
 );

@@ -10,7 +10,11 @@ const common = {
 
 export default {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/functions/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/functions/**/*.test.ts', '<rootDir>/dev/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'],
+    },
     { ...common, displayName: 'wire', testMatch: ['<rootDir>/test/wire/**/*.test.ts'] },
     {
       ...common,

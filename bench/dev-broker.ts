@@ -9,9 +9,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevBroker } from '../functions/_mesh/broker.js';
-import { compileFilter } from '../functions/_mesh/filters.js';
-import { loadMesh } from '../functions/_mesh/manifests.js';
+import { startDevBroker } from '../dev/mesh/broker.js';
+import { compileFilter } from '../dev/mesh/filters.js';
+import { loadMesh } from '../dev/mesh/manifests.js';
 
 const N = 2000;
 const CONCURRENCY = 16;

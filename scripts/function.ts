@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { run, type FunctionDefinition } from '../functions/_kit/index.js';
 
 const functionsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'functions');
-/** Every folder in functions/ that is not the kit (_kit) or the mesh (_mesh) is a function. */
+/** Every folder in functions/ that is not shared code (_kit, _act, _signals…) is a function. */
 export function functionNames(): string[] {
   return readdirSync(functionsDir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && !e.name.startsWith('_'))

@@ -13,4 +13,3 @@ export type { Kube, KubeFactory } from './k8s.js';
 export { counter } from './metrics.js';
 export type { Logger } from './logger.js';
 export { SCHEMA_BASE } from './schemas.js';
-export { isMain } from './main.js';

@@ -1,5 +1,5 @@
 /** classify/index — wiring: ApiServerSource events (Resource mode) in, dev.reflex.signal.* out. */
-import { defineFunction, isMain, run } from '../_kit/index.js';
+import { defineFunction } from '../_kit/index.js';
 import { parseClassifyConfig } from './config.js';
 import { createHandler } from './handler.js';
 
@@ -22,5 +22,3 @@ const classify = defineFunction({
   runtimeDefaults: { maxBodyBytes: 3 * 1024 * 1024 },
 });
 export default classify;
-
-if (isMain(import.meta.url)) await run(classify);

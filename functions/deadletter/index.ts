@@ -1,5 +1,5 @@
 /** deadletter/index — wiring: accepts every type (a dead-letter sink must lose nothing). */
-import { ANY_TYPE, defineFunction, isMain, noConfig, run } from '../_kit/index.js';
+import { ANY_TYPE, defineFunction, noConfig } from '../_kit/index.js';
 import { handle } from './handler.js';
 
 const deadletter = defineFunction({
@@ -9,5 +9,3 @@ const deadletter = defineFunction({
   handle,
 });
 export default deadletter;
-
-if (isMain(import.meta.url)) await run(deadletter);

@@ -1,5 +1,5 @@
 /** notify/index — wiring: every signal class in; messages out to Slack, Teams, PagerDuty, webhooks. */
-import { defineFunction, isMain, run } from '../_kit/index.js';
+import { defineFunction } from '../_kit/index.js';
 import {
   ACTION_SCHEMA,
   ACTION_VERBS,
@@ -26,5 +26,3 @@ const notify = defineFunction({
   handle,
 });
 export default notify;
-
-if (isMain(import.meta.url)) await run(notify);

@@ -1,5 +1,5 @@
 /** recover/index — wiring: failure signals in; dev.reflex.action.<verb> out. */
-import { defineFunction, isMain, run } from '../_kit/index.js';
+import { defineFunction } from '../_kit/index.js';
 import { SIGNAL_SCHEMA, signalType, type SignalClass } from '../_signals/model.js';
 import { parseRecoverConfig } from './config.js';
 import { createHandler } from './handler.js';
@@ -26,5 +26,3 @@ const recover = defineFunction({
   handle: createHandler(),
 });
 export default recover;
-
-if (isMain(import.meta.url)) await run(recover);

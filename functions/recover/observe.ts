@@ -1,6 +1,6 @@
 /**
  * recover/observe — pure: the objects recover read for a signal -> what its playbooks need to
- * know. Shared by the cluster port and by replays of a recording (functions/_mesh/recorded.ts).
+ * know. Shared by the cluster port and by replays of a recording (dev/mesh/recorded.ts).
  */
 import type { V1Deployment, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Autoscaler } from '../_act/autoscalers.js';

@@ -1,5 +1,5 @@
 /** scale/index — wiring: loadhigh / loadlow signals and ticks in; dev.reflex.action.scaled out. */
-import { defineFunction, isMain, run } from '../_kit/index.js';
+import { defineFunction } from '../_kit/index.js';
 import { SIGNAL_SCHEMA, signalType } from '../_signals/model.js';
 import { parseScaleConfig } from './config.js';
 import { createHandler, PING_TYPE } from './handler.js';
@@ -15,5 +15,3 @@ const scale = defineFunction({
   handle: createHandler(),
 });
 export default scale;
-
-if (isMain(import.meta.url)) await run(scale);

@@ -1,5 +1,5 @@
 /** sweep/index — wiring: PingSource ticks in; signals to K_SINK; a summary reply. */
-import { defineFunction, isMain, run } from '../_kit/index.js';
+import { defineFunction } from '../_kit/index.js';
 import { parseSweepConfig } from './config.js';
 import { createHandler } from './handler.js';
 
@@ -13,5 +13,3 @@ const sweep = defineFunction({
   handle: createHandler(),
 });
 export default sweep;
-
-if (isMain(import.meta.url)) await run(sweep);

@@ -4,7 +4,7 @@ import { PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiServerSourceMessage, type K8sObject } from '../../functions/_mesh/apiserversource.js';
+import { apiServerSourceMessage, type K8sObject } from '../../dev/mesh/apiserversource.js';
 import { startAdapter } from './adapter.js';
 import { admin, asServiceAccount, eventually, freshNamespace, kubectl, statusOf } from './kube.js';
 import { startSink, type Received, type Sink } from './sink.js';

@@ -9,8 +9,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
 import { ACTION_VERBS, SIGNAL_CLASSES, signalType } from '../../functions/_signals/model.js';
-import { compileFilter } from '../../functions/_mesh/filters.js';
-import type { SubscriptionsFilter } from '../../functions/_mesh/manifests.js';
+import { compileFilter } from '../../dev/mesh/filters.js';
+import type { SubscriptionsFilter } from '../../dev/mesh/manifests.js';
 import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { CesqlError, compile, type CesqlErrorKind, type CesqlValue } from '../../functions/_mesh/cesql/index.js';
+import { CesqlError, compile, type CesqlErrorKind, type CesqlValue } from '../../dev/cesql/index.js';
 
 /** The Go module that ships a copy of the TCK; the proxy refuses version lists, so the version is exact. */
 const GO_MODULE = 'github.com/cloudevents/sdk-go/sql/v2@v2.16.2';

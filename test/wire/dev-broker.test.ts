@@ -10,8 +10,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevBroker, type DevBroker, type BrokerRecord } from '../../functions/_mesh/broker.js';
-import { loadMesh, ManifestError } from '../../functions/_mesh/manifests.js';
+import { startDevBroker, type DevBroker, type BrokerRecord } from '../../dev/mesh/broker.js';
+import { loadMesh, ManifestError } from '../../dev/mesh/manifests.js';
 
 interface Hit {
   path: string;

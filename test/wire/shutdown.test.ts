@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { schemasDir } from './fixtures/order-function.js';
 import { freePort, start, waitFor } from './process.js';
 
-const fixture = fileURLToPath(new URL('./fixtures/order-function.ts', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/order-main.ts', import.meta.url));
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 function order(id: string, slowMs: number): RequestInit {

@@ -2,8 +2,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { projectRoot } from '../../functions/_kit/schemas.js';
-import { play } from '../../functions/_mesh/play.js';
-import { readRecording } from '../../functions/_mesh/replay.js';
+import { play } from '../../dev/mesh/play.js';
+import { readRecording } from '../../dev/mesh/replay.js';
 import { start } from './process.js';
 
 const incident = join(projectRoot(), 'examples', 'incident', 'checkout.ndjson');

@@ -1,5 +1,5 @@
 /**
- * scripts/reflex — the `reflex` command: run Reflex locally (`start`, `dev`), ask what it would
+ * dev/reflex — the `reflex` command: run Reflex locally (`start`, `dev`), ask what it would
  * have done (`replay`), check configuration (`validate`). See docs/local.md.
  */
 import { existsSync } from 'node:fs';
@@ -8,13 +8,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeFactory } from '../functions/_kit/k8s.js';
 import { projectRoot } from '../functions/_kit/schemas.js';
-import { definitionOf, startMesh, defaultManifests } from '../functions/_mesh/mesh.js';
-import { loadMesh, ManifestError } from '../functions/_mesh/manifests.js';
-import { compileFilter } from '../functions/_mesh/filters.js';
-import { feed, play } from '../functions/_mesh/play.js';
-import { readRecording } from '../functions/_mesh/replay.js';
-import { startApiServerWatches, startPingSources } from '../functions/_mesh/sources.js';
-import { lineOf, render, type Line } from '../functions/_mesh/timeline.js';
+import { definitionOf, startMesh, defaultManifests } from './mesh/mesh.js';
+import { loadMesh, ManifestError } from './mesh/manifests.js';
+import { compileFilter } from './mesh/filters.js';
+import { feed, play } from './mesh/play.js';
+import { readRecording } from './mesh/replay.js';
+import { startApiServerWatches, startPingSources } from './mesh/sources.js';
+import { lineOf, render, type Line } from './mesh/timeline.js';
 
 const USAGE = `usage: reflex <command> [options]
 

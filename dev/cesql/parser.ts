@@ -1,5 +1,5 @@
 /**
- * _mesh/cesql/parser — tokens -> syntax tree, by precedence climbing over the spec's grammar
+ * dev/cesql/parser — tokens -> syntax tree, by precedence climbing over the spec's grammar
  * (CESQLParser.g4). Precedence, tightest first: function calls and literals; the prefix operators
  * NOT and `-`; LIKE; IN; `*` `/` `%`; `+` `-`; comparisons; then AND, OR and XOR, which share one
  * level and group to the right, as in the spec's grammar and so in Knative (`a AND b OR c` is

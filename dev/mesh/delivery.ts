@@ -1,5 +1,5 @@
 /**
- * _mesh/delivery — one event to one destination the way Knative's dispatcher does it: binary
+ * dev/mesh/delivery — one event to one destination the way Knative's dispatcher does it: binary
  * mode (or structured with `format: json`), `Prefer: reply`, a timeout per attempt, retries on
  * 404, 408, 409, 429, 5xx and network errors with linear or exponential backoff, a 2xx body read
  * as the reply (a non-empty body that is not a CloudEvent is a failure, 502), and the dead-letter
@@ -7,7 +7,7 @@
  */
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseRequest, toBinaryResponse } from '../_kit/binding.js';
+import { parseRequest, toBinaryResponse } from '../../functions/_kit/binding.js';
 import type { DeliverySpec } from './manifests.js';
 
 export type Event = CloudEvent<unknown>;

@@ -1,18 +1,18 @@
 /**
- * _mesh/recorded — the cluster as a recording knows it, for replays with no cluster: the last
+ * dev/mesh/recorded — the cluster as a recording knows it, for replays with no cluster: the last
  * state of every object the recording carried, and the ports recover and scale read it through.
  * It never acts (replays run in dry-run); state annotations are kept in memory so guards such as
  * cooldowns and "already handled" work across the replay as they would on a cluster.
  */
 import type { V1Deployment, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import type { Loaded, TargetPort } from '../_act/target.js';
-import { ConflictError, InternalError } from '../_kit/errors.js';
-import type { Target } from '../_signals/model.js';
-import { STATE_ANNOTATION as STATE_RECOVER } from '../recover/decide.js';
-import type { RecoverPort } from '../recover/port.js';
-import { observedFrom } from '../recover/observe.js';
-import { STATE_ANNOTATION as STATE_SCALE } from '../scale/decide.js';
-import type { ScalePort } from '../scale/port.js';
+import type { Loaded, TargetPort } from '../../functions/_act/target.js';
+import { ConflictError, InternalError } from '../../functions/_kit/errors.js';
+import type { Target } from '../../functions/_signals/model.js';
+import { STATE_ANNOTATION as STATE_RECOVER } from '../../functions/recover/decide.js';
+import type { RecoverPort } from '../../functions/recover/port.js';
+import { observedFrom } from '../../functions/recover/observe.js';
+import { STATE_ANNOTATION as STATE_SCALE } from '../../functions/scale/decide.js';
+import type { ScalePort } from '../../functions/scale/port.js';
 import type { K8sObject } from './apiserversource.js';
 
 interface Meta {

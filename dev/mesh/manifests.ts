@@ -1,5 +1,5 @@
 /**
- * _mesh/manifests — reads the deployable manifests (a kustomization directory, as
+ * dev/mesh/manifests — reads the deployable manifests (a kustomization directory, as
  * `kubectl apply -k` would) into what the development broker needs: Brokers, Triggers, Knative
  * Services, sources and the ConfigMap files the Services mount. Only the parts of kustomize that
  * decide routing are followed: `resources`, `namespace` and `configMapGenerator`; patches,

@@ -1,20 +1,20 @@
 /**
- * _mesh/play — a recording replayed through the whole mesh with no cluster: every watch event
+ * dev/mesh/play — a recording replayed through the whole mesh with no cluster: every watch event
  * the manifests' ApiServerSources would bridge goes into the development broker as that source
  * would send it, on the recording's clock; the real functions answer, recover and scale reading
- * the cluster as the recording knows it (functions/_mesh/recorded.ts), all in dry-run, no
+ * the cluster as the recording knows it (dev/mesh/recorded.ts), all in dry-run, no
  * secrets, nothing sent anywhere. What each step decided, and why, comes back as timeline lines.
  */
 import type { CloudEvent } from 'cloudevents';
-import { defineFunction, type FunctionDefinition } from '../_kit/index.js';
-import recover from '../recover/index.js';
-import { createHandler as recoverHandler } from '../recover/handler.js';
-import scale from '../scale/index.js';
-import { createHandler as scaleHandler } from '../scale/handler.js';
-import type { RecoverConfig } from '../recover/config.js';
-import type { ScaleConfig } from '../scale/config.js';
+import { defineFunction, type FunctionDefinition } from '../../functions/_kit/index.js';
+import recover from '../../functions/recover/index.js';
+import { createHandler as recoverHandler } from '../../functions/recover/handler.js';
+import scale from '../../functions/scale/index.js';
+import { createHandler as scaleHandler } from '../../functions/scale/handler.js';
+import type { RecoverConfig } from '../../functions/recover/config.js';
+import type { ScaleConfig } from '../../functions/scale/config.js';
 import { apiServerSourceEvent, type K8sObject } from './apiserversource.js';
-import { parseRequest } from '../_kit/binding.js';
+import { parseRequest } from '../../functions/_kit/binding.js';
 import { startMesh, type RunningMesh } from './mesh.js';
 import { RecordedCluster } from './recorded.js';
 import { timeOf, type Recorded } from './replay.js';

@@ -1,4 +1,4 @@
-/** _mesh/cesql/errors — the error kinds of CESQL §3.3, each carrying where in the expression it arose. */
+/** dev/cesql/errors — the error kinds of CESQL §3.3, each carrying where in the expression it arose. */
 
 /**
  * The seven kinds every engine must support, named as the TCK names them.

@@ -1,4 +1,4 @@
-/** _mesh/cesql/values — pure: the three CESQL types, their zero values, casts, and attribute values read as CESQL. */
+/** dev/cesql/values — pure: the three CESQL types, their zero values, casts, and attribute values read as CESQL. */
 
 /** Boolean, Integer (a 32-bit signed integer held in a JS number) or String. */
 export type CesqlValue = boolean | number | string;

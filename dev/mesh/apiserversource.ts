@@ -1,12 +1,12 @@
 /**
- * _mesh/apiserversource — the CloudEvent a Knative ApiServerSource (Resource mode) sends for a
+ * dev/mesh/apiserversource — the CloudEvent a Knative ApiServerSource (Resource mode) sends for a
  * watch event, byte-for-byte in what matters: type, source, subject, extensions, data. Used to
  * replay recorded incidents and, without the real adapter, to bridge a live watch.
  * @see knative.dev/eventing pkg/adapter/apiserver/events
  */
 import type { CloudEvent } from 'cloudevents';
 import { randomUUID } from 'node:crypto';
-import { parseRequest } from '../_kit/binding.js';
+import { parseRequest } from '../../functions/_kit/binding.js';
 
 export type WatchType = 'ADDED' | 'MODIFIED' | 'DELETED';
 

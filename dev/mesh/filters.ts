@@ -1,9 +1,9 @@
 /**
- * _mesh/filters — pure: does a Trigger want an event? Knative's rules exactly (see
+ * dev/mesh/filters — pure: does a Trigger want an event? Knative's rules exactly (see
  * docs/dev-broker.md): `spec.filters` (Subscriptions API dialects, AND at the top level, three
  * results Pass/Fail/NoFilter, only Fail drops) wins over the legacy `spec.filter.attributes`.
  */
-import { compile, matches, type Expression } from './cesql/index.js';
+import { compile, matches, type Expression } from '../cesql/index.js';
 import { ManifestError, type SubscriptionsFilter, type TriggerManifest } from './manifests.js';
 
 /** A CloudEvent's attributes, flat: context attributes and extensions (no data). */

@@ -1,11 +1,11 @@
 /**
- * _mesh/sources — the manifests' sources, run locally: PingSources on their cron schedules, and
+ * dev/mesh/sources — the manifests' sources, run locally: PingSources on their cron schedules, and
  * ApiServerSources as a watch emitting what the receive adapter would (Resource mode: type,
  * source, subject, extensions and data; nothing for the initial list or a relist).
  */
 import { randomUUID } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
-import type { Kube } from '../_kit/k8s.js';
+import type { Kube } from '../../functions/_kit/k8s.js';
 import { apiServerSourceEvent, type K8sObject, type WatchType } from './apiserversource.js';
 import type { DevBroker } from './broker.js';
 import type { Manifest, Mesh } from './manifests.js';

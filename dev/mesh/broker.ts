@@ -1,5 +1,5 @@
 /**
- * _mesh/broker — the development broker: the Brokers and Triggers of the manifests, routed with
+ * dev/mesh/broker — the development broker: the Brokers and Triggers of the manifests, routed with
  * Knative's semantics on one local HTTP server. Ingress `POST /<namespace>/<broker>` accepts a
  * binary or structured CloudEvent (202; 400 when it is not one), stamps `knativearrivaltime`,
  * defaults or decrements `knativebrokerttl` (400 at 0: reply loops stop), and fans the event out
@@ -9,8 +9,8 @@
 import { CloudEvent } from 'cloudevents';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseRequest } from '../_kit/binding.js';
-import { asReflexError, problemBody, type Fault, type ReflexError } from '../_kit/errors.js';
+import { parseRequest } from '../../functions/_kit/binding.js';
+import { asReflexError, problemBody, type Fault, type ReflexError } from '../../functions/_kit/errors.js';
 import { deadLetter, deliver, type Delivered, type Event } from './delivery.js';
 import { compileFilter, type Attributes, type TriggerFilter } from './filters.js';
 import type { BrokerManifest, DeliverySpec, Destination, KReference, Mesh, TriggerManifest } from './manifests.js';

@@ -1,7 +1,7 @@
 /**
- * _mesh/replay — reads recordings: watch events (`kubectl get … --watch --output-watch-events -o
+ * dev/mesh/replay — reads recordings: watch events (`kubectl get … --watch --output-watch-events -o
  * json`), pretty-printed or NDJSON, and `kubectl get … -o json` Lists; and the recording's clock.
- * functions/_mesh/play.ts replays them through the mesh.
+ * dev/mesh/play.ts replays them through the mesh.
  */
 import { readFileSync } from 'node:fs';
 import type { K8sObject, WatchType } from './apiserversource.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { projectRoot } from '../_kit/schemas.js';
+import { projectRoot } from '../../functions/_kit/schemas.js';
 import { backoffMs, durationMs, retryable } from './delivery.js';
 import { loadMesh } from './manifests.js';
 import { cronMatches, pingEvent } from './sources.js';

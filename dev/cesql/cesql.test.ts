@@ -1,4 +1,4 @@
-/** _mesh/cesql — the behaviour the TCK leaves open or that the broker relies on; the TCK itself runs in test/unit/cesql-tck.test.ts. */
+/** dev/cesql — the behaviour the TCK leaves open or that the broker relies on; the TCK itself runs in test/unit/cesql-tck.test.ts. */
 import { describe, expect, it } from '@jest/globals';
 import { CesqlError, compile, matches, type CesqlErrorKind, type CesqlFunction, type CesqlValue } from './index.js';
 

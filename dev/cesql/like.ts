@@ -1,4 +1,4 @@
-/** _mesh/cesql/like — pure: does a string match a LIKE pattern (§3.4.3)? Wildcard matching in O(text × pattern), no RegExp. */
+/** dev/cesql/like — pure: does a string match a LIKE pattern (§3.4.3)? Wildcard matching in O(text × pattern), no RegExp. */
 
 /** A pattern item: `%` (any run), `_` (one character) or one literal character. */
 type Item = { readonly any: true } | { readonly one: true } | { readonly char: string };

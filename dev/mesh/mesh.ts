@@ -1,14 +1,14 @@
 /**
- * _mesh/mesh — Reflex on one machine: the development broker plus every function the manifests
+ * dev/mesh/mesh — Reflex on one machine: the development broker plus every function the manifests
  * deploy, each on its own local HTTP server with the environment its Knative Service declares
  * (ConfigMap-mounted files mapped back to knative/config), K_SINK where a SinkBinding gives one.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startServer, type FunctionDefinition, type RunningServer } from '../_kit/index.js';
-import type { Env } from '../_kit/config.js';
-import { projectRoot } from '../_kit/schemas.js';
+import { startServer, type FunctionDefinition, type RunningServer } from '../../functions/_kit/index.js';
+import type { Env } from '../../functions/_kit/config.js';
+import { projectRoot } from '../../functions/_kit/schemas.js';
 import { startDevBroker, type BrokerRecord, type DevBroker } from './broker.js';
 import { loadMesh, type Mesh, type ServiceManifest } from './manifests.js';
 
@@ -47,7 +47,7 @@ export async function definitionOf(s: Pick<ServiceManifest, 'args'>): Promise<Fu
   const name = s.args[0];
   if (!name || !/^[a-z][a-z0-9-]*$/.test(name)) return undefined;
   // Sources (tsx) or built (dist): the sibling of this file's own kind.
-  const file = fileURLToPath(new URL(`../${name}/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+  const file = fileURLToPath(new URL(`../../functions/${name}/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
   if (!existsSync(file)) return undefined;
   return ((await import(pathToFileURL(file).href)) as { default: FunctionDefinition<unknown> }).default;
 }

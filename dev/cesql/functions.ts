@@ -1,4 +1,4 @@
-/** _mesh/cesql/functions — the built-in functions of §3.5 (and the casting ones the TCK uses), and overload resolution. */
+/** dev/cesql/functions — the built-in functions of §3.5 (and the casting ones the TCK uses), and overload resolution. */
 import { CesqlError, type CesqlErrorKind } from './errors.js';
 import { cast, INT32_MAX, INT32_MIN, type CesqlType, type CesqlValue } from './values.js';
 

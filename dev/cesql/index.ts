@@ -1,5 +1,5 @@
 /**
- * _mesh/cesql — CloudEvents SQL v1.0: compile an expression once, evaluate it against many
+ * dev/cesql — CloudEvents SQL v1.0: compile an expression once, evaluate it against many
  * events. Standalone (no Reflex imports); the development broker uses it for Trigger `cesql`
  * filters. See docs/cesql.md.
  * @see https://github.com/cloudevents/spec/blob/main/cesql/spec.md

@@ -1,4 +1,4 @@
-/** _mesh/cesql/lexer — source text -> tokens, as the spec's lexer grammar (CESQLLexer.g4) cuts it. */
+/** dev/cesql/lexer — source text -> tokens, as the spec's lexer grammar (CESQLLexer.g4) cuts it. */
 import { CesqlError, positionOf } from './errors.js';
 
 /** The keywords; matched case-insensitively, so no attribute can be named after one. */

@@ -1,5 +1,5 @@
 /**
- * _mesh/cesql/evaluate — pure: syntax tree + event -> a value and the errors met on the way (§3.3).
+ * dev/cesql/evaluate — pure: syntax tree + event -> a value and the errors met on the way (§3.3).
  *
  * How errors flow, which the TCK pins down:
  * - An operator or function whose operand (argument) evaluated with an error does not compute:

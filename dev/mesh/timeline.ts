@@ -1,5 +1,5 @@
 /**
- * _mesh/timeline — what the development broker saw, as lines a person reads: what happened in
+ * dev/mesh/timeline — what the development broker saw, as lines a person reads: what happened in
  * the cluster, the signal it became, what each function decided and why, and deliveries that
  * failed or were dead-lettered.
  */
