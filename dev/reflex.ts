@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { kubeFactory } from '../functions/_kit/k8s.js';
 import { projectRoot } from '../functions/_kit/schemas.js';
 import { definitionOf, startMesh, defaultManifests } from './mesh/mesh.js';
 import { loadMesh, ManifestError } from './mesh/manifests.js';
@@ -106,9 +105,8 @@ async function devCommand(opts: {
   const stops: (() => void)[] = [];
   const warn = (m: string): boolean => process.stderr.write(`reflex: ${m}\n`);
   if (useCluster) {
-    const kube = await kubeFactory()();
     stops.push(
-      await startApiServerWatches(running.mesh, running.broker, kube, warn).catch((e: unknown) => fail(String((e as Error).message))),
+      await startApiServerWatches(running.mesh, running.broker, undefined, warn).catch((e: unknown) => fail(String((e as Error).message))),
     );
     if (opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
   } else if (source !== 'none' && source !== 'auto') {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startServer, type FunctionDefinition, type RunningServer } from '../../functions/_kit/index.js';
+import { startServer, type Cluster, type FunctionDefinition, type RunningServer } from '../../functions/_kit/index.js';
 import type { Env } from '../../functions/_kit/config.js';
 import { projectRoot } from '../../functions/_kit/schemas.js';
 import { startDevBroker, type BrokerRecord, type DevBroker } from './broker.js';
@@ -28,6 +28,8 @@ export interface MeshOptions {
   readonly definitions?: Readonly<Record<string, FunctionDefinition<unknown> | null>>;
   /** Per function: environment that wins over the Service's (e.g. no cluster lookups in a replay). */
   readonly serviceEnv?: Readonly<Record<string, Env>>;
+  /** The Kubernetes port every function gets (default: each its own, from its KUBECONFIG). */
+  readonly cluster?: Cluster;
   /** The broker's wait between retries (replays do not wait). */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -94,6 +96,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
         env,
         logSink: (line) => options.logSink?.(line, s.name),
         ...(options.now ? { now: options.now } : {}),
+        ...(options.cluster ? { cluster: options.cluster } : {}),
       });
       services.set(key(s.namespace, s.name), server);
     }

@@ -6,13 +6,6 @@
  * secrets, nothing sent anywhere. What each step decided, and why, comes back as timeline lines.
  */
 import type { CloudEvent } from 'cloudevents';
-import { defineFunction, type FunctionDefinition } from '../../functions/_kit/index.js';
-import recover from '../../functions/recover/index.js';
-import { createHandler as recoverHandler } from '../../functions/recover/handler.js';
-import scale from '../../functions/scale/index.js';
-import { createHandler as scaleHandler } from '../../functions/scale/handler.js';
-import type { RecoverConfig } from '../../functions/recover/config.js';
-import type { ScaleConfig } from '../../functions/scale/config.js';
 import { apiServerSourceEvent, type K8sObject } from './apiserversource.js';
 import { parseRequest } from '../../functions/_kit/binding.js';
 import { startMesh, type RunningMesh } from './mesh.js';
@@ -85,24 +78,14 @@ export async function play(records: readonly Recorded[], options: PlayOptions = 
   const cluster = new RecordedCluster();
   let clock = new Date(0);
   const lines: Line[] = [];
-  const definitions: Record<string, FunctionDefinition<unknown> | null> = {
-    recover: defineFunction<RecoverConfig>({
-      ...recover,
-      handle: recoverHandler((ctx) => cluster.recoverPort(ctx.config.policy.optIn.namespaceLabel, ctx.now)),
-    }) as FunctionDefinition<unknown>,
-    scale: defineFunction<ScaleConfig>({
-      ...scale,
-      handle: scaleHandler((ctx) => cluster.scalePort(ctx.config.policy.optIn.namespaceLabel)),
-    }) as FunctionDefinition<unknown>,
-    // A sweep lists a live cluster; a replay has only the recording.
-    sweep: null,
-  };
   const running = await startMesh({
     ...(options.manifests ? { manifests: options.manifests } : {}),
     // No KUBECONFIG, no sink secrets: a replay reaches nothing outside this process.
     env: {},
     act: false,
-    definitions,
+    // Every function reads the cluster as the recording knows it; a sweep lists a live cluster, so it does not run.
+    cluster,
+    definitions: { sweep: null },
     serviceEnv: {
       classify: { REFLEX_RESOLVE_OWNERS: 'names', ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}) },
     },

@@ -1,29 +1,40 @@
 /**
- * dev/mesh/recorded — the cluster as a recording knows it, for replays with no cluster: the last
- * state of every object the recording carried, and the ports recover and scale read it through.
- * It never acts (replays run in dry-run); state annotations are kept in memory so guards such as
- * cooldowns and "already handled" work across the replay as they would on a cluster.
+ * dev/mesh/recorded — the cluster as a recording knows it, for replays with no cluster: the
+ * kit's Cluster port over the last state of every object the recording carried, so the functions
+ * read it exactly as they read an API server (a new function needs nothing here). It never acts
+ * (replays run in dry-run): a write other than a function's state annotation is refused, audit
+ * Events are dropped (the decision travels in the reply, which the timeline shows). State
+ * annotations are kept, with resourceVersion preconditions, so guards such as cooldowns and
+ * "already handled" work across the replay as on a cluster.
  */
-import type { V1Deployment, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import type { Loaded, TargetPort } from '../../functions/_act/target.js';
+import { DEFAULT_OPT_IN } from '../../functions/_act/policy.js';
 import { ConflictError, InternalError } from '../../functions/_kit/errors.js';
-import type { Target } from '../../functions/_signals/model.js';
-import { STATE_ANNOTATION as STATE_RECOVER } from '../../functions/recover/decide.js';
-import type { RecoverPort } from '../../functions/recover/port.js';
-import { observedFrom } from '../../functions/recover/observe.js';
-import { STATE_ANNOTATION as STATE_SCALE } from '../../functions/scale/decide.js';
-import type { ScalePort } from '../../functions/scale/port.js';
+import type { Cluster, KubeObject, ListOptions, ObjectMeta, ObjectRef } from '../../functions/_kit/k8s.js';
 import type { K8sObject } from './apiserversource.js';
 
-interface Meta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  resourceVersion?: string;
+/**
+ * Kinds a recording of Events rarely carries but the functions act on: one absent from the
+ * recording is stood in for, known by its name only, so the guards and playbooks can be seen at
+ * work. A Namespace stood in for is opted in (the default label), as is a Node (the default
+ * annotation: a cluster-scoped target has no namespace to opt it in).
+ */
+const STAND_INS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Node', 'Namespace']);
+
+const NEVER_ACTS = 'a replay of a recording never acts: run it in dry-run';
+
+/** `a=b,c=d` (equality only, as the functions write them) against a map of values. */
+function matches(selector: string | undefined, value: (key: string) => unknown): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const [k, v] = term.split('=').map((x) => x.trim());
+    return k !== undefined && String(value(k) ?? '') === (v ?? '');
+  });
 }
 
-export class RecordedCluster {
+const field = (o: KubeObject, path: string): unknown =>
+  path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
+
+export class RecordedCluster implements Cluster {
   private readonly objects = new Map<string, K8sObject>();
 
   private static key(kind: string, namespace: string | undefined, name: string): string {
@@ -37,104 +48,78 @@ export class RecordedCluster {
     else this.objects.set(k, o);
   }
 
-  get<T>(kind: string, namespace: string | undefined, name: string): T | undefined {
-    return this.objects.get(RecordedCluster.key(kind, namespace, name)) as T | undefined;
-  }
-
-  list<T>(kind: string, namespace?: string): T[] {
-    return [...this.objects.values()].filter(
-      (o) => o.kind === kind && (namespace === undefined || o.metadata.namespace === namespace),
-    ) as T[];
-  }
-
-  /** The target as recorded, or a stand-in known only by name (so the guards and playbooks still run). */
-  private targetObject(t: Target): K8sObject {
-    const found = this.get<K8sObject>(t.kind, t.namespace || undefined, t.name);
-    if (found) return found;
+  private find(ref: ObjectRef): K8sObject | undefined {
+    const found = this.objects.get(RecordedCluster.key(ref.kind, ref.namespace || undefined, ref.name));
+    if (found || !STAND_INS.has(ref.kind)) return found;
+    const [label, value] = DEFAULT_OPT_IN.split('=') as [string, string];
     const made: K8sObject = {
-      apiVersion: t.apiVersion ?? (t.kind === 'Node' ? 'v1' : 'apps/v1'),
-      kind: t.kind,
-      metadata: { name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) },
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: {
+        name: ref.name,
+        ...(ref.namespace ? { namespace: ref.namespace } : {}),
+        ...(ref.kind === 'Namespace' ? { labels: { [label]: value } } : {}),
+        ...(ref.kind === 'Node' ? { annotations: { [label]: value } } : {}),
+      },
     };
     this.observe('ADDED', made);
     return made;
   }
 
-  /** load / writeState / audit over the recording, for a function keeping its state in `stateKey`. */
-  targetPort(stateKey: string, optInLabel: readonly [string, string] | undefined): TargetPort {
-    return {
-      load: async (t): Promise<Loaded> => {
-        const meta = this.targetObject(t).metadata as Meta;
-        const ns = t.namespace ? this.get<{ metadata: Meta }>('Namespace', undefined, t.namespace) : undefined;
-        // A recorded Namespace speaks for itself; one the recording does not carry (a recording of
-        // Events rarely has them) is taken as opted in, so the playbooks can be seen at work.
-        const labels = ns ? (ns.metadata.labels ?? {}) : optInLabel ? { [optInLabel[0]]: optInLabel[1] } : {};
-        return {
-          view: { kind: t.kind, namespace: t.namespace, name: t.name, annotations: meta.annotations ?? {}, namespaceLabels: labels },
-          resourceVersion: meta.resourceVersion ?? '0',
-        };
-      },
-      writeState: async (t, resourceVersion, state) => {
-        const o = this.targetObject(t);
-        const meta = o.metadata as Meta;
-        // The same precondition the API server applies, so concurrent deliveries behave as on a cluster.
-        if ((meta.resourceVersion ?? '0') !== resourceVersion) throw new ConflictError(`${t.kind} ${t.name} changed while deciding`);
-        const next: Meta = {
-          ...meta,
-          annotations: { ...meta.annotations, [stateKey]: state },
-          resourceVersion: String(Number(meta.resourceVersion ?? '0') + 1),
-        };
-        this.observe('MODIFIED', { ...o, metadata: next });
-      },
-      // The decision and its note travel in the function's reply, which the timeline shows.
-      audit: async () => {},
-    };
+  async get<T extends object>(ref: ObjectRef): Promise<T | undefined> {
+    return this.find(ref) as T | undefined;
   }
 
-  recoverPort(optInLabel: readonly [string, string] | undefined, now: () => Date): RecoverPort {
-    const base = this.targetPort(STATE_RECOVER, optInLabel);
-    return {
-      ...base,
-      observe: async (signal) => {
-        const ns = signal.target.namespace;
-        const pods = this.list<V1Pod>('Pod');
-        const deployment = this.get<V1Deployment>('Deployment', ns, signal.target.name);
-        return observedFrom(
-          signal,
-          {
-            pod: signal.involved.kind === 'Pod' ? this.get<V1Pod>('Pod', signal.involved.namespace, signal.involved.name) : undefined,
-            ...(deployment ? { deployment } : {}),
-            replicaSets: this.list<V1ReplicaSet>('ReplicaSet', ns),
-            nodes: this.list<V1Node>('Node'),
-            pods:
-              signal.target.kind === 'Node'
-                ? pods.filter((p) => p.spec?.nodeName === signal.target.name)
-                : pods.filter((p) => p.metadata?.namespace === ns),
-          },
-          now(),
-        );
-      },
-      apply: async () => {
-        throw new InternalError('a replay of a recording never acts: run it in dry-run');
-      },
-    };
+  async list<T extends object>(_apiVersion: string, kind: string, o: ListOptions = {}): Promise<T[]> {
+    return [...this.objects.values()].filter(
+      (x) =>
+        x.kind === kind &&
+        (o.namespace === undefined || x.metadata.namespace === o.namespace) &&
+        matches(o.labelSelector, (k) => (x.metadata as ObjectMeta).labels?.[k]) &&
+        matches(o.fieldSelector, (k) => field(x as KubeObject, k)),
+    ) as T[];
   }
 
-  scalePort(optInLabel: readonly [string, string] | undefined): ScalePort {
-    const base = this.targetPort(STATE_SCALE, optInLabel);
-    return {
-      ...base,
-      replicas: async (t) => {
-        const o = this.get<{ spec?: { replicas?: number } }>(t.kind, t.namespace, t.name);
-        // Not in the recording: a Deployment's default.
-        return o?.spec?.replicas ?? 1;
-      },
-      owners: async () => ({}),
-      scaled: async () => [],
-      remember: async () => {},
-      apply: async () => {
-        throw new InternalError('a replay of a recording never acts: run it in dry-run');
-      },
+  /** Only a function's state: a merge patch of metadata (annotations, with a resourceVersion precondition). */
+  async patch(ref: ObjectRef, patch: object, type: 'merge' | 'json'): Promise<boolean> {
+    const { metadata, ...rest } = patch as { metadata?: ObjectMeta };
+    if (type !== 'merge' || Object.keys(rest).length > 0 || !metadata) throw new InternalError(NEVER_ACTS);
+    const o = this.find(ref);
+    if (!o) return false;
+    const meta = o.metadata as ObjectMeta;
+    // The same precondition the API server applies, so concurrent deliveries behave as on a cluster.
+    if (metadata.resourceVersion !== undefined && (meta.resourceVersion ?? '0') !== metadata.resourceVersion)
+      throw new ConflictError(`${ref.kind} ${ref.name} changed while deciding`);
+    const next: ObjectMeta = {
+      ...meta,
+      annotations: { ...meta.annotations, ...metadata.annotations },
+      resourceVersion: String(Number(meta.resourceVersion ?? '0') + 1),
     };
+    this.observe('MODIFIED', { ...o, metadata: next as K8sObject['metadata'] });
+    return true;
+  }
+
+  /** Audit Events are dropped: the decision and its note travel in the function's reply. */
+  async create(object: KubeObject & { kind: string }): Promise<boolean> {
+    if (object.kind === 'Event') return true;
+    throw new InternalError(NEVER_ACTS);
+  }
+
+  async replicas(ref: ObjectRef): Promise<number | undefined> {
+    const o = this.find(ref) as { spec?: { replicas?: number } } | undefined;
+    // Not in the recording: a Deployment's default.
+    return o ? (o.spec?.replicas ?? 1) : undefined;
+  }
+
+  async delete(): Promise<boolean> {
+    throw new InternalError(NEVER_ACTS);
+  }
+
+  async evict(): Promise<'evicted'> {
+    throw new InternalError(NEVER_ACTS);
+  }
+
+  async setReplicas(): Promise<boolean> {
+    throw new InternalError(NEVER_ACTS);
   }
 }

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CloudEvent } from 'cloudevents';
-import type { Kube } from '../../functions/_kit/k8s.js';
 import { apiServerSourceEvent, type K8sObject, type WatchType } from './apiserversource.js';
 import type { DevBroker } from './broker.js';
 import type { Manifest, Mesh } from './manifests.js';
@@ -107,6 +106,28 @@ const selectorText = (labels: Record<string, string> | undefined): string | unde
         .join(',')
     : undefined;
 
+/** What a local ApiServerSource needs of client-node: lists with their resourceVersion, plurals, watches. */
+async function connect(kubeconfig: string | undefined) {
+  const lib = await import('@kubernetes/client-node');
+  const config = new lib.KubeConfig();
+  if (kubeconfig) config.loadFromFile(kubeconfig);
+  else config.loadFromDefault();
+  // KubernetesObjectApi already discovers and caches resources; a subclass reaches its lookup.
+  class Discovery extends lib.KubernetesObjectApi {
+    async plural(apiVersion: string, kind: string): Promise<string | undefined> {
+      return (await this.resource(apiVersion, kind))?.name;
+    }
+  }
+  const discovery = config.makeApiClient(Discovery);
+  return {
+    lib,
+    config,
+    core: config.makeApiClient(lib.CoreV1Api),
+    objects: lib.KubernetesObjectApi.makeApiClient(config),
+    plural: (apiVersion: string, kind: string) => discovery.plural(apiVersion, kind),
+  };
+}
+
 /**
  * Bridges the cluster's changes to the Broker as each ApiServerSource of the mesh would, with a
  * watch per (resource, namespace). Like the adapter, it emits nothing for objects that exist when
@@ -115,9 +136,10 @@ const selectorText = (labels: Record<string, string> | undefined): string | unde
 export async function startApiServerWatches(
   mesh: Mesh,
   broker: DevBroker,
-  kube: Kube,
+  kubeconfig: string | undefined,
   onError: (msg: string) => void,
 ): Promise<() => void> {
+  const kube = await connect(kubeconfig);
   const stops: (() => void)[] = [];
   let stopped = false;
   const server = kube.config.getCurrentCluster()?.server ?? 'https://kubernetes.default.svc';

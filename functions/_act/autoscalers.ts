@@ -3,8 +3,9 @@
  * KEDA ScaledObjects that target it (read through the port), and the pure check every acting
  * function shares: would a change we plan make one of them scale the workload down?
  */
-import { apiStatus, fromKubeError, type Kube } from '../_kit/k8s.js';
-import type { Target } from '../_signals/model.js';
+import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { Cluster } from '../_kit/k8s.js';
+import type { Target } from '../_contracts/events.js';
 
 export interface Autoscaler {
   readonly kind: 'HorizontalPodAutoscaler' | 'ScaledObject';
@@ -36,15 +37,9 @@ interface ScaledObject {
 }
 
 /** Every HPA and ScaledObject in the target's namespace whose scaleTargetRef is the target. */
-export async function autoscalersOf(k: Kube, t: Target): Promise<Autoscaler[]> {
+export async function autoscalersOf(cluster: Cluster, t: Target): Promise<Autoscaler[]> {
   const out: Autoscaler[] = [];
-  let hpas;
-  try {
-    hpas = await k.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: t.namespace });
-  } catch (err) {
-    throw fromKubeError(err, `list HPAs in ${t.namespace}`);
-  }
-  for (const h of hpas.items) {
+  for (const h of await cluster.list<V2HorizontalPodAutoscaler>('autoscaling/v2', 'HorizontalPodAutoscaler', { namespace: t.namespace })) {
     if (h.spec?.scaleTargetRef.kind !== t.kind || h.spec.scaleTargetRef.name !== t.name) continue;
     const utilization: { resource: string; container?: string }[] = [];
     for (const m of h.spec.metrics ?? []) {
@@ -66,28 +61,22 @@ export async function autoscalersOf(k: Kube, t: Target): Promise<Autoscaler[]> {
         h.status?.conditions?.some((c) => c.type === 'ScalingActive' && c.status === 'False' && c.reason === 'ScalingDisabled') ?? false,
     });
   }
-  try {
-    const list = (await k.objects.list('keda.sh/v1alpha1', 'ScaledObject', t.namespace)) as { items: ScaledObject[] };
-    for (const so of list.items) {
-      if (so.spec?.scaleTargetRef?.name !== t.name || (so.spec.scaleTargetRef.kind ?? 'Deployment') !== t.kind) continue;
-      const pausedBy = KEDA_PAUSED.find((a) => so.metadata?.annotations?.[a] !== undefined && so.metadata.annotations[a] !== 'false');
-      out.push({
-        kind: 'ScaledObject',
-        name: so.metadata?.name ?? '',
-        // KEDA's cpu/memory scalers: metricType (or the older metadata.type) defaults to Utilization.
-        utilization: (so.spec.triggers ?? [])
-          .filter(
-            (tr) =>
-              (tr.type === 'cpu' || tr.type === 'memory') && (tr.metricType ?? tr.metadata?.['type'] ?? 'Utilization') === 'Utilization',
-          )
-          .map((tr) => ({ resource: tr.type!, ...(tr.metadata?.['containerName'] ? { container: tr.metadata['containerName'] } : {}) })),
-        ...(pausedBy ? { paused: pausedBy } : {}),
-      });
-    }
-  } catch (err) {
-    // No KEDA installed: its API is not served (404), or discovery does not know the kind.
-    const status = apiStatus(err);
-    if (status !== undefined && status !== 404) throw fromKubeError(err, `list ScaledObjects in ${t.namespace}`);
+  // No KEDA installed: its API is not served, and the list is empty.
+  for (const so of await cluster.list<ScaledObject>('keda.sh/v1alpha1', 'ScaledObject', { namespace: t.namespace })) {
+    if (so.spec?.scaleTargetRef?.name !== t.name || (so.spec.scaleTargetRef.kind ?? 'Deployment') !== t.kind) continue;
+    const pausedBy = KEDA_PAUSED.find((a) => so.metadata?.annotations?.[a] !== undefined && so.metadata.annotations[a] !== 'false');
+    out.push({
+      kind: 'ScaledObject',
+      name: so.metadata?.name ?? '',
+      // KEDA's cpu/memory scalers: metricType (or the older metadata.type) defaults to Utilization.
+      utilization: (so.spec.triggers ?? [])
+        .filter(
+          (tr) =>
+            (tr.type === 'cpu' || tr.type === 'memory') && (tr.metricType ?? tr.metadata?.['type'] ?? 'Utilization') === 'Utilization',
+        )
+        .map((tr) => ({ resource: tr.type!, ...(tr.metadata?.['containerName'] ? { container: tr.metadata['containerName'] } : {}) })),
+      ...(pausedBy ? { paused: pausedBy } : {}),
+    });
   }
   return out;
 }

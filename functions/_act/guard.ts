@@ -2,7 +2,7 @@
  * _act/guard — pure: what every function that changes the cluster (recover, scale) checks first,
  * and the action history it keeps on the target, shared by replicas.
  */
-import type { ActionVerb } from '../_signals/model.js';
+import type { ActionVerb } from '../_contracts/events.js';
 
 export interface ActionRecord<S = unknown> {
   readonly at: string;
@@ -69,8 +69,8 @@ export type Verdict =
 const protectedBy = (ns: string, patterns: readonly string[]): string | undefined =>
   patterns.find((p) => (p.endsWith('*') ? ns.startsWith(p.slice(0, -1)) : ns === p));
 
-/** The guard layer, in order; the first that stops says why. */
-export function guard(signalId: string, view: TargetView, state: ActState, policy: GuardPolicy, now: Date): Verdict {
+/** The guard layer, in order; the first that stops says why. `actor` names the function that acts. */
+export function guard(actor: string, signalId: string, view: TargetView, state: ActState, policy: GuardPolicy, now: Date): Verdict {
   const where = view.namespace ? `${view.kind} ${view.namespace}/${view.name}` : `${view.kind} ${view.name}`;
   const p = view.namespace ? protectedBy(view.namespace, policy.protectedNamespaces) : undefined;
   if (p) return { kind: 'skip', reason: `namespace ${view.namespace} is protected (${p})` };
@@ -90,7 +90,7 @@ export function guard(signalId: string, view: TargetView, state: ActState, polic
   if (last && t - Date.parse(last.at) < policy.cooldownSeconds * 1000) {
     return {
       kind: 'skip',
-      reason: `cooling down: recover ${last.verb} ${where} ${Math.round((t - Date.parse(last.at)) / 1000)}s ago (cooldown ${policy.cooldownSeconds}s)`,
+      reason: `cooling down: ${actor} ${last.verb} ${where} ${Math.round((t - Date.parse(last.at)) / 1000)}s ago (cooldown ${policy.cooldownSeconds}s)`,
     };
   }
   const recent = state.actions.filter((a) => t - Date.parse(a.at) < policy.budget.windowSeconds * 1000).length;

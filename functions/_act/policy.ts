@@ -10,6 +10,9 @@ export interface RawGuardPolicy {
   cooldownSeconds?: number;
 }
 
+/** The opt-in label (on a namespace) and annotation (on a workload) unless a policy names others. */
+export const DEFAULT_OPT_IN = 'reflex.dev/enabled=true';
+
 function pair(v: string | undefined, key: string): readonly [string, string] | undefined {
   if (!v) return undefined;
   const [k, val] = v.split('=');
@@ -27,8 +30,8 @@ export function parseGuardPolicy(
     dryRun: forceDryRun || (raw.dryRun ?? false),
     protectedNamespaces: raw.protectedNamespaces ?? ['kube-system', 'kube-public', 'kube-node-lease', 'knative-*', 'reflex'],
     optIn: {
-      namespaceLabel: pair(raw.optIn?.namespaceLabel ?? 'reflex.dev/enabled=true', 'optIn.namespaceLabel'),
-      workloadAnnotation: pair(raw.optIn?.workloadAnnotation ?? 'reflex.dev/enabled=true', 'optIn.workloadAnnotation'),
+      namespaceLabel: pair(raw.optIn?.namespaceLabel ?? DEFAULT_OPT_IN, 'optIn.namespaceLabel'),
+      workloadAnnotation: pair(raw.optIn?.workloadAnnotation ?? DEFAULT_OPT_IN, 'optIn.workloadAnnotation'),
     },
     budget: raw.budget ?? defaults.budget,
     cooldownSeconds: raw.cooldownSeconds ?? defaults.cooldownSeconds,

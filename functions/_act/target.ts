@@ -1,13 +1,13 @@
 /**
- * _act/target — the part of the cluster port every acting function shares: read the target and
- * its namespace's labels, write the function's state annotation with a resourceVersion
- * precondition, and record the audit Event. API errors become kit errors here.
+ * _act/target — the part of the cluster every acting function shares: the target and its
+ * namespace's labels, the function's state annotation (written with a resourceVersion
+ * precondition), and the audit Event on the target.
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Target } from '../_contracts/events.js';
 import { ConflictError } from '../_kit/errors.js';
-import { apiStatus, fromKubeError, microTime, type KubeFactory } from '../_kit/k8s.js';
-import type { Target } from '../_signals/model.js';
+import { microTime, where, type Cluster, type KubeObject, type ObjectRef } from '../_kit/k8s.js';
 import type { TargetView } from './guard.js';
 
 export interface Loaded {
@@ -30,116 +30,67 @@ export interface TargetPort {
   audit(target: Target, a: Audit): Promise<void>;
 }
 
-export async function orUndefined<T>(what: string, f: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await f();
-  } catch (err) {
-    if (apiStatus(err) === 404) return undefined;
-    throw fromKubeError(err, what);
-  }
+/** The API version of the kinds a target names without one (signals from Events of built-in controllers). */
+const BUILT_IN: Readonly<Record<string, string>> = { Node: 'v1', Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1' };
+
+/** The target as an object reference, or undefined for a kind that cannot be found without its apiVersion. */
+export function refOf(t: Target): ObjectRef | undefined {
+  const apiVersion = t.apiVersion ?? BUILT_IN[t.kind];
+  return apiVersion ? { apiVersion, kind: t.kind, namespace: t.namespace, name: t.name } : undefined;
 }
 
 /** `annotation`: where the function keeps its state; `controller`: its reportingController. */
-export function targetPort(kube: KubeFactory, options: { annotation: string; controller: string }): TargetPort {
-  const STATE_ANNOTATION = options.annotation;
-  const REPORTING_CONTROLLER = options.controller;
+export function targetPort(cluster: Cluster, options: { annotation: string; controller: string }): TargetPort {
   return {
     async load(t) {
-      const k = await kube();
-      const where = `${t.kind} ${t.namespace}/${t.name}`;
-      let meta: { annotations?: Record<string, string>; resourceVersion?: string } | undefined;
-      if (t.kind === 'Deployment')
-        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace })))
-          ?.metadata;
-      else if (t.kind === 'StatefulSet')
-        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedStatefulSet({ name: t.name, namespace: t.namespace })))
-          ?.metadata;
-      else if (t.kind === 'DaemonSet')
-        meta = (await orUndefined(`get ${where}`, () => k.apps.readNamespacedDaemonSet({ name: t.name, namespace: t.namespace })))
-          ?.metadata;
-      else if (t.kind === 'Node') meta = (await orUndefined(`get ${where}`, () => k.core.readNode({ name: t.name })))?.metadata;
-      // Any other kind (a custom resource with a scale subresource, say), through discovery.
-      else if (t.apiVersion)
-        meta = (
-          await orUndefined(`get ${where}`, () =>
-            k.objects.read({
-              apiVersion: t.apiVersion!,
-              kind: t.kind,
-              metadata: { name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) },
-            }),
-          )
-        )?.metadata;
-      else return undefined;
-      if (!meta) return undefined;
-      const ns = t.namespace
-        ? await orUndefined(`get namespace ${t.namespace}`, () => k.core.readNamespace({ name: t.namespace }))
-        : undefined;
+      const ref = refOf(t);
+      const o = ref && (await cluster.get(ref));
+      if (!o) return undefined;
+      const ns = t.namespace ? await cluster.get({ apiVersion: 'v1', kind: 'Namespace', name: t.namespace }) : undefined;
       return {
         view: {
           kind: t.kind,
           namespace: t.namespace,
           name: t.name,
-          annotations: meta.annotations ?? {},
+          annotations: o.metadata?.annotations ?? {},
           namespaceLabels: ns?.metadata?.labels ?? {},
         },
-        resourceVersion: meta.resourceVersion ?? '',
+        resourceVersion: o.metadata?.resourceVersion ?? '',
       };
     },
 
     async writeState(t, resourceVersion, state) {
-      const k = await kube();
       // A merge patch that names metadata.resourceVersion is refused with 409 if the object moved on.
-      const body = { metadata: { resourceVersion, annotations: { [STATE_ANNOTATION]: state } } };
-      const merge = k.lib.setHeaderOptions('Content-Type', k.lib.PatchStrategy.MergePatch);
-      const where = `${t.kind} ${t.namespace}/${t.name}`;
-      try {
-        if (t.kind === 'Node') await k.core.patchNode({ name: t.name, body }, merge);
-        else if (t.kind === 'StatefulSet') await k.apps.patchNamespacedStatefulSet({ name: t.name, namespace: t.namespace, body }, merge);
-        else if (t.kind === 'DaemonSet') await k.apps.patchNamespacedDaemonSet({ name: t.name, namespace: t.namespace, body }, merge);
-        else if (t.kind === 'Deployment') await k.apps.patchNamespacedDeployment({ name: t.name, namespace: t.namespace, body }, merge);
-        else
-          await k.objects.patch(
-            {
-              apiVersion: t.apiVersion ?? '',
-              kind: t.kind,
-              metadata: { name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}), ...body.metadata },
-            },
-            undefined,
-            undefined,
-            undefined,
-            undefined,
-            k.lib.PatchStrategy.MergePatch,
-          );
-      } catch (err) {
-        if (apiStatus(err) === 409) throw new ConflictError(`${where} changed while deciding`);
-        throw fromKubeError(err, `annotate ${where}`);
-      }
+      const ref = refOf(t);
+      const done =
+        ref && (await cluster.patch(ref, { metadata: { resourceVersion, annotations: { [options.annotation]: state } } }, 'merge'));
+      // Gone since it was read: the next read says so.
+      if (!done) throw new ConflictError(`${where(t)} is gone`);
     },
 
     async audit(t, a) {
-      const k = await kube();
       const namespace = t.namespace || 'default';
       // One Event per signal and outcome: a redelivered signal finds it already written.
       const name = `${t.name}.reflex-${createHash('sha256').update(`${a.signalId}|${a.outcome}`).digest('hex').slice(0, 16)}`;
-      const apiVersion = t.apiVersion ?? (t.kind === 'Node' ? 'v1' : 'apps/v1');
-      try {
-        await k.events.createNamespacedEvent({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            eventTime: microTime(new Date()),
-            reportingController: REPORTING_CONTROLLER,
-            reportingInstance: hostname().slice(0, 128),
-            action: a.verb,
-            reason: `Reflex${a.outcome[0]!.toUpperCase()}${a.outcome.slice(1)}`,
-            note: a.note.slice(0, 1024),
-            type: a.warning ? 'Warning' : 'Normal',
-            regarding: { apiVersion, kind: t.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}) },
-          },
-        });
-      } catch (err) {
-        if (apiStatus(err) !== 409) throw fromKubeError(err, `record an Event on ${t.kind} ${t.name}`);
-      }
+      const event: KubeObject & { apiVersion: string; kind: string; metadata: { name: string; namespace: string } } = {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { name, namespace },
+        eventTime: microTime(new Date()),
+        reportingController: options.controller,
+        reportingInstance: hostname().slice(0, 128),
+        action: a.verb,
+        reason: `Reflex${a.outcome[0]!.toUpperCase()}${a.outcome.slice(1)}`,
+        note: a.note.slice(0, 1024),
+        type: a.warning ? 'Warning' : 'Normal',
+        regarding: {
+          apiVersion: refOf(t)?.apiVersion ?? 'apps/v1',
+          kind: t.kind,
+          name: t.name,
+          ...(t.namespace ? { namespace: t.namespace } : {}),
+        },
+      };
+      await cluster.create(event);
     },
   };
 }

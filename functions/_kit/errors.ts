@@ -94,3 +94,23 @@ export function problemBody(status: number, title: string, detail: string, fault
   const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
   return JSON.stringify({ type: PROBLEM_BASE + slug, title, status, detail, ...(faults.length > 0 ? { errors: faults } : {}) });
 }
+
+/** Re-read and re-decide this many times when another writer moved the object first. */
+export const MAX_CONFLICTS = 5;
+
+/**
+ * Runs `body` again while it throws ConflictError (an optimistic-concurrency precondition that
+ * failed: someone else wrote first, so read again and decide again); after MAX_CONFLICTS attempts
+ * the conflict goes up (409: the Broker retries later).
+ */
+export async function retryOnConflict<T>(what: string, body: (attempt: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await body(attempt);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      if (attempt >= MAX_CONFLICTS)
+        throw new ConflictError(`${what} kept changing; gave up after ${MAX_CONFLICTS} attempts`, { cause: err });
+    }
+  }
+}

@@ -2,7 +2,7 @@
 import type { CloudEvent } from 'cloudevents';
 import type { Registry } from 'prom-client';
 import type { Env, RuntimeConfig } from './config.js';
-import type { KubeFactory } from './k8s.js';
+import type { Cluster } from './k8s.js';
 import type { Logger } from './logger.js';
 import type { Reply, ReplySpec } from './reply.js';
 import type { TraceContext } from './trace.js';
@@ -30,9 +30,6 @@ export interface HandlerContext<C> {
   /** The trace context of the work this event causes (a child of the incoming one). */
   readonly trace: TraceContext;
   readonly now: () => Date;
-  readonly kube: KubeFactory;
-  /** The server's Prometheus registry, for a function's own metrics (see counter()). */
-  readonly registry: Registry;
   /** The reply event for this handler (200, binary mode); the kit fills id, source, time, trace. */
   reply(spec: ReplySpec): Reply;
   /** Sends an event to K_SINK (the Broker) now; undefined when no sink is configured. */
@@ -44,6 +41,17 @@ export interface HandlerContext<C> {
 /** A handler answers with a Reply (200 + CloudEvent) or nothing (202, empty body). */
 export type Handler<C> = (event: ValidEvent, ctx: HandlerContext<C>) => Promise<Reply | undefined>;
 
+/** What a server gives a function once, at start-up, to build its handler with. */
+export interface Deps {
+  readonly runtime: RuntimeConfig;
+  readonly log: Logger;
+  /** The one port to Kubernetes (the API server; a recording in replays). */
+  readonly cluster: Cluster;
+  /** The server's Prometheus registry, for a function's own metrics (see counter()). */
+  readonly registry: Registry;
+  readonly now: () => Date;
+}
+
 export interface FunctionDefinition<C = undefined> {
   /** Same name everywhere: functions/<name>, knative/<name>, the ksvc. */
   readonly name: string;
@@ -52,7 +60,11 @@ export interface FunctionDefinition<C = undefined> {
   readonly configure: (env: Env) => C;
   /** Work before the function is ready (e.g. load rules); /readyz stays 503 until it ends. */
   readonly init?: (config: C, log: Logger) => Promise<void>;
-  readonly handle: Handler<C>;
+  /**
+   * Builds the handler once per server. What lives between events (ports, memory of recent
+   * signals) lives in this closure, never in the configuration.
+   */
+  readonly handler: (config: C, deps: Deps) => Handler<C>;
   /** Runtime defaults this function needs (environment variables still win). */
   readonly runtimeDefaults?: { readonly maxBodyBytes?: number };
 }

@@ -1,62 +1,71 @@
 /**
- * _kit/k8s — the Kubernetes client, created on first use, and the one place where API errors
- * become the kit's error hierarchy. Importing @kubernetes/client-node costs hundreds of
- * milliseconds, so functions that never call the API never load it.
+ * _kit/k8s — the one path to the Kubernetes API: a narrow port over plain JSON objects (get, list,
+ * patch, create, delete, evict, /scale), implemented once with client-node, and the one place
+ * where API errors become the kit's error hierarchy (kubeCall). Importing client-node costs
+ * hundreds of milliseconds, so a function that never calls the API never loads it.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { ConflictError, ForbiddenError, InternalError, UnavailableError, type ReflexError } from './errors.js';
+import { ConflictError, ForbiddenError, InternalError, InvalidEventError, UnavailableError, type ReflexError } from './errors.js';
 
-export interface Kube {
-  readonly lib: typeof k8s;
-  readonly config: k8s.KubeConfig;
-  readonly core: k8s.CoreV1Api;
-  readonly apps: k8s.AppsV1Api;
-  readonly events: k8s.EventsV1Api;
-  readonly autoscaling: k8s.AutoscalingV2Api;
-  readonly policy: k8s.PolicyV1Api;
-  readonly objects: k8s.KubernetesObjectApi;
-  readonly custom: k8s.CustomObjectsApi;
-  /** The resource (plural) name of a kind, from API discovery (cached). */
-  plural(apiVersion: string, kind: string): Promise<string | undefined>;
+/** Which object: what a port asks for, never a URL. `namespace` empty or absent for cluster-scoped kinds. */
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace?: string | undefined;
+  readonly name: string;
 }
 
-export type KubeFactory = () => Promise<Kube>;
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+}
 
-/**
- * A memoised factory. Without `kubeconfig`, the default loading rules apply: KUBECONFIG, then
- * ~/.kube/config, then the in-cluster service account.
- */
-export function kubeFactory(options: { kubeconfig?: string } = {}): KubeFactory {
-  let made: Promise<Kube> | undefined;
-  return () => {
-    made ??= (async () => {
-      const lib = await import('@kubernetes/client-node');
-      const config = new lib.KubeConfig();
-      if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
-      else config.loadFromDefault();
-      // KubernetesObjectApi already discovers and caches resources; a subclass reaches its lookup.
-      class Discovery extends lib.KubernetesObjectApi {
-        async plural(apiVersion: string, kind: string): Promise<string | undefined> {
-          return (await this.resource(apiVersion, kind))?.name;
-        }
-      }
-      const discovery = config.makeApiClient(Discovery);
-      return {
-        lib,
-        config,
-        custom: config.makeApiClient(lib.CustomObjectsApi),
-        plural: (apiVersion: string, kind: string) => discovery.plural(apiVersion, kind),
-        core: config.makeApiClient(lib.CoreV1Api),
-        apps: config.makeApiClient(lib.AppsV1Api),
-        events: config.makeApiClient(lib.EventsV1Api),
-        autoscaling: config.makeApiClient(lib.AutoscalingV2Api),
-        policy: config.makeApiClient(lib.PolicyV1Api),
-        objects: lib.KubernetesObjectApi.makeApiClient(config),
-      };
-    })();
-    made.catch(() => (made = undefined));
-    return made;
-  };
+/** An object as the API server serves it (JSON: timestamps are strings). */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  [field: string]: unknown;
+}
+
+export interface ListOptions {
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+/** Reading the cluster: what the functions observe through, and what a replay implements from a recording. */
+export interface ObjectReader {
+  /** The object, or undefined when it does not exist (or its kind is not served). */
+  get<T extends object = KubeObject>(ref: ObjectRef): Promise<T | undefined>;
+  /** Items carry apiVersion and kind (the API leaves them out of lists); [] when the kind is not served. */
+  list<T extends object = KubeObject>(apiVersion: string, kind: string, options?: ListOptions): Promise<T[]>;
+}
+
+/** Reading and changing the cluster: the whole port a function gets. */
+export interface Cluster extends ObjectReader {
+  /**
+   * A merge patch (an object) or a JSON patch (an array of operations). A merge patch naming
+   * metadata.resourceVersion applies only at that version: ConflictError otherwise. False: gone.
+   */
+  patch(ref: ObjectRef, patch: object, type: 'merge' | 'json'): Promise<boolean>;
+  /** False when an object of that name exists already (creation is how idempotent records are made). */
+  create(object: KubeObject & { apiVersion: string; kind: string; metadata: ObjectMeta }): Promise<boolean>;
+  /** False when it was gone already; `uid` makes the delete apply only to that incarnation. */
+  delete(ref: ObjectRef, preconditions?: { readonly uid?: string }): Promise<boolean>;
+  /** Through the Eviction API: a PodDisruptionBudget's refusal (429) is 'blocked', never forced. */
+  evict(pod: ObjectRef): Promise<'evicted' | 'gone' | 'blocked'>;
+  /** spec.replicas through the scale subresource; undefined: no such object, or it has no /scale. */
+  replicas(ref: ObjectRef): Promise<number | undefined>;
+  /** Sets spec.replicas through /scale (an absolute value: repeating it is harmless). False: gone. */
+  setReplicas(ref: ObjectRef, replicas: number): Promise<boolean>;
 }
 
 /** The HTTP status of a failed API call, if it got that far. */
@@ -88,16 +97,14 @@ function isNetworkError(err: unknown): boolean {
 
 /**
  * API server answers -> kit errors: unreachable, 5xx and 429 are transient (503, the Broker
- * retries); 403 is RBAC (fix the Role); 409 survived the caller's re-read.
+ * retries); 401/403 are RBAC (fix the Role); 409 survived the caller's re-read. Anything that
+ * is neither an API answer nor a network fault is a bug and goes up as it is.
  */
-export function fromKubeError(err: unknown, what: string): ReflexError {
+export function fromKubeError(err: unknown, what: string): unknown {
   const status = apiStatus(err);
   const message = `${what}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
-  if (status === undefined) {
-    return isNetworkError(err)
-      ? new UnavailableError(`Kubernetes API unreachable: ${message}`, { cause: err })
-      : new InternalError(message, { cause: err });
-  }
+  if (status === undefined)
+    return isNetworkError(err) ? new UnavailableError(`Kubernetes API unreachable: ${message}`, { cause: err }) : err;
   if (status === 429 || status >= 500) {
     const retry = Number((err as { headers?: Record<string, string> }).headers?.['retry-after']);
     return new UnavailableError(`Kubernetes API answered ${status}: ${message}`, {
@@ -107,14 +114,184 @@ export function fromKubeError(err: unknown, what: string): ReflexError {
   }
   if (status === 401 || status === 403) return new ForbiddenError(`Kubernetes API refused (${status}): ${message}`, { cause: err });
   if (status === 409) return new ConflictError(`Kubernetes API conflict: ${message}`, { cause: err });
-  return new InternalError(`Kubernetes API answered ${status}: ${message}`, { cause: err });
+  return new InternalError(`Kubernetes API answered ${status}: ${message}`, { cause: err }) satisfies ReflexError;
+}
+
+/**
+ * Every API call goes through here: `f`'s answer; `onStatus[code]` when the API answers with a
+ * status that is an expected outcome (404 = gone, 409 = exists…); any other failure mapped by
+ * fromKubeError, naming `what`.
+ */
+export async function kubeCall<T, M = never>(
+  what: string,
+  f: () => Promise<T>,
+  onStatus: Readonly<Record<number, M>> = {},
+): Promise<T | M> {
+  try {
+    return await f();
+  } catch (err) {
+    const status = apiStatus(err);
+    if (status !== undefined && status in onStatus) return onStatus[status]!;
+    throw fromKubeError(err, what);
+  }
 }
 
 /**
  * A Kubernetes MicroTime (events.k8s.io/v1 `eventTime`): RFC 3339 with exactly 6 fraction
- * digits. The API rejects the 3 digits of a JS Date; client-node types it as Date, so the
- * string is passed through as one.
+ * digits; the API rejects the 3 digits of a JS Date.
  */
-export function microTime(d: Date): Date {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export const where = (ref: Pick<ObjectRef, 'kind' | 'namespace' | 'name'>): string =>
+  ref.namespace ? `${ref.kind} ${ref.namespace}/${ref.name}` : `${ref.kind} ${ref.name}`;
+
+/** A path segment that cannot become another URL: `.`/`..` would name the collection. */
+function segment(name: string, what: string): string {
+  if (name === '' || name === '.' || name === '..' || name.includes('/'))
+    throw new InvalidEventError(`${what}: ${JSON.stringify(name)} is not a valid object name`);
+  return encodeURIComponent(name);
+}
+
+/**
+ * The Cluster port on the API server, with the client loaded on first use. Without `kubeconfig`,
+ * client-node's default loading rules apply: KUBECONFIG, ~/.kube/config, the in-cluster account.
+ */
+export function kubeCluster(options: { kubeconfig?: string } = {}): Cluster {
+  type Api = {
+    send<T>(method: string, path: string, body?: unknown, options?: { contentType?: string; query?: Record<string, string> }): Promise<T>;
+    path(ref: Omit<ObjectRef, 'name'> & { name?: string }, subresource?: string): Promise<string | undefined>;
+  };
+  let made: Promise<Api> | undefined;
+  const api = (): Promise<Api> => {
+    made ??= (async () => {
+      const lib = await import('@kubernetes/client-node');
+      const config = new lib.KubeConfig();
+      if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
+      else config.loadFromDefault();
+      // KubernetesObjectApi discovers (and caches) resources and authenticates requests; answers
+      // are kept as the JSON the API server sent, not client-node's classes (Dates, renamed keys).
+      class Plain extends lib.KubernetesObjectApi {
+        protected override async processResponse<T extends k8s.KubernetesObject>(response: k8s.ResponseContext, type?: string): Promise<T> {
+          if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return super.processResponse(response, type);
+          const text = await response.body.text();
+          return (text ? JSON.parse(text) : {}) as T;
+        }
+        async send<T>(
+          method: string,
+          path: string,
+          body?: unknown,
+          o: { contentType?: string; query?: Record<string, string> } = {},
+        ): Promise<T> {
+          const request = this.configuration.baseServer.makeRequestContext(path, method as k8s.HttpMethod);
+          request.setHeaderParam('Accept', 'application/json');
+          for (const [k, v] of Object.entries(o.query ?? {})) request.setQueryParam(k, v);
+          if (body !== undefined) {
+            request.setHeaderParam('Content-Type', o.contentType ?? 'application/json');
+            request.setBody(JSON.stringify(body));
+          }
+          return this.requestPromise(request) as Promise<T>;
+        }
+        async path(ref: Omit<ObjectRef, 'name'> & { name?: string }, subresource?: string): Promise<string | undefined> {
+          const r = await this.resource(ref.apiVersion, ref.kind).catch((err: unknown) => {
+            // An API group that is not served (KEDA not installed): nothing of that kind exists.
+            if (apiStatus(err) === 404) return undefined;
+            throw err;
+          });
+          if (!r) return undefined;
+          const parts = [ref.apiVersion.includes('/') ? '/apis' : '/api', ref.apiVersion];
+          if (r.namespaced && ref.namespace) parts.push('namespaces', segment(ref.namespace, 'namespace'));
+          parts.push(r.name);
+          if (ref.name !== undefined) parts.push(segment(ref.name, `${ref.kind} name`));
+          if (subresource) parts.push(subresource);
+          return parts.join('/');
+        }
+      }
+      return config.makeApiClient(Plain) as unknown as Api;
+    })();
+    made.catch(() => (made = undefined));
+    return made;
+  };
+  /** The object's path (or undefined: its kind is not served), and the api to send with. */
+  const at = async (what: string, ref: Omit<ObjectRef, 'name'> & { name?: string }, sub?: string) => {
+    const a = await kubeCall(what, api);
+    return { a, path: await kubeCall(what, () => a.path(ref, sub)) };
+  };
+  const MERGE = 'application/merge-patch+json';
+  const JSON_PATCH = 'application/json-patch+json';
+
+  return {
+    async get<T extends object>(ref: ObjectRef): Promise<T | undefined> {
+      const what = `get ${where(ref)}`;
+      const { a, path } = await at(what, ref);
+      return path === undefined ? undefined : kubeCall(what, () => a.send<T>('GET', path), { 404: undefined });
+    },
+
+    async list<T extends object>(apiVersion: string, kind: string, o: ListOptions = {}): Promise<T[]> {
+      const what = `list ${kind} ${o.namespace ? `in ${o.namespace}` : 'in all namespaces'}`;
+      const { a, path } = await at(what, { apiVersion, kind, namespace: o.namespace });
+      if (path === undefined) return [];
+      const query: Record<string, string> = {};
+      if (o.labelSelector) query['labelSelector'] = o.labelSelector;
+      if (o.fieldSelector) query['fieldSelector'] = o.fieldSelector;
+      const list = await kubeCall(what, () => a.send<{ items?: KubeObject[] }>('GET', path, undefined, { query }), { 404: { items: [] } });
+      return (list.items ?? []).map((i) => ({ apiVersion, kind, ...i }) as T);
+    },
+
+    async patch(ref, body, type) {
+      const what = `patch ${where(ref)}`;
+      const { a, path } = await at(what, ref);
+      if (path === undefined) return false;
+      const done = await kubeCall(what, () => a.send('PATCH', path, body, { contentType: type === 'merge' ? MERGE : JSON_PATCH }), {
+        404: false as const,
+      });
+      return done !== false;
+    },
+
+    async create(object) {
+      const ref = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace };
+      const what = `create ${where({ ...ref, name: object.metadata.name ?? '' })}`;
+      const { a, path } = await at(what, ref);
+      if (path === undefined) throw new InternalError(`${what}: the API server does not serve ${object.apiVersion} ${object.kind}`);
+      const made = await kubeCall(what, () => a.send('POST', path, object), { 409: false as const });
+      return made !== false;
+    },
+
+    async delete(ref, preconditions = {}) {
+      const what = `delete ${where(ref)}`;
+      const { a, path } = await at(what, ref);
+      if (path === undefined) return false;
+      const body = preconditions.uid ? { preconditions: { uid: preconditions.uid } } : {};
+      const done = await kubeCall(what, () => a.send('DELETE', path, body), { 404: false as const });
+      return done !== false;
+    },
+
+    async evict(pod) {
+      const what = `evict ${where(pod)}`;
+      const { a, path } = await at(what, pod, 'eviction');
+      if (path === undefined) return 'gone';
+      const body = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.name, namespace: pod.namespace } };
+      const r = await kubeCall(what, () => a.send('POST', path, body), { 404: 'gone' as const, 429: 'blocked' as const });
+      return r === 'gone' || r === 'blocked' ? r : 'evicted';
+    },
+
+    async replicas(ref) {
+      const what = `get the scale of ${where(ref)}`;
+      const { a, path } = await at(what, ref, 'scale');
+      if (path === undefined) return undefined;
+      const scale = await kubeCall(what, () => a.send<{ spec?: { replicas?: number } }>('GET', path), { 404: undefined });
+      return scale === undefined ? undefined : (scale.spec?.replicas ?? 0);
+    },
+
+    async setReplicas(ref, replicas) {
+      const what = `scale ${where(ref)}`;
+      const { a, path } = await at(what, ref, 'scale');
+      if (path === undefined) return false;
+      const done = await kubeCall(what, () => a.send('PATCH', path, { spec: { replicas } }, { contentType: MERGE }), {
+        404: false as const,
+      });
+      return done !== false;
+    },
+  };
 }

@@ -20,7 +20,7 @@ import {
 } from './errors.js';
 import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
 import { createEmitter } from './emit.js';
-import { kubeFactory, type KubeFactory } from './k8s.js';
+import { kubeCluster, type Cluster } from './k8s.js';
 import { createLogger, type Logger, type Sink } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Reply } from './reply.js';
@@ -33,7 +33,8 @@ export interface ServerOptions {
   /** Folders of JSON Schemas (default: the repository's schemas/). */
   readonly schemasDirs?: readonly string[];
   readonly logSink?: Sink;
-  readonly kube?: KubeFactory;
+  /** The Kubernetes port (default: the API server of KUBECONFIG or the in-cluster account). */
+  readonly cluster?: Cluster;
   readonly now?: () => Date;
 }
 
@@ -68,9 +69,10 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const metrics = createMetrics(definition.name);
   // KUBECONFIG from the same environment as the rest of the configuration (tests pass their own).
   const kubeconfig = env['KUBECONFIG']?.trim();
-  const kube = options.kube ?? kubeFactory(kubeconfig ? { kubeconfig } : {});
+  const cluster = options.cluster ?? kubeCluster(kubeconfig ? { kubeconfig } : {});
   const now = options.now ?? (() => new Date());
   const emit = runtime.sink ? createEmitter(runtime.sink) : undefined;
+  const handle = definition.handler(config, { runtime, log, cluster, registry: metrics.registry, now });
 
   let state: State = 'starting';
   let inflight = 0;
@@ -122,8 +124,6 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
       log: eventLog,
       trace,
       now,
-      kube,
-      registry: metrics.registry,
       reply: (spec) => Reply.create(spec, { source: runtime.source, incomingType: event.type, trace, now: now() }),
       emit,
       validate: <T>(schemaId: string, value: unknown, where: string): T => {
@@ -138,7 +138,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     const label = typeLabel(event.type);
     const stopTimer = metrics.duration.startTimer({ type: label });
     try {
-      const result = await definition.handle(event, ctx);
+      const result = await handle(event, ctx);
       metrics.handled.inc({ type: label, outcome: result ? 'reply' : 'noreply' });
       eventLog.info(result ? 'handled, replying' : 'handled', result ? { replyType: result.event.type, replyId: result.event.id } : {});
       return result;

@@ -4,7 +4,7 @@
  * `count` (core/v1) or `series.count` (events.k8s.io/v1).
  * @see https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/
  */
-import type { EvidenceApi, ObjectRef } from './model.js';
+import type { EvidenceApi, Involved } from '../_contracts/events.js';
 
 interface Meta {
   name?: string;
@@ -24,7 +24,7 @@ export interface CoreEvent {
   apiVersion: 'v1';
   kind: 'Event';
   metadata: Meta;
-  involvedObject: ObjectRef & { fieldPath?: string };
+  involvedObject: Involved & { fieldPath?: string };
   reason?: string;
   message?: string;
   type?: string;
@@ -44,7 +44,7 @@ export interface EventsEvent {
   apiVersion: 'events.k8s.io/v1';
   kind: 'Event';
   metadata: Meta;
-  regarding?: ObjectRef & { fieldPath?: string };
+  regarding?: Involved & { fieldPath?: string };
   reason?: string;
   note?: string;
   type?: string;
@@ -67,7 +67,7 @@ export interface Occurrence {
   readonly reason: string;
   readonly type: string;
   readonly message: string;
-  readonly involved: ObjectRef;
+  readonly involved: Involved;
   /** source.component / reportingController / reportingComponent: who wrote it. */
   readonly component: string;
   readonly count: number;
@@ -127,7 +127,7 @@ export function occurrenceOf(event: KubeEvent, now: Date): Occurrence {
   };
 }
 
-function refOf(o: ObjectRef): ObjectRef {
+function refOf(o: Involved): Involved {
   return {
     kind: o.kind,
     name: o.name,

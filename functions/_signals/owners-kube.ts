@@ -1,37 +1,28 @@
-/** _signals/owners-kube — the OwnerPort on the real API (get on pods, replicasets, jobs), cached briefly. */
-import { apiStatus, fromKubeError, type KubeFactory } from '../_kit/k8s.js';
+/** _signals/owners-kube — the OwnerPort over the Cluster port (get on pods, replicasets, jobs), cached briefly. */
+import type { Cluster } from '../_kit/k8s.js';
 import type { OwnerPort, OwnerReference } from './owners.js';
 
 /** Ownership rarely changes; a short cache spares the API server during event bursts. */
 const TTL_MS = 60_000;
 const MAX_ENTRIES = 5_000;
 
-export function kubeOwnerPort(kube: KubeFactory, now: () => number = Date.now): OwnerPort {
+export function clusterOwnerPort(cluster: Cluster, now: () => number = Date.now): OwnerPort {
   const cache = new Map<string, { at: number; owners: readonly OwnerReference[] | undefined }>();
   return {
     async owners(ref) {
       const key = `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
       const hit = cache.get(key);
       if (hit && now() - hit.at < TTL_MS) return hit.owners;
-      const k = await kube();
-      let owners: readonly OwnerReference[] | undefined;
-      try {
-        const obj = await k.objects.read({
-          apiVersion: ref.apiVersion,
-          kind: ref.kind,
-          metadata: { name: ref.name, namespace: ref.namespace },
-        });
-        owners = (obj.metadata?.ownerReferences ?? []).map((o) => ({
-          apiVersion: o.apiVersion,
-          kind: o.kind,
-          name: o.name,
-          uid: o.uid,
-          controller: o.controller === true,
-        }));
-      } catch (err) {
-        if (apiStatus(err) !== 404) throw fromKubeError(err, `get ${ref.kind} ${ref.namespace}/${ref.name}`);
-        owners = undefined;
-      }
+      const o = await cluster.get(ref);
+      const owners = o
+        ? (o.metadata?.ownerReferences ?? []).map((r) => ({
+            apiVersion: r.apiVersion,
+            kind: r.kind,
+            name: r.name,
+            uid: r.uid,
+            controller: r.controller === true,
+          }))
+        : undefined;
       if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
       cache.set(key, { at: now(), owners });
       return owners;
@@ -39,18 +30,7 @@ export function kubeOwnerPort(kube: KubeFactory, now: () => number = Date.now): 
   };
 }
 
-/** The port for a configuration: the API when owners are resolved in the cluster, none otherwise. */
-export function ownerPortFor(
-  mode: 'cluster' | 'names',
-  kube: KubeFactory,
-  cache: WeakMap<object, OwnerPort>,
-  key: object,
-): OwnerPort | undefined {
-  if (mode !== 'cluster') return undefined;
-  let port = cache.get(key);
-  if (!port) {
-    port = kubeOwnerPort(kube);
-    cache.set(key, port);
-  }
-  return port;
+/** The port for a configuration: the cluster when owners are resolved in it, none otherwise. */
+export function ownerPortFor(mode: 'cluster' | 'names', cluster: Cluster): OwnerPort | undefined {
+  return mode === 'cluster' ? clusterOwnerPort(cluster) : undefined;
 }

@@ -3,7 +3,7 @@
  * StatefulSet / DaemonSet / Job, or the Node, through ownerReferences when the cluster is
  * reachable, else through the controllers' naming patterns.
  */
-import type { ObjectRef, Target } from './model.js';
+import type { Involved, Target } from '../_contracts/events.js';
 
 export interface OwnerReference {
   readonly apiVersion: string;
@@ -26,7 +26,7 @@ const RS_POD = new RegExp(`^(.+)-${SAFE}{1,10}-${SAFE}{5}$`);
 const RS_NAME = new RegExp(`^(.+)-${SAFE}{1,10}$`);
 const STS_POD = /^(.+)-(\d+)$/;
 
-const self = (r: ObjectRef): Target => ({
+const self = (r: Involved): Target => ({
   ...(r.apiVersion ? { apiVersion: r.apiVersion } : {}),
   kind: r.kind,
   namespace: CLUSTER_SCOPED.has(r.kind) ? '' : (r.namespace ?? ''),
@@ -35,7 +35,7 @@ const self = (r: ObjectRef): Target => ({
 });
 
 /** Without a cluster: the naming patterns of the ReplicaSet and StatefulSet controllers. */
-export function targetByName(r: ObjectRef): Target {
+export function targetByName(r: Involved): Target {
   const namespace = r.namespace ?? '';
   if (r.kind === 'Pod') {
     const rs = RS_POD.exec(r.name);
@@ -57,7 +57,7 @@ const controllerOf = (owners: readonly OwnerReference[]): OwnerReference | undef
  * Deployment). A Pod that is gone falls back to the naming patterns; API faults propagate
  * (the caller answers 503 so the Broker retries rather than act on a guess).
  */
-export async function resolveTarget(r: ObjectRef, port: OwnerPort | undefined): Promise<Target> {
+export async function resolveTarget(r: Involved, port: OwnerPort | undefined): Promise<Target> {
   if (WORKLOADS.has(r.kind) || CLUSTER_SCOPED.has(r.kind) || !r.namespace) return self(r);
   if (!port) return targetByName(r);
   const namespace = r.namespace;

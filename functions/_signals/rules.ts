@@ -4,7 +4,8 @@
  */
 import { ConfigError } from '../_kit/errors.js';
 import { loadConfigFile, parseConfigText } from '../_kit/config-file.js';
-import { REFLEX_CONTROLLER_PREFIX, truncate, type Finding, type Severity, type SignalClass } from './model.js';
+import { REFLEX_CONTROLLER_PREFIX, type Severity, type SignalClass } from '../_contracts/events.js';
+import { truncate, type Finding } from './model.js';
 import type { Occurrence } from './occurrence.js';
 
 export const RULES_SCHEMA = 'https://reflex.dev/schemas/config/classify-rules.json';

@@ -1,7 +1,8 @@
 /** _signals/signal — pure: a finding and its target -> the signal reply (type, id, extensions, data). */
 import { createHash } from 'node:crypto';
 import type { ReplySpec } from '../_kit/reply.js';
-import { SIGNAL_SCHEMA, signalType, type Finding, type SignalData, type Target } from './model.js';
+import { SIGNAL_SCHEMA, signalType, type SignalData, type Target } from '../_contracts/events.js';
+import { type Finding } from './model.js';
 
 /** Evidence beyond this size is dropped (the summary fields stay): signals must stay small. */
 const MAX_EVIDENCE_BYTES = 32 * 1024;

@@ -3,7 +3,8 @@
  * never Events: a container OOM kill shows only in `lastState.terminated.reason`, a stalled
  * rollout only as the Deployment condition Progressing=False/ProgressDeadlineExceeded.
  */
-import { truncate, type Finding, type ObjectRef } from './model.js';
+import { type Involved } from '../_contracts/events.js';
+import { truncate, type Finding } from './model.js';
 
 interface Meta {
   name?: string;
@@ -68,7 +69,7 @@ const at = (s: string | undefined, fallback: Date): Date => {
   return Number.isNaN(d.getTime()) ? fallback : d;
 };
 
-function ref(o: { apiVersion?: string; kind: string; metadata: Meta }, defaultApiVersion: string): ObjectRef {
+function ref(o: { apiVersion?: string; kind: string; metadata: Meta }, defaultApiVersion: string): Involved {
   return {
     apiVersion: o.apiVersion ?? defaultApiVersion,
     kind: o.kind,
@@ -80,7 +81,7 @@ function ref(o: { apiVersion?: string; kind: string; metadata: Meta }, defaultAp
 
 interface PodContext {
   readonly pod: Pod;
-  readonly involved: ObjectRef;
+  readonly involved: Involved;
   readonly uid: string;
   readonly now: Date;
   readonly evidence: Finding['evidence'];

@@ -1,7 +1,7 @@
 /** classify/index — wiring: ApiServerSource events (Resource mode) in, dev.reflex.signal.* out. */
 import { defineFunction } from '../_kit/index.js';
 import { parseClassifyConfig } from './config.js';
-import { createHandler } from './handler.js';
+import { classifyHandler } from './handler.js';
 
 const RESOURCE = 'https://reflex.dev/schemas/dev.knative.apiserver.resource.json';
 const REF = 'https://reflex.dev/schemas/dev.knative.apiserver.ref.json';
@@ -17,7 +17,7 @@ const classify = defineFunction({
     { type: 'dev.knative.apiserver.ref.delete', schema: REF },
   ],
   configure: parseClassifyConfig,
-  handle: createHandler(),
+  handler: classifyHandler,
   // Any object the API server can store (etcd's limit is 1.5 MiB) must fit, with JSON to spare.
   runtimeDefaults: { maxBodyBytes: 3 * 1024 * 1024 },
 });

@@ -4,9 +4,8 @@ import type { Env } from '../_kit/config.js';
 import { ConfigError } from '../_kit/errors.js';
 import { loadConfigFile } from '../_kit/config-file.js';
 import { projectRoot } from '../_kit/schemas.js';
-import type { Severity } from '../_signals/model.js';
+import type { Severity } from '../_contracts/events.js';
 import type { Message } from './decide.js';
-import { Groups } from './groups.js';
 
 export type SinkType = 'slack' | 'teams' | 'pagerduty' | 'webhook';
 
@@ -67,8 +66,6 @@ export interface NotifyConfig {
   readonly routes: readonly Route[];
   readonly groupWindowSeconds: number;
   readonly timeoutMs: number;
-  /** This server's memory of what each sink was told (the one mutable part, per server). */
-  readonly groups: Groups;
 }
 
 export const ROUTES_SCHEMA = 'https://reflex.dev/schemas/config/notify-routes.json';
@@ -129,6 +126,5 @@ export function parseNotifyConfig(env: Env): NotifyConfig {
     routes,
     groupWindowSeconds: raw.defaults?.groupWindowSeconds ?? 600,
     timeoutMs: raw.defaults?.timeoutMs ?? 5000,
-    groups: new Groups(),
   });
 }

@@ -1,29 +1,6 @@
 /** notify/decide — pure: a signal or an action outcome, and the routes -> which sinks, and the message. */
-import type { SignalData, Severity } from '../_signals/model.js';
+import type { ActionData, ResolvedData, SignalData, Severity } from '../_contracts/events.js';
 import type { Route } from './config.js';
-
-/** The data of a dev.reflex.action.* event (schemas/dev.reflex.action.json). */
-export interface ActionData {
-  readonly verb: string;
-  readonly outcome: 'applied' | 'dryrun' | 'skipped' | 'failed' | 'escalated';
-  readonly reason: string;
-  readonly target: { readonly kind: string; readonly namespace: string; readonly name: string };
-  readonly signal: { readonly id: string; readonly type: string; readonly key: string; readonly class?: string };
-  readonly steps: readonly { readonly do: string; readonly detail: string; readonly done?: boolean }[];
-  readonly dryRun?: boolean;
-}
-
-/** The data of a dev.reflex.resolved event (schemas/dev.reflex.resolved.json). */
-export interface ResolvedData {
-  readonly key: string;
-  readonly class: string;
-  readonly severity: Severity;
-  readonly reason?: string;
-  readonly target: { readonly kind: string; readonly namespace: string; readonly name: string };
-  readonly firstSeen: string;
-  readonly lastSeen: string;
-  readonly resolvedAt: string;
-}
 
 /** What routes match on. */
 export interface Facts {

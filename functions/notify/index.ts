@@ -3,26 +3,27 @@ import { defineFunction } from '../_kit/index.js';
 import {
   ACTION_SCHEMA,
   ACTION_VERBS,
+  actionType,
   RESOLVED_SCHEMA,
   RESOLVED_TYPE,
   SIGNAL_CLASSES,
   SIGNAL_SCHEMA,
   signalType,
-} from '../_signals/model.js';
+} from '../_contracts/events.js';
 import { parseNotifyConfig } from './config.js';
-import { handle } from './handler.js';
+import { notifyHandler } from './handler.js';
 
 const notify = defineFunction({
   name: 'notify',
   accepts: [
     ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
-    ...ACTION_VERBS.map((v) => ({ type: `dev.reflex.action.${v}`, schema: ACTION_SCHEMA })),
+    ...ACTION_VERBS.map((v) => ({ type: actionType(v), schema: ACTION_SCHEMA })),
     { type: RESOLVED_TYPE, schema: RESOLVED_SCHEMA },
   ],
   configure: parseNotifyConfig,
   init: async (config, log) => {
     if (config.disabled.size > 0) log.warn('sinks disabled until their URL variable is set', { sinks: [...config.disabled] });
   },
-  handle,
+  handler: notifyHandler,
 });
 export default notify;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ActionVerb, SignalData } from '../_signals/model.js';
+import type { ActionVerb, SignalData } from '../_contracts/events.js';
 import { bytesOf, parsePolicy } from './config.js';
 import type { Autoscaler } from '../_act/autoscalers.js';
-import { guard, withRecord, type TargetView } from '../_act/guard.js';
+import { withRecord } from '../_act/guard.js';
 import { parseRecoverState as parseState, plan, type ActionRecord, type Observed, type RecoverState, type Step } from './decide.js';
 
 const policy = parsePolicy({}, false);
@@ -16,50 +16,7 @@ const record = (atSecondsAgo: number, verb: ActionVerb = 'restarted', key = 'k')
   state: 'done',
   steps: [],
 });
-const view = (over: Partial<TargetView> = {}): TargetView => ({
-  kind: 'Deployment',
-  namespace: 'shop',
-  name: 'web',
-  annotations: {},
-  namespaceLabels: { 'reflex.dev/enabled': 'true' },
-  ...over,
-});
 const state = (...actions: ActionRecord[]): RecoverState => ({ actions });
-
-describe('guard', () => {
-  it.each<[string, TargetView, RecoverState, string]>([
-    // Protected namespaces, including prefix patterns.
-    ['kube-system', view({ namespace: 'kube-system' }), state(), 'skip: namespace kube-system is protected (kube-system)'],
-    [
-      'knative-serving matches knative-*',
-      view({ namespace: 'knative-serving' }),
-      state(),
-      'skip: namespace knative-serving is protected (knative-*)',
-    ],
-    // Opt-in by namespace label or by workload annotation; neither means no.
-    ['not opted in', view({ namespaceLabels: {} }), state(), 'skip'],
-    ['opted in by annotation', view({ namespaceLabels: {}, annotations: { 'reflex.dev/enabled': 'true' } }), state(), 'pass'],
-    ['paused', view({ annotations: { 'reflex.dev/paused': 'true' } }), state(), 'skip'],
-    // The same signal again.
-    ['duplicate', view(), { actions: [{ ...record(5000), signal: 'sig-1' }] }, 'skip: this signal was already handled'],
-    // 60 s after an action: cooling down (600 s).
-    ['cooldown', view(), state(record(60)), 'skip'],
-    // 3 actions within the hour: the budget is spent; older ones do not count.
-    ['budget', view(), state(record(700), record(1400), record(2100)), 'escalate: action budget spent: 3 of 3 actions in 3600s'],
-    ['budget window', view(), state(record(700), record(1400), record(4000)), 'pass'],
-    ['dry-run annotation', view({ annotations: { 'reflex.dev/dry-run': 'true' } }), state(), 'pass dry'],
-  ])('%s', (_name, v, s, expected) => {
-    const g = guard('sig-1', v, s, policy, NOW);
-    const got = g.kind === 'pass' ? `pass${g.dryRun ? ' dry' : ''}` : `${g.kind}: ${g.reason}`;
-    if (expected.includes(':')) expect(got).toBe(expected);
-    else expect(got.startsWith(expected)).toBe(true);
-  });
-
-  it('dry-run from the policy applies to every target', () => {
-    const g = guard('sig-1', view(), state(), parsePolicy({}, true), NOW);
-    expect(g).toEqual({ kind: 'pass', dryRun: true, why: 'dry-run (policy)' });
-  });
-});
 
 const signal = (cls: SignalData['class'], over: Partial<SignalData> = {}): SignalData => ({
   class: cls,
@@ -217,7 +174,7 @@ describe('playbooks', () => {
     ['nodenotready, too many unhealthy', node(), { nodes: { total: 5, notReady: 2 } }, state(), 'escalated'],
   ])('%s', (_name, s, observed, st, expected) => {
     const p = plan(s, observed, st, policy, NOW);
-    const got = p.kind === 'plan' ? `${p.verb} ${p.steps.map(label).join(',')}` : p.kind === 'nothing' ? 'nothing' : p.verb;
+    const got = p.kind === 'act' ? `${p.verb} ${p.steps.map(label).join(',')}` : p.kind === 'nothing' ? 'nothing' : p.verb;
     expect(got).toBe(expected);
   });
 });

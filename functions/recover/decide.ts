@@ -2,9 +2,10 @@
  * recover/decide — pure: signal + what the cluster looks like + recover's own history on the
  * target + policy + now -> a guard verdict and a plan, each with its reason. No I/O, no clock.
  */
+import type { Plan as ActPlan } from '../_act/act.js';
 import { scaledDownBy, type Autoscaler } from '../_act/autoscalers.js';
 import { parseState, type ActionRecord as ActRecord, type ActState } from '../_act/guard.js';
-import type { ActionVerb, SignalData } from '../_signals/model.js';
+import type { SignalData } from '../_contracts/events.js';
 import { bytesOf, type Policy } from './config.js';
 
 /** recover's history on its target, in the annotation reflex.dev/recover. */
@@ -45,10 +46,7 @@ export interface Observed {
   readonly evictedPods?: readonly { readonly name: string; readonly uid: string; readonly ageSeconds: number }[];
 }
 
-export type Plan =
-  | { readonly kind: 'plan'; readonly verb: ActionVerb; readonly steps: readonly Step[]; readonly reason: string }
-  | { readonly kind: 'escalate'; readonly verb: ActionVerb; readonly reason: string }
-  | { readonly kind: 'nothing'; readonly verb: ActionVerb; readonly reason: string };
+export type Plan = ActPlan<Step>;
 
 const ESCALATE_ONLY: Record<string, string> = {
   imagepull: 'an image that cannot be pulled needs a person: fix the image reference or the pull secret',
@@ -88,7 +86,7 @@ export function plan(
     case 'probefailed':
       return signal.involved.kind === 'Pod'
         ? {
-            kind: 'plan',
+            kind: 'act',
             verb: 'replaced',
             steps: [deletePod(signal, observed)],
             reason: `probes keep failing on ${signal.involved.name}: its controller replaces it`,
@@ -112,7 +110,7 @@ function rollback(observed: Observed, why: string, requireReady = false): Plan |
   const previous = older.find((r) => !requireReady || r.readyReplicas > 0);
   if (!newest || !previous) return undefined;
   return {
-    kind: 'plan',
+    kind: 'act',
     verb: 'rolledback',
     steps: [{ do: 'rollback', toReplicaSet: previous.name, revision: String(previous.revision) }],
     reason: `${why} with revision ${newest.revision}; revision ${previous.revision} (${previous.name})${requireReady ? ` has ${previous.readyReplicas} ready` : ''}`,
@@ -132,7 +130,7 @@ function crashloop(signal: SignalData, observed: Observed, state: RecoverState):
     return { kind: 'escalate', verb: 'escalated', reason: 'recover restarted the pod once already and the crash loop goes on' };
   if (signal.involved.kind !== 'Pod') return { kind: 'escalate', verb: 'escalated', reason: 'no failing pod is named to restart' };
   return {
-    kind: 'plan',
+    kind: 'act',
     verb: 'restarted',
     steps: [deletePod(signal, observed)],
     reason: `no healthy earlier revision to return to: restarting ${signal.involved.name} once`,
@@ -163,7 +161,7 @@ function oomkilled(signal: SignalData, observed: Observed, policy: Policy): Plan
       reason: `container ${container} was OOM-killed at ${observed.memory?.limit}, but ${owner}; recover leaves the resize to a person (raise the limit alone, or retarget the autoscaler)`,
     };
   return {
-    kind: 'plan',
+    kind: 'act',
     verb: 'resized',
     steps: [{ do: 'set-memory', container, limit: mi(next), request: nextRequest === undefined ? undefined : mi(nextRequest) }],
     reason: `container ${container} was OOM-killed at ${observed.memory?.limit}: limit to ${mi(next)} (x${policy.oomkilled.factor}, ceiling ${mi(ceiling)})`,
@@ -176,7 +174,7 @@ function cleanup(observed: Observed, policy: Policy): Plan {
   if (old.length === 0)
     return { kind: 'nothing', verb: 'cleaned', reason: `no evicted pod is older than ${policy.evicted.olderThanSeconds}s yet` };
   return {
-    kind: 'plan',
+    kind: 'act',
     verb: 'cleaned',
     steps: old.map((p) => ({ do: 'delete-pod' as const, pod: p.name, uid: p.uid })),
     reason: `${old.length} evicted pod${old.length === 1 ? '' : 's'} older than ${policy.evicted.olderThanSeconds}s`,
@@ -211,7 +209,7 @@ function drain(signal: SignalData, observed: Observed, policy: Policy, now: Date
   }
   const pods = observed.podsOnNode ?? [];
   return {
-    kind: 'plan',
+    kind: 'act',
     verb: 'drained',
     steps: [{ do: 'cordon', node }, ...pods.map((p) => ({ do: 'evict' as const, namespace: p.namespace, pod: p.name }))],
     reason: `node ${node} NotReady for ${Math.round(waited)}s (grace ${policy.nodes.graceSeconds}s); ${notReady} of ${total} nodes NotReady: cordon and evict ${pods.length} pod${pods.length === 1 ? '' : 's'}`,

@@ -1,8 +1,8 @@
 /** recover/index — wiring: failure signals in; dev.reflex.action.<verb> out. */
 import { defineFunction } from '../_kit/index.js';
-import { SIGNAL_SCHEMA, signalType, type SignalClass } from '../_signals/model.js';
+import { SIGNAL_SCHEMA, signalType, type SignalClass } from '../_contracts/events.js';
 import { parseRecoverConfig } from './config.js';
-import { createHandler } from './handler.js';
+import { recoverHandler } from './handler.js';
 
 /** Failure classes recover answers (load signals belong to scale). */
 export const RECOVER_CLASSES: readonly SignalClass[] = [
@@ -23,6 +23,6 @@ const recover = defineFunction({
   name: 'recover',
   accepts: RECOVER_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
   configure: parseRecoverConfig,
-  handle: createHandler(),
+  handler: recoverHandler,
 });
 export default recover;

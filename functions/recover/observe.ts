@@ -4,7 +4,7 @@
  */
 import type { V1Deployment, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Autoscaler } from '../_act/autoscalers.js';
-import type { SignalData } from '../_signals/model.js';
+import type { SignalData } from '../_contracts/events.js';
 import type { Observed, ReplicaSetView } from './decide.js';
 
 /** What was read: any of it may be missing (not asked for, or not in a recording). */

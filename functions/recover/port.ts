@@ -1,142 +1,99 @@
 /**
- * recover/port — the only place recover reaches the cluster: the shared target port (state,
- * audit) plus what the playbooks read and the steps they apply, idempotently (absolute values,
- * uid preconditions). API errors become kit errors here.
+ * recover/port — what recover reads and changes, over the kit's Cluster port: the shared target
+ * port (state, audit), what the playbooks observe, and the steps they apply, idempotently
+ * (absolute values, uid preconditions).
  */
+import type { V1Deployment, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { ActingPort } from '../_act/act.js';
 import { autoscalersOf } from '../_act/autoscalers.js';
-import { orUndefined, targetPort, type TargetPort } from '../_act/target.js';
-import { apiStatus, fromKubeError, type Kube, type KubeFactory } from '../_kit/k8s.js';
-import type { SignalData, Target } from '../_signals/model.js';
+import { targetPort } from '../_act/target.js';
+import { controllerOf, type SignalData, type Target } from '../_contracts/events.js';
+import { InternalError } from '../_kit/errors.js';
+import { where, type Cluster } from '../_kit/k8s.js';
 import { STATE_ANNOTATION, type Observed, type Step } from './decide.js';
 import { observedFrom, type Seen } from './observe.js';
 
-export interface RecoverPort extends TargetPort {
+export interface RecoverPort extends ActingPort<Step> {
   observe(signal: SignalData): Promise<Observed>;
-  apply(target: Target, step: Step): Promise<string>;
 }
 
-async function call<T>(what: string, f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (err) {
-    throw fromKubeError(err, what);
-  }
-}
+const deployment = (t: Target) => ({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: t.namespace, name: t.name });
 
-export function kubeRecoverPort(kube: KubeFactory): RecoverPort {
-  const target = targetPort(kube, { annotation: STATE_ANNOTATION, controller: 'reflex.dev/recover' });
-  const jsonPatch = async (k: Kube) => k.lib.setHeaderOptions('Content-Type', k.lib.PatchStrategy.JsonPatch);
-
+export function recoverPort(cluster: Cluster, now: () => Date): RecoverPort {
   return {
-    load: (t) => target.load(t),
-    writeState: (t, rv, state) => target.writeState(t, rv, state),
-    audit: (t, a) => target.audit(t, a),
+    ...targetPort(cluster, { annotation: STATE_ANNOTATION, controller: controllerOf('recover') }),
 
     async observe(signal) {
-      const k = await kube();
       const t = signal.target;
       const seen: Seen = {};
-      if (signal.involved.kind === 'Pod' && signal.involved.namespace) {
-        seen.pod = await orUndefined(`get pod ${signal.involved.name}`, () =>
-          k.core.readNamespacedPod({ name: signal.involved.name, namespace: signal.involved.namespace! }),
-        );
-      }
+      const inv = signal.involved;
+      if (inv.kind === 'Pod' && inv.namespace)
+        seen.pod = await cluster.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: inv.namespace, name: inv.name });
       if (t.kind === 'Node' && signal.class === 'nodenotready') {
-        seen.nodes = (await call('list nodes', () => k.core.listNode())).items;
-        seen.pods = (
-          await call(`list pods on ${t.name}`, () => k.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${t.name}` }))
-        ).items;
-        return observedFrom(signal, seen);
+        seen.nodes = await cluster.list<V1Node>('v1', 'Node');
+        seen.pods = await cluster.list<V1Pod>('v1', 'Pod', { fieldSelector: `spec.nodeName=${t.name}` });
+        return observedFrom(signal, seen, now());
       }
-      if (t.kind !== 'Deployment') return observedFrom(signal, seen);
-      const d = await call(`get Deployment ${t.namespace}/${t.name}`, () =>
-        k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace }),
-      );
-      seen.deployment = d;
+      if (t.kind !== 'Deployment') return observedFrom(signal, seen, now());
+      const d = await cluster.get<V1Deployment>(deployment(t));
+      if (d) seen.deployment = d;
       if (signal.class === 'crashloop' || signal.class === 'rolloutstalled')
-        seen.replicaSets = (
-          await call(`list replicasets in ${t.namespace}`, () => k.apps.listNamespacedReplicaSet({ namespace: t.namespace }))
-        ).items;
-      if (signal.class === 'oomkilled') seen.autoscalers = await autoscalersOf(k, t);
-      if (signal.class === 'evicted') {
-        const selector = Object.entries(d.spec?.selector.matchLabels ?? {})
+        seen.replicaSets = await cluster.list<V1ReplicaSet>('apps/v1', 'ReplicaSet', { namespace: t.namespace });
+      if (signal.class === 'oomkilled') seen.autoscalers = await autoscalersOf(cluster, t);
+      if (signal.class === 'evicted' && d) {
+        const labelSelector = Object.entries(d.spec?.selector.matchLabels ?? {})
           .map(([a, b]) => `${a}=${b}`)
           .join(',');
-        seen.pods = (
-          await call(`list pods in ${t.namespace}`, () => k.core.listNamespacedPod({ namespace: t.namespace, labelSelector: selector }))
-        ).items;
+        seen.pods = await cluster.list<V1Pod>('v1', 'Pod', { namespace: t.namespace, labelSelector });
       }
-      return observedFrom(signal, seen);
+      return observedFrom(signal, seen, now());
     },
 
     async apply(t, step) {
-      const k = await kube();
       switch (step.do) {
         case 'rollback': {
-          const rs = await call(`get ReplicaSet ${step.toReplicaSet}`, () =>
-            k.apps.readNamespacedReplicaSet({ name: step.toReplicaSet, namespace: t.namespace }),
-          );
+          const rs = await cluster.get<V1ReplicaSet>({
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            namespace: t.namespace,
+            name: step.toReplicaSet,
+          });
+          if (!rs) throw new InternalError(`ReplicaSet ${t.namespace}/${step.toReplicaSet} is gone: nothing to roll back to`);
           const template = structuredClone(rs.spec?.template ?? {});
           // As `kubectl rollout undo`: the controller's pod-template-hash label is not part of the template.
           delete template.metadata?.labels?.['pod-template-hash'];
-          await call(`roll back Deployment ${t.namespace}/${t.name}`, async () =>
-            k.apps.patchNamespacedDeployment(
-              { name: t.name, namespace: t.namespace, body: [{ op: 'replace', path: '/spec/template', value: template }] },
-              await jsonPatch(k),
-            ),
-          );
-          return `Deployment ${t.namespace}/${t.name} back to the template of revision ${step.revision} (${step.toReplicaSet})`;
+          await cluster.patch(deployment(t), [{ op: 'replace', path: '/spec/template', value: template }], 'json');
+          return `${where(t)} back to the template of revision ${step.revision} (${step.toReplicaSet})`;
         }
         case 'delete-pod': {
-          const gone = await orUndefined(`delete pod ${step.pod}`, () =>
-            k.core.deleteNamespacedPod({
-              name: step.pod,
-              namespace: t.namespace,
-              body: step.uid ? { preconditions: { uid: step.uid } } : {},
-            }),
-          );
-          return gone === undefined ? `pod ${step.pod} was already gone` : `deleted pod ${step.pod}; its controller replaces it`;
+          const pod = { apiVersion: 'v1', kind: 'Pod', namespace: t.namespace, name: step.pod };
+          const deleted = await cluster.delete(pod, step.uid ? { uid: step.uid } : {});
+          return deleted ? `deleted pod ${step.pod}; its controller replaces it` : `pod ${step.pod} was already gone`;
         }
-        case 'cordon': {
-          const merge = k.lib.setHeaderOptions('Content-Type', k.lib.PatchStrategy.MergePatch);
-          await call(`cordon node ${step.node}`, () =>
-            k.core.patchNode({ name: step.node, body: { spec: { unschedulable: true } } }, merge),
-          );
+        case 'cordon':
+          await cluster.patch({ apiVersion: 'v1', kind: 'Node', name: step.node }, { spec: { unschedulable: true } }, 'merge');
           return `cordoned node ${step.node}`;
-        }
         case 'evict': {
-          try {
-            await k.core.createNamespacedPodEviction({
-              name: step.pod,
-              namespace: step.namespace,
-              body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: step.pod, namespace: step.namespace } },
-            });
-            return `evicted pod ${step.namespace}/${step.pod}`;
-          } catch (err) {
-            // 429: a PodDisruptionBudget says not now. Never forced; a later signal tries again.
-            if (apiStatus(err) === 429) return `pod ${step.namespace}/${step.pod} held by its PodDisruptionBudget`;
-            if (apiStatus(err) === 404) return `pod ${step.namespace}/${step.pod} was already gone`;
-            throw fromKubeError(err, `evict pod ${step.namespace}/${step.pod}`);
-          }
+          // 429: a PodDisruptionBudget says not now. Never forced; a later signal tries again.
+          const r = await cluster.evict({ apiVersion: 'v1', kind: 'Pod', namespace: step.namespace, name: step.pod });
+          const pod = `pod ${step.namespace}/${step.pod}`;
+          return r === 'evicted'
+            ? `evicted ${pod}`
+            : r === 'blocked'
+              ? `${pod} held by its PodDisruptionBudget`
+              : `${pod} was already gone`;
         }
         case 'set-memory': {
-          const d = await call(`get Deployment ${t.namespace}/${t.name}`, () =>
-            k.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace }),
-          );
-          const i = d.spec?.template.spec?.containers.findIndex((c) => c.name === step.container) ?? -1;
-          if (i < 0) throw fromKubeError(new Error(`container ${step.container} is not in the template`), `resize ${t.name}`);
+          const d = await cluster.get<V1Deployment>(deployment(t));
+          const i = d?.spec?.template.spec?.containers.findIndex((c) => c.name === step.container) ?? -1;
+          if (!d || i < 0) throw new InternalError(`resize ${where(t)}: container ${step.container} is not in the template`);
           const res = d.spec!.template.spec!.containers[i]!.resources ?? {};
           const value = {
             ...res,
             limits: { ...res.limits, memory: step.limit },
             ...(step.request ? { requests: { ...res.requests, memory: step.request } } : {}),
           };
-          await call(`resize Deployment ${t.namespace}/${t.name}`, async () =>
-            k.apps.patchNamespacedDeployment(
-              { name: t.name, namespace: t.namespace, body: [{ op: 'add', path: `/spec/template/spec/containers/${i}/resources`, value }] },
-              await jsonPatch(k),
-            ),
-          );
+          await cluster.patch(deployment(t), [{ op: 'add', path: `/spec/template/spec/containers/${i}/resources`, value }], 'json');
           return `container ${step.container} memory limit ${step.limit}${step.request ? `, request ${step.request}` : ''}`;
         }
       }

@@ -1,8 +1,8 @@
 /** scale/index — wiring: loadhigh / loadlow signals and ticks in; dev.reflex.action.scaled out. */
 import { defineFunction } from '../_kit/index.js';
-import { SIGNAL_SCHEMA, signalType } from '../_signals/model.js';
+import { PING_TYPE, SIGNAL_SCHEMA, signalType } from '../_contracts/events.js';
 import { parseScaleConfig } from './config.js';
-import { createHandler, PING_TYPE } from './handler.js';
+import { scaleHandler } from './handler.js';
 
 const scale = defineFunction({
   name: 'scale',
@@ -12,6 +12,6 @@ const scale = defineFunction({
     { type: PING_TYPE, schema: null },
   ],
   configure: parseScaleConfig,
-  handle: createHandler(),
+  handler: scaleHandler,
 });
 export default scale;

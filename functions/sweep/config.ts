@@ -2,7 +2,6 @@
 import { intFrom, type Env } from '../_kit/config.js';
 import { ConfigError } from '../_kit/errors.js';
 import { parseSignalConfig, type SignalConfig } from '../_signals/config.js';
-import { Recent } from '../classify/recent.js';
 
 export interface SweepConfig extends SignalConfig {
   /** Label selector of opted-in namespaces (REFLEX_NAMESPACE_SELECTOR). */
@@ -14,8 +13,6 @@ export interface SweepConfig extends SignalConfig {
   readonly sweepNodes: boolean;
   /** Ticks in a row a problem must be absent before it is declared resolved (REFLEX_SWEEP_RESOLVE_AFTER_TICKS). */
   readonly resolveAfterTicks: number;
-  /** This server's memory of problems signalled in the current window. */
-  readonly recent: Recent;
 }
 
 export const DEFAULT_NAMESPACE_SELECTOR = 'reflex.dev/enabled=true';
@@ -33,6 +30,5 @@ export function parseSweepConfig(env: Env): SweepConfig {
     eventLookbackSeconds: intFrom(env, 'REFLEX_SWEEP_EVENT_LOOKBACK_SECONDS', 900, { min: 60, max: 86_400 }),
     sweepNodes: env['REFLEX_SWEEP_NODES']?.trim().toLowerCase() !== 'false',
     resolveAfterTicks: intFrom(env, 'REFLEX_SWEEP_RESOLVE_AFTER_TICKS', 2, { min: 1, max: 100 }),
-    recent: new Recent(),
   });
 }

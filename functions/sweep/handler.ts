@@ -4,29 +4,27 @@
  * Broker -> replies with a summary. Covers what the edge-triggered bridge missed.
  */
 import { createHash } from 'node:crypto';
-import type { Handler, HandlerContext } from '../_kit/index.js';
-import { ConflictError, InternalError } from '../_kit/errors.js';
-import { MAX_CONFLICTS } from '../_act/complete.js';
-import { track, type Found } from './resolve.js';
+import { resolvedEvent, SWEEP_COMPLETED_SCHEMA, SWEEP_COMPLETED_TYPE } from '../_contracts/events.js';
+import type { Deps, Handler, HandlerContext } from '../_kit/index.js';
+import { InternalError, retryOnConflict } from '../_kit/errors.js';
 import { findingsOf, knownKind } from '../_signals/findings.js';
-import { RESOLVED_SCHEMA, RESOLVED_TYPE, type Finding } from '../_signals/model.js';
+import type { Finding } from '../_signals/model.js';
 import { ownerPortFor } from '../_signals/owners-kube.js';
-import { resolveTarget, type OwnerPort } from '../_signals/owners.js';
+import { resolveTarget } from '../_signals/owners.js';
+import { Recent } from '../_signals/recent.js';
 import { signalReply } from '../_signals/signal.js';
 import type { SweepConfig } from './config.js';
-import { kubeSweepPort, type Plain, type SweepPort } from './port.js';
+import { sweepPort, type Plain, type SweepPort } from './port.js';
+import { track, type Found } from './resolve.js';
 
-export const SWEEP_COMPLETED = 'dev.reflex.sweep.completed';
-
-export function createHandler(
-  portFor: (ctx: HandlerContext<SweepConfig>) => SweepPort = (ctx) => kubeSweepPort(ctx.kube),
-): Handler<SweepConfig> {
-  const owners = new WeakMap<object, OwnerPort>();
+export function sweepHandler(config: SweepConfig, deps: Deps): Handler<SweepConfig> {
+  const port = sweepPort(deps.cluster);
+  const ownerPort = ownerPortFor(config.owners, deps.cluster);
+  /** Problems signalled in the current window, by this server. */
+  const recent = new Recent();
   return async (_tick, ctx) => {
     if (!ctx.emit) throw new InternalError('sweep needs K_SINK (the Broker URL) to send the signals it finds');
-    const port = portFor(ctx);
     const now = ctx.now();
-    const { config } = ctx;
     const namespaces = await port.namespaces(config.namespaceSelector);
     const objects: Plain[] = [];
     for (const ns of namespaces) {
@@ -48,7 +46,6 @@ export function createHandler(
     // One signal per problem per window: the id is the problem key and the window's start.
     const windowMs = config.windowSeconds * 1000;
     const bucket = Math.floor(now.getTime() / windowMs);
-    const ownerPort = ownerPortFor(config.owners, ctx.kube, owners, config);
     const sent = new Set<string>();
     const signals: { type: string; subject: string; key: string; id: string }[] = [];
     const found: Found[] = [];
@@ -60,13 +57,13 @@ export function createHandler(
       if (sent.has(key)) continue;
       sent.add(key);
       found.push({ key, class: f.class, severity: f.severity, reason: f.reason, target });
-      if (config.recent.ageWithin(key, windowMs, now.getTime()) !== undefined) {
+      if (recent.ageWithin(key, windowMs, now.getTime()) !== undefined) {
         held++;
         continue;
       }
       const id = `${key}-w${createHash('sha256').update(String(bucket)).digest('hex').slice(0, 12)}`;
       await ctx.emit(ctx.reply({ ...spec, id }));
-      config.recent.record(key, now.getTime());
+      recent.record(key, now.getTime());
       signals.push({ type: spec.type, subject: spec.subject, key, id });
     }
     const resolved = await resolveGone(ctx, port, found, now);
@@ -79,8 +76,8 @@ export function createHandler(
       resolved: resolved.length,
     });
     return ctx.reply({
-      type: SWEEP_COMPLETED,
-      dataschema: 'https://reflex.dev/schemas/dev.reflex.sweep.completed.json',
+      type: SWEEP_COMPLETED_TYPE,
+      dataschema: SWEEP_COMPLETED_SCHEMA,
       data: { namespaces, nodes: nodes.length, findings: findings.length, emitted: signals.length, held, signals, resolved },
     });
   };
@@ -93,18 +90,16 @@ export function createHandler(
  * with another tick, it is all re-read and done again.
  */
 async function resolveGone(ctx: HandlerContext<SweepConfig>, port: SweepPort, found: readonly Found[], now: Date): Promise<string[]> {
-  for (let attempt = 1; attempt <= MAX_CONFLICTS; attempt++) {
+  return retryOnConflict(`ConfigMap of open problems`, async (attempt) => {
+    if (attempt > 1) ctx.log.debug('open problems changed under this tick; re-reading', { attempt });
     const { state, resourceVersion } = await port.openProblems();
     const { open, resolved } = track(state, found, now, ctx.config.resolveAfterTicks);
     for (const p of resolved) {
       const t = p.target;
+      const id = `resolved-${p.key}-${createHash('sha256').update(p.firstSeen).digest('hex').slice(0, 12)}`;
       await ctx.emit!(
-        ctx.reply({
-          id: `resolved-${p.key}-${createHash('sha256').update(p.firstSeen).digest('hex').slice(0, 12)}`,
-          type: RESOLVED_TYPE,
-          subject: t.namespace ? `${t.kind}/${t.namespace}/${t.name}` : `${t.kind}/${t.name}`,
-          dataschema: RESOLVED_SCHEMA,
-          data: {
+        ctx.reply(
+          resolvedEvent(id, {
             key: p.key,
             class: p.class,
             severity: p.severity,
@@ -113,20 +108,13 @@ async function resolveGone(ctx: HandlerContext<SweepConfig>, port: SweepPort, fo
             firstSeen: p.firstSeen,
             lastSeen: p.lastSeen,
             resolvedAt: now.toISOString(),
-          },
-          extensions: { reflexclass: p.class, severity: p.severity, targetkind: t.kind, targetns: t.namespace, targetname: t.name },
-        }),
+          }),
+        ),
       );
     }
-    try {
-      await port.saveOpen(open, resourceVersion);
-      return resolved.map((p) => p.key);
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      ctx.log.debug('open problems changed under this tick; re-reading', { attempt });
-    }
-  }
-  throw new ConflictError(`ConfigMap of open problems kept changing; sweep gave up after ${MAX_CONFLICTS} attempts`);
+    await port.saveOpen(open, resourceVersion);
+    return resolved.map((p) => p.key);
+  });
 }
 
 function lastSeen(e: Plain): number {

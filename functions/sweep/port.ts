@@ -3,10 +3,10 @@
  * and its one piece of state, the problems still open, in a ConfigMap in its own namespace.
  */
 import { ConflictError } from '../_kit/errors.js';
-import { apiStatus, fromKubeError, type KubeFactory } from '../_kit/k8s.js';
+import type { Cluster, KubeObject } from '../_kit/k8s.js';
 import type { OpenState } from './resolve.js';
 
-export type Plain = Record<string, unknown>;
+export type Plain = KubeObject;
 
 export interface SweepPort {
   namespaces(selector: string): Promise<string[]>;
@@ -25,81 +25,35 @@ export interface SweepPort {
 export const OPEN_CONFIGMAP = 'reflex-sweep-open';
 const OPEN_KEY = 'open.json';
 
-/** List items come without apiVersion/kind, and client-node turns timestamps into Dates. */
-const plain =
-  (apiVersion: string, kind: string) =>
-  (items: readonly object[]): Plain[] =>
-    items.map((i) => ({ apiVersion, kind, ...(JSON.parse(JSON.stringify(i)) as Plain) }));
-
-export function kubeSweepPort(kube: KubeFactory, namespace = 'reflex'): SweepPort {
-  const call = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
-    try {
-      return await f();
-    } catch (err) {
-      throw fromKubeError(err, what);
-    }
-  };
+export function sweepPort(cluster: Cluster, namespace = 'reflex'): SweepPort {
+  const open = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: OPEN_CONFIGMAP };
   return {
-    namespaces: async (selector) => {
-      const k = await kube();
-      const list = await call('list namespaces', () => k.core.listNamespace({ labelSelector: selector }));
-      return list.items.map((n) => n.metadata?.name ?? '').filter((n) => n !== '');
-    },
-    pods: async (ns) => {
-      const k = await kube();
-      return plain('v1', 'Pod')((await call(`list pods in ${ns}`, () => k.core.listNamespacedPod({ namespace: ns }))).items);
-    },
-    deployments: async (ns) => {
-      const k = await kube();
-      return plain(
-        'apps/v1',
-        'Deployment',
-      )((await call(`list deployments in ${ns}`, () => k.apps.listNamespacedDeployment({ namespace: ns }))).items);
-    },
-    warningEvents: async (ns) => {
-      const k = await kube();
-      return plain(
-        'v1',
-        'Event',
-      )((await call(`list events in ${ns}`, () => k.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'type=Warning' }))).items);
-    },
-    nodes: async () => {
-      const k = await kube();
-      return plain('v1', 'Node')((await call('list nodes', () => k.core.listNode())).items);
-    },
+    namespaces: async (labelSelector) =>
+      (await cluster.list('v1', 'Namespace', { labelSelector })).map((n) => n.metadata?.name ?? '').filter((n) => n !== ''),
+    pods: (ns) => cluster.list('v1', 'Pod', { namespace: ns }),
+    deployments: (ns) => cluster.list('apps/v1', 'Deployment', { namespace: ns }),
+    warningEvents: (ns) => cluster.list('v1', 'Event', { namespace: ns, fieldSelector: 'type=Warning' }),
+    nodes: () => cluster.list('v1', 'Node'),
     openProblems: async () => {
-      const k = await kube();
+      const cm = await cluster.get<KubeObject & { data?: Record<string, string> }>(open);
+      if (!cm) return { state: {}, resourceVersion: undefined };
+      let state: OpenState = {};
       try {
-        const cm = await k.core.readNamespacedConfigMap({ name: OPEN_CONFIGMAP, namespace });
-        let state: OpenState = {};
-        try {
-          state = JSON.parse(cm.data?.[OPEN_KEY] ?? '{}') as OpenState;
-        } catch {
-          // A hand-edited, broken value must not stop sweep; the next write replaces it.
-        }
-        return { state, resourceVersion: cm.metadata?.resourceVersion };
-      } catch (err) {
-        if (apiStatus(err) === 404) return { state: {}, resourceVersion: undefined };
-        throw fromKubeError(err, `read ConfigMap ${OPEN_CONFIGMAP}`);
+        state = JSON.parse(cm.data?.[OPEN_KEY] ?? '{}') as OpenState;
+      } catch {
+        // A hand-edited, broken value must not stop sweep; the next write replaces it.
       }
+      return { state, resourceVersion: cm.metadata?.resourceVersion };
     },
     saveOpen: async (state, resourceVersion) => {
-      const k = await kube();
       const data = { [OPEN_KEY]: JSON.stringify(state) };
-      try {
-        if (resourceVersion === undefined)
-          await k.core.createNamespacedConfigMap({ namespace, body: { metadata: { name: OPEN_CONFIGMAP }, data } });
-        // A replace carrying the resourceVersion read: another tick's write in between is a 409.
-        else
-          await k.core.replaceNamespacedConfigMap({
-            name: OPEN_CONFIGMAP,
-            namespace,
-            body: { metadata: { name: OPEN_CONFIGMAP, resourceVersion }, data },
-          });
-      } catch (err) {
-        if (apiStatus(err) === 409) throw new ConflictError(`ConfigMap ${OPEN_CONFIGMAP} changed while sweeping`);
-        throw fromKubeError(err, `write ConfigMap ${OPEN_CONFIGMAP}`);
-      }
+      // Created by the first tick; afterwards a merge patch carrying the resourceVersion read, so
+      // another tick's write in between is a 409. Gone or already there: someone else won.
+      const done =
+        resourceVersion === undefined
+          ? await cluster.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: OPEN_CONFIGMAP, namespace }, data })
+          : await cluster.patch(open, { metadata: { resourceVersion }, data }, 'merge');
+      if (!done) throw new ConflictError(`ConfigMap ${OPEN_CONFIGMAP} changed while sweeping`);
     },
   };
 }

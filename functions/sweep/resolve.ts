@@ -3,7 +3,7 @@
  * problems still open, and those that are over. A problem is over after it has been absent for
  * `afterTicks` ticks in a row (one missed list is not a recovery).
  */
-import type { Severity, Target } from '../_signals/model.js';
+import type { Severity, Target } from '../_contracts/events.js';
 
 export interface OpenProblem {
   readonly class: string;

@@ -77,7 +77,7 @@ export async function failedScheduling(pod: V1Pod, note: string): Promise<string
     namespace: ns,
     body: {
       metadata: { name, namespace: ns },
-      eventTime: microTime(new Date()),
+      eventTime: microTime(new Date()) as unknown as Date,
       reportingController: 'default-scheduler',
       reportingInstance: 'default-scheduler-control-plane',
       action: 'Scheduling',

@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
-import { ACTION_VERBS, SIGNAL_CLASSES, signalType } from '../../functions/_signals/model.js';
+import { ACTION_VERBS, SIGNAL_CLASSES, signalType } from '../../functions/_contracts/events.js';
 import { compileFilter } from '../../dev/mesh/filters.js';
 import type { SubscriptionsFilter } from '../../dev/mesh/manifests.js';
 import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
@@ -227,11 +227,12 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['list', 'deployments', 'apps', 'shop'],
         ['get', 'replicasets', 'apps', 'shop'],
         ['get', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
-        ['update', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
+        ['patch', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
         ['create', 'configmaps', '', 'reflex'],
       ],
       forbidden: [
         ['update', 'configmaps', '', 'reflex', 'reflex-scale-targets'],
+        ['update', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
         ['get', 'configmaps', '', 'reflex', 'reflex-notify-routes'],
         ['create', 'configmaps', '', 'shop'],
         ['patch', 'nodes', '', ''],

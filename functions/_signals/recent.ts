@@ -1,5 +1,5 @@
 /**
- * classify/recent — what this replica signalled lately: drops the same occurrence delivered twice
+ * _signals/recent — what this replica signalled lately: drops the same occurrence delivered twice
  * and repeats of one problem inside its rule's window. Memory only, bounded; signal ids are
  * deterministic, so what another replica sends again is recognisable downstream by its id.
  */

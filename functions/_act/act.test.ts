@@ -1,0 +1,328 @@
+/**
+ * _act/act — the acting loop, one table for every acting function: each row is a target's state,
+ * the function's plan and the request, and what the loop must reply, audit and write. recover
+ * and scale only supply their parts (their own tests cover those), so no guard or outcome is
+ * tested twice.
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { ActionData, Target } from '../_contracts/events.js';
+import { ConflictError } from '../_kit/errors.js';
+import { createLogger } from '../_kit/logger.js';
+import { Reply } from '../_kit/reply.js';
+import { childOf } from '../_kit/trace.js';
+import { act, type ActingPort, type Actor, type Plan, type Request } from './act.js';
+import { parseState, type ActionRecord, type ActState, type GuardPolicy } from './guard.js';
+import type { Audit } from './target.js';
+
+const NOW = new Date('2026-11-30T10:00:00Z');
+const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
+const STATE = 'reflex.dev/test';
+
+interface Step {
+  readonly do: 'bump' | 'break';
+  readonly n: number;
+}
+
+const policy: GuardPolicy = {
+  dryRun: false,
+  protectedNamespaces: ['kube-system'],
+  optIn: { namespaceLabel: ['reflex.dev/enabled', 'true'], workloadAnnotation: undefined },
+  budget: { maxActions: 2, windowSeconds: 3600 },
+  cooldownSeconds: 600,
+};
+
+/** An in-memory target with the API server's resourceVersion precondition; records what was done to it. */
+class FakeTarget implements ActingPort<Step> {
+  annotations: Record<string, string> = {};
+  namespaceLabels: Record<string, string> = { 'reflex.dev/enabled': 'true' };
+  exists = true;
+  rv = 1;
+  /** Makes the next N claims lose the race (another replica wrote first). */
+  conflicts = 0;
+  readonly audits: Audit[] = [];
+  readonly applied: Step[] = [];
+
+  async load(t: Target) {
+    if (!this.exists) return undefined;
+    return {
+      view: {
+        kind: t.kind,
+        namespace: t.namespace,
+        name: t.name,
+        annotations: { ...this.annotations },
+        namespaceLabels: this.namespaceLabels,
+      },
+      resourceVersion: String(this.rv),
+    };
+  }
+  async writeState(_t: Target, resourceVersion: string, state: string): Promise<void> {
+    if (this.conflicts > 0) {
+      this.conflicts--;
+      this.rv++;
+    }
+    if (resourceVersion !== String(this.rv)) throw new ConflictError('moved on');
+    this.annotations[STATE] = state;
+    this.rv++;
+  }
+  async audit(_t: Target, a: Audit): Promise<void> {
+    this.audits.push(a);
+  }
+  async apply(_t: Target, step: Step): Promise<string> {
+    if (step.do === 'break') throw new Error('the API server said no');
+    this.applied.push(step);
+    return `bumped by ${step.n}`;
+  }
+  state(): ActState<Step> {
+    return parseState<Step>(this.annotations, STATE);
+  }
+}
+
+const record = (over: Partial<ActionRecord<Step>> = {}): ActionRecord<Step> => ({
+  at: ago(7200),
+  signal: 'sig-0',
+  key: 'k',
+  verb: 'restarted',
+  state: 'done',
+  steps: [],
+  ...over,
+});
+
+function actor(port: FakeTarget, plan: Plan<Step>, over: Partial<Actor<Step>> = {}): Actor<Step> {
+  return {
+    name: 'recover',
+    policy,
+    port,
+    parse: (a) => parseState<Step>(a, STATE),
+    plan: async () => plan,
+    describe: (s) => `${s.do} by ${s.n}`,
+    ...over,
+  };
+}
+
+const ctx = {
+  now: () => NOW,
+  log: createLogger('error', {}, () => {}),
+  reply: (spec: Parameters<typeof Reply.create>[0]) =>
+    Reply.create(spec, { source: '/test', incomingType: 'dev.reflex.signal.crashloop', trace: childOf(undefined), now: NOW }),
+};
+
+const deployment: Target = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web', resolvedBy: 'self' };
+const request = (over: Partial<Request> = {}): Request => ({
+  target: deployment,
+  cause: { id: 'sig-1', type: 'dev.reflex.signal.crashloop', key: 'k', class: 'crashloop', reason: 'BackOff' },
+  ...over,
+});
+
+const bump: Plan<Step> = { kind: 'act', verb: 'restarted', reason: 'it crash-loops', steps: [{ do: 'bump', n: 1 }] };
+
+type Row = [
+  name: string,
+  setup: (port: FakeTarget) => void,
+  plan: Plan<Step>,
+  over: Partial<Actor<Step>>,
+  req: Partial<Request>,
+  /** `type outcome: reason` of the reply, or 'none'. */
+  expected: string,
+  /** Audit notes written, in order. */
+  audits: readonly string[],
+];
+
+describe('act: one row per guard and outcome', () => {
+  it.each<Row>([
+    // The target is gone: nothing to audit it on.
+    [
+      'gone',
+      (p) => (p.exists = false),
+      bump,
+      {},
+      {},
+      'dev.reflex.action.skipped skipped: Deployment/shop/web does not exist (any more)',
+      [],
+    ],
+    [
+      'protected namespace',
+      (p) => void p,
+      bump,
+      {},
+      { target: { ...deployment, namespace: 'kube-system' } },
+      'dev.reflex.action.skipped skipped: namespace kube-system is protected (kube-system)',
+      ['skipped: namespace kube-system is protected (kube-system)'],
+    ],
+    [
+      'not opted in',
+      (p) => (p.namespaceLabels = {}),
+      bump,
+      {},
+      {},
+      'dev.reflex.action.skipped skipped: Deployment shop/web has not opted in (label the namespace reflex.dev/enabled=true)',
+      ['skipped: Deployment shop/web has not opted in (label the namespace reflex.dev/enabled=true)'],
+    ],
+    [
+      'paused',
+      (p) => (p.annotations['reflex.dev/paused'] = 'true'),
+      bump,
+      {},
+      {},
+      'dev.reflex.action.skipped skipped: Deployment shop/web is paused (reflex.dev/paused=true)',
+      ['skipped: Deployment shop/web is paused (reflex.dev/paused=true)'],
+    ],
+    // A redelivery of a handled signal: said once already, by the delivery that handled it.
+    [
+      'already handled',
+      (p) => (p.annotations[STATE] = JSON.stringify({ actions: [record({ signal: 'sig-1', at: ago(5) })] })),
+      bump,
+      {},
+      {},
+      'dev.reflex.action.restarted skipped: this signal was already handled',
+      [],
+    ],
+    // The cooldown names the function that acted (it named recover for every function).
+    [
+      'cooldown names the actor',
+      (p) => (p.annotations[STATE] = JSON.stringify({ actions: [record({ at: ago(60), verb: 'scaled' })] })),
+      bump,
+      { name: 'scale', verb: 'scaled' },
+      {},
+      'dev.reflex.action.scaled skipped: cooling down: scale scaled Deployment shop/web 60s ago (cooldown 600s)',
+      ['skipped: cooling down: scale scaled Deployment shop/web 60s ago (cooldown 600s)'],
+    ],
+    // A spent budget escalates, for every function (scale turned it into a skip).
+    [
+      'budget spent escalates',
+      (p) => (p.annotations[STATE] = JSON.stringify({ actions: [record({ at: ago(700) }), record({ at: ago(1400), signal: 'sig-9' })] })),
+      bump,
+      { name: 'scale', verb: 'scaled' },
+      {},
+      'dev.reflex.action.scaled escalated: action budget spent: 2 of 2 actions in 3600s',
+      ['escalated: action budget spent: 2 of 2 actions in 3600s'],
+    ],
+    [
+      'budget spent, recover',
+      (p) => (p.annotations[STATE] = JSON.stringify({ actions: [record({ at: ago(700) }), record({ at: ago(1400), signal: 'sig-9' })] })),
+      bump,
+      {},
+      {},
+      'dev.reflex.action.escalated escalated: action budget spent: 2 of 2 actions in 3600s',
+      ['escalated: action budget spent: 2 of 2 actions in 3600s'],
+    ],
+    [
+      'plan: nothing to do',
+      (p) => void p,
+      { kind: 'nothing', verb: 'skipped', reason: 'all is well' },
+      {},
+      {},
+      'dev.reflex.action.skipped skipped: all is well',
+      ['skipped: all is well'],
+    ],
+    [
+      'plan: escalate',
+      (p) => void p,
+      { kind: 'escalate', verb: 'escalated', reason: 'needs a person' },
+      {},
+      {},
+      'dev.reflex.action.escalated escalated: needs a person',
+      ['escalated: needs a person'],
+    ],
+    [
+      'dry-run annotation',
+      (p) => (p.annotations['reflex.dev/dry-run'] = 'true'),
+      bump,
+      {},
+      {},
+      'dev.reflex.action.restarted dryrun: dry-run (reflex.dev/dry-run): would it crash-loops',
+      ['dryrun: dry-run (reflex.dev/dry-run): would it crash-loops — bump by 1'],
+    ],
+    [
+      'applied',
+      (p) => void p,
+      bump,
+      {},
+      {},
+      'dev.reflex.action.restarted applied: it crash-loops',
+      ['applied: it crash-loops — bumped by 1'],
+    ],
+    // Ticks: deciding to do nothing is not news.
+    ['quiet: guard stops', (p) => (p.annotations['reflex.dev/paused'] = 'true'), bump, {}, { quiet: true }, 'none', []],
+    ['quiet: nothing to do', (p) => void p, { kind: 'nothing', verb: 'scaled', reason: 'steady' }, {}, { quiet: true }, 'none', []],
+    [
+      'quiet: a change is news',
+      (p) => void p,
+      bump,
+      {},
+      { quiet: true },
+      'dev.reflex.action.restarted applied: it crash-loops',
+      ['applied: it crash-loops — bumped by 1'],
+    ],
+    // A plan claimed by an earlier delivery and not finished: completed, not planned again.
+    [
+      'resume a claim',
+      (p) =>
+        (p.annotations[STATE] = JSON.stringify({
+          actions: [record({ signal: 'sig-1', state: 'applying', at: ago(30), steps: [{ do: 'bump', n: 7 }] })],
+        })),
+      { kind: 'nothing', verb: 'skipped', reason: 'would not be asked' },
+      {},
+      {},
+      `dev.reflex.action.restarted applied: completing restarted claimed at ${ago(30)}`,
+      ['applied: completing restarted claimed at ' + ago(30) + ' — bumped by 7'],
+    ],
+  ])('%s', async (_name, setup, plan, over, req, expected, audits) => {
+    const port = new FakeTarget();
+    setup(port);
+    const r = await act(actor(port, plan, over), request(req), ctx);
+    const got = r ? `${r.event.type} ${(r.event.data as ActionData).outcome}: ${(r.event.data as ActionData).reason}` : 'none';
+    expect(got).toBe(expected);
+    expect(port.audits.map((a) => a.note)).toEqual(audits);
+  });
+
+  it('an applied plan is recorded done, its steps reported, and a redelivery does not act again', async () => {
+    const port = new FakeTarget();
+    const first = await act(actor(port, bump), request(), ctx);
+    expect((first!.event.data as ActionData).steps).toEqual([{ do: 'bump', detail: 'bumped by 1', done: true }]);
+    expect(port.state().actions).toEqual([
+      { at: NOW.toISOString(), signal: 'sig-1', key: 'k', verb: 'restarted', state: 'done', steps: [{ do: 'bump', n: 1 }] },
+    ]);
+    await act(actor(port, bump), request(), ctx);
+    expect(port.applied).toHaveLength(1);
+  });
+
+  it('a lost race re-reads and decides again; the claim is written once', async () => {
+    const port = new FakeTarget();
+    port.conflicts = 2;
+    const r = await act(actor(port, bump), request(), ctx);
+    expect((r!.event.data as ActionData).outcome).toBe('applied');
+    expect(port.applied).toEqual([{ do: 'bump', n: 1 }]);
+  });
+
+  it('a target that keeps changing gives up with 409 after five attempts', async () => {
+    const port = new FakeTarget();
+    port.conflicts = 99;
+    await expect(act(actor(port, bump), request(), ctx)).rejects.toThrow(/kept changing; gave up after 5 attempts/);
+    expect(port.applied).toEqual([]);
+  });
+
+  it('a failed step is audited in the words of describe(), and stays claimed for the retry', async () => {
+    const port = new FakeTarget();
+    const broken: Plan<Step> = { kind: 'act', verb: 'restarted', reason: 'r', steps: [{ do: 'break', n: 3 }] };
+    await expect(act(actor(port, broken), request(), ctx)).rejects.toThrow('the API server said no');
+    expect(port.audits.map((a) => [a.outcome, a.note])).toEqual([['failed', 'failed: break by 3: the API server said no']]);
+    expect(port.state().actions.map((a) => a.state)).toEqual(['applying']);
+  });
+
+  it('the remember hook keeps its state when nothing is done, and under the claim when something is', async () => {
+    const port = new FakeTarget();
+    const remember = (s: ActState<Step>): ActState<Step> => ({ ...s, lastHigh: NOW.toISOString() }) as ActState<Step>;
+    await act(actor(port, { kind: 'nothing', verb: 'scaled', reason: 'at max' }, { remember }), request(), ctx);
+    expect(JSON.parse(port.annotations[STATE]!)).toEqual({ actions: [], lastHigh: NOW.toISOString() });
+    const other = new FakeTarget();
+    await act(actor(other, bump, { remember }), request(), ctx);
+    expect(JSON.parse(other.annotations[STATE]!)).toMatchObject({ lastHigh: NOW.toISOString(), actions: [{ state: 'done' }] });
+  });
+
+  it('a Node target is the subject Node/<name>', async () => {
+    const port = new FakeTarget();
+    const node: Target = { apiVersion: 'v1', kind: 'Node', namespace: '', name: 'node-3', resolvedBy: 'self' };
+    const r = await act(actor(port, bump), request({ target: node }), ctx);
+    expect(r!.event.subject).toBe('Node/node-3');
+  });
+});

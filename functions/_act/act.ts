@@ -1,0 +1,184 @@
+/**
+ * _act/act — the acting loop every function that changes the cluster runs, written once:
+ * load the target -> resume a plan this signal already claimed -> guards -> plan (the function's
+ * own reading of the live cluster) -> dry-run -> claim the plan in the target's state with a
+ * resourceVersion precondition (one replica wins) -> apply every step -> mark it done -> audit
+ * Event -> reply dev.reflex.action.<verb>. A function supplies only what is its own (Actor).
+ */
+import { actionEvent, subjectOf, type ActionVerb, type Cause, type Outcome, type StepReport, type Target } from '../_contracts/events.js';
+import { ConflictError, retryOnConflict } from '../_kit/errors.js';
+import type { Logger } from '../_kit/logger.js';
+import type { Reply, ReplySpec } from '../_kit/reply.js';
+import { guard, withRecord, type ActionRecord, type ActState, type GuardPolicy } from './guard.js';
+import type { Loaded, TargetPort } from './target.js';
+
+export interface Step {
+  readonly do: string;
+}
+
+/** What a function decided, after the guards passed. */
+export type Plan<S extends Step> =
+  | { readonly kind: 'act'; readonly verb: ActionVerb; readonly reason: string; readonly steps: readonly S[] }
+  | { readonly kind: 'nothing'; readonly verb: ActionVerb; readonly reason: string }
+  | { readonly kind: 'escalate'; readonly verb: ActionVerb; readonly reason: string };
+
+export interface ActingPort<S extends Step> extends TargetPort {
+  /** Carries out one step, idempotently; says what it did. */
+  apply(target: Target, step: S): Promise<string>;
+}
+
+export interface Actor<S extends Step, St extends ActState<S> = ActState<S>> {
+  /** The function that acts, as reasons and audit notes name it ('recover', 'scale'). */
+  readonly name: string;
+  readonly policy: GuardPolicy;
+  readonly port: ActingPort<S>;
+  /**
+   * The verb of replies when a guard stops the action. Undefined: the outcome names it
+   * (dev.reflex.action.skipped / .escalated), as recover's many verbs need.
+   */
+  readonly verb?: ActionVerb;
+  /** The function's history on the target, from its annotations. */
+  parse(annotations: Readonly<Record<string, string>>): St;
+  /** Reads what it needs from the live cluster and decides; only called once the guards passed. */
+  plan(target: Target, loaded: Loaded, state: St, now: Date): Promise<Plan<S>>;
+  /** A step in words, for replies and audit notes. */
+  describe(step: S): string;
+  /**
+   * Hook: the state this delivery leaves on the target whatever it decides (scale remembers the
+   * last loadhigh, from which scale-down waits); undefined leaves it as it was.
+   */
+  readonly remember?: (state: St, now: Date) => St | undefined;
+  /** Hook: after a plan is claimed, before its steps (scale registers custom kinds for ticks). */
+  readonly claimed?: (target: Target) => Promise<void>;
+}
+
+export interface Request {
+  readonly target: Target;
+  /** The signal or tick, with the id that makes the action happen once. */
+  readonly cause: Cause & { readonly reason: string };
+  /** Ticks: a decision to do nothing is neither replied nor audited. */
+  readonly quiet?: boolean;
+}
+
+export interface ActContext {
+  readonly now: () => Date;
+  readonly log: Logger;
+  reply(spec: ReplySpec): Reply;
+}
+
+interface Decided {
+  readonly verb: ActionVerb;
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly steps?: readonly StepReport[];
+  readonly dryRun?: boolean;
+}
+
+/** The audit note of a decision: what, why, and each step. */
+export function noteOf(d: Decided): string {
+  const steps = d.steps ?? [];
+  return `${d.outcome}: ${d.reason}${steps.length ? ` — ${steps.map((s) => s.detail).join('; ')}` : ''}`;
+}
+
+export async function act<S extends Step, St extends ActState<S>>(
+  actor: Actor<S, St>,
+  req: Request,
+  ctx: ActContext,
+): Promise<Reply | undefined> {
+  const { port } = actor;
+  const { target, cause } = req;
+  const reply = (d: Decided): Reply => ctx.reply(actionEvent(target, cause, { ...d, steps: d.steps ?? [] }));
+  /** Audited and replied: every decision that is news. */
+  const finish = async (d: Decided): Promise<Reply> => {
+    await port.audit(target, {
+      signalId: cause.id,
+      outcome: d.outcome,
+      verb: d.verb,
+      note: noteOf(d),
+      warning: d.outcome === 'failed' || d.outcome === 'escalated',
+    });
+    ctx.log.info(`${actor.name} decided`, { outcome: d.outcome, verb: d.verb, why: d.reason });
+    return reply(d);
+  };
+  /** A decision to do nothing: quiet for ticks. */
+  const stop = (d: Decided): Promise<Reply | undefined> => (req.quiet ? Promise.resolve(undefined) : finish(d));
+  const stopVerb = (outcome: 'skipped' | 'escalated'): ActionVerb => actor.verb ?? outcome;
+
+  /** Applies every step (each idempotent), then marks the record done; only the delivery that does so reports "applied". */
+  const complete = async (record: ActionRecord<S>, reason: string): Promise<Reply> => {
+    const steps: StepReport[] = [];
+    for (const step of record.steps) {
+      try {
+        steps.push({ do: step.do, detail: await port.apply(target, step), done: true });
+      } catch (err) {
+        // Audited before the error goes up; the record stays applying, so the retry completes it.
+        await port.audit(target, {
+          signalId: cause.id,
+          outcome: 'failed',
+          verb: record.verb,
+          note: `failed: ${actor.describe(step)}: ${err instanceof Error ? err.message : String(err)}`,
+          warning: true,
+        });
+        throw err;
+      }
+    }
+    const first = await retryOnConflict(`${actor.name}'s state on ${subjectOf(target)}`, async () => {
+      const now = await port.load(target);
+      if (!now) return true;
+      const current = actor.parse(now.view.annotations);
+      if (current.actions.find((a) => a.signal === record.signal)?.state === 'done') return false;
+      await port.writeState(target, now.resourceVersion, withRecord(current, { ...record, state: 'done' }));
+      return true;
+    });
+    return first
+      ? finish({ verb: record.verb, outcome: 'applied', reason, steps })
+      : reply({ verb: record.verb, outcome: 'skipped', reason: 'another delivery of this signal applied it', steps });
+  };
+
+  return retryOnConflict(`${subjectOf(target)} (${actor.name})`, async (attempt) => {
+    const loaded = await port.load(target);
+    if (!loaded) return reply({ verb: stopVerb('skipped'), outcome: 'skipped', reason: `${subjectOf(target)} does not exist (any more)` });
+    const state = actor.parse(loaded.view.annotations);
+    const mine = state.actions.find((a) => a.signal === cause.id);
+    // A redelivery of a signal whose plan was claimed but not finished: complete it, never repeat it.
+    if (mine?.state === 'applying') return complete(mine, `completing ${mine.verb} claimed at ${mine.at}`);
+    const now = ctx.now();
+    const verdict = guard(actor.name, cause.id, loaded.view, state, actor.policy, now);
+    // Already handled: said before, by the delivery that handled it.
+    if (verdict.kind === 'skip' && mine)
+      return req.quiet ? undefined : reply({ verb: mine.verb, outcome: 'skipped', reason: verdict.reason });
+    if (verdict.kind === 'skip') return stop({ verb: stopVerb('skipped'), outcome: 'skipped', reason: verdict.reason });
+    if (verdict.kind === 'escalate') return stop({ verb: stopVerb('escalated'), outcome: 'escalated', reason: verdict.reason });
+    const plan = await actor.plan(target, loaded, state, now);
+    const kept = actor.remember?.(state, now);
+    if (plan.kind !== 'act') {
+      // What must be remembered is written even when nothing is done; losing that race is harmless.
+      if (kept)
+        await port.writeState(target, loaded.resourceVersion, JSON.stringify(kept)).catch((err: unknown) => {
+          if (!(err instanceof ConflictError)) throw err;
+        });
+      return plan.kind === 'escalate'
+        ? stop({ verb: plan.verb, outcome: 'escalated', reason: plan.reason })
+        : stop({ verb: plan.verb, outcome: 'skipped', reason: plan.reason });
+    }
+    const described = plan.steps.map((s) => ({ do: s.do, detail: actor.describe(s) }));
+    if (verdict.dryRun)
+      return finish({ verb: plan.verb, outcome: 'dryrun', reason: `${verdict.why}: would ${plan.reason}`, steps: described, dryRun: true });
+    const record: ActionRecord<S> = {
+      at: now.toISOString(),
+      signal: cause.id,
+      key: cause.key,
+      verb: plan.verb,
+      state: 'applying',
+      steps: plan.steps,
+    };
+    try {
+      await port.writeState(target, loaded.resourceVersion, withRecord(kept ?? state, record));
+    } catch (err) {
+      if (err instanceof ConflictError) ctx.log.debug('target changed while deciding; re-reading', { attempt });
+      throw err;
+    }
+    await actor.claimed?.(target);
+    return complete(record, plan.reason);
+  });
+}

@@ -1,0 +1,202 @@
+/**
+ * _contracts/events — the events Reflex's functions send each other: every type, its schema, its
+ * data shape, how its subject and routing extensions are written, and the builders. One module,
+ * so a producer and its consumers cannot drift apart; test/unit/contracts.test.ts holds these
+ * types to schemas/.
+ */
+import type { ReplySpec } from '../_kit/reply.js';
+
+const SCHEMAS = 'https://reflex.dev/schemas/';
+
+export const SIGNAL_CLASSES = [
+  'crashloop',
+  'oomkilled',
+  'probefailed',
+  'imagepull',
+  'unschedulable',
+  'mountfailed',
+  'evicted',
+  'rolloutstalled',
+  'nodenotready',
+  'nodepressure',
+  'createfailed',
+  'loadhigh',
+  'loadlow',
+] as const;
+export type SignalClass = (typeof SIGNAL_CLASSES)[number];
+export type Severity = 'info' | 'warning' | 'critical';
+
+/** CloudEvent type of a signal class. */
+export const signalType = (c: SignalClass): string => `dev.reflex.signal.${c}`;
+export const SIGNAL_SCHEMA = `${SCHEMAS}dev.reflex.signal.json`;
+
+/** Verbs of dev.reflex.action.<verb>: what the acting functions reply, and notify takes. */
+export const ACTION_VERBS = [
+  'rolledback',
+  'restarted',
+  'resized',
+  'replaced',
+  'drained',
+  'cleaned',
+  'escalated',
+  'skipped',
+  'scaled',
+] as const;
+export type ActionVerb = (typeof ACTION_VERBS)[number];
+export const ACTION_PREFIX = 'dev.reflex.action.';
+export const actionType = (v: ActionVerb): string => `${ACTION_PREFIX}${v}`;
+export const ACTION_SCHEMA = `${SCHEMAS}dev.reflex.action.json`;
+
+/** sweep's follow-up when a problem it found is over. */
+export const RESOLVED_TYPE = 'dev.reflex.resolved';
+export const RESOLVED_SCHEMA = `${SCHEMAS}dev.reflex.resolved.json`;
+
+/** sweep's reply to each tick. */
+export const SWEEP_COMPLETED_TYPE = 'dev.reflex.sweep.completed';
+export const SWEEP_COMPLETED_SCHEMA = `${SCHEMAS}dev.reflex.sweep.completed.json`;
+
+/** A Knative PingSource tick: its data is whatever the PingSource says. @see https://knative.dev/docs/eventing/sources/ping-source/ */
+export const PING_TYPE = 'dev.knative.sources.ping';
+
+/** An object a signal is about (the Event's involvedObject / regarding). */
+export interface Involved {
+  readonly apiVersion?: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
+  readonly uid?: string;
+}
+
+/** The workload (or node) a problem belongs to, and what acting functions act on. */
+export interface Target {
+  readonly apiVersion?: string;
+  readonly kind: string;
+  /** "" for cluster-scoped targets. */
+  readonly namespace: string;
+  readonly name: string;
+  readonly resolvedBy: 'ownerReferences' | 'name' | 'self';
+}
+
+export type EvidenceApi = 'core/v1 Event' | 'events.k8s.io/v1 Event' | 'Pod' | 'Deployment' | 'Node';
+
+/** The data of a dev.reflex.signal.* CloudEvent. */
+export interface SignalData {
+  readonly class: SignalClass;
+  readonly severity: Severity;
+  readonly reason: string;
+  readonly message: string;
+  readonly rule?: string;
+  readonly target: Target;
+  readonly involved: Involved;
+  readonly container?: string;
+  readonly occurrences: number;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  readonly detectedBy: 'classify' | 'sweep';
+  readonly key: string;
+  readonly evidence?: { readonly api: EvidenceApi; readonly object?: Record<string, unknown> };
+}
+
+export type Outcome = 'applied' | 'dryrun' | 'skipped' | 'failed' | 'escalated';
+
+export interface StepReport {
+  readonly do: string;
+  readonly detail: string;
+  readonly done?: boolean;
+}
+
+/** The signal (or tick) an action answers. */
+export interface Cause {
+  readonly id: string;
+  readonly type: string;
+  readonly key: string;
+  readonly class?: string;
+}
+
+/** The data of a dev.reflex.action.<verb> CloudEvent. */
+export interface ActionData {
+  readonly verb: ActionVerb;
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly target: { readonly kind: string; readonly namespace: string; readonly name: string };
+  readonly signal: Cause;
+  readonly steps: readonly StepReport[];
+  readonly dryRun?: boolean;
+}
+
+/** The data of a dev.reflex.resolved CloudEvent. */
+export interface ResolvedData {
+  readonly key: string;
+  readonly class: string;
+  readonly severity: Severity;
+  readonly reason?: string;
+  readonly target: { readonly apiVersion?: string; readonly kind: string; readonly namespace: string; readonly name: string };
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  readonly resolvedAt: string;
+}
+
+/** `Kind/namespace/name`, or `Kind/name` for a cluster-scoped target: the subject of every event about it. */
+export function subjectOf(t: Pick<Target, 'kind' | 'namespace' | 'name'>): string {
+  return t.namespace ? `${t.kind}/${t.namespace}/${t.name}` : `${t.kind}/${t.name}`;
+}
+
+/** The routing extensions naming the target, for Trigger filters. */
+export function targetExtensions(t: Pick<Target, 'kind' | 'namespace' | 'name'>): Record<string, string> {
+  return { targetkind: t.kind, targetns: t.namespace, targetname: t.name };
+}
+
+/** A dev.reflex.action.<verb> event: routable by verb, outcome and target, and saying why. */
+export function actionEvent(
+  target: Target,
+  cause: Cause & { readonly reason: string },
+  decided: { verb: ActionVerb; outcome: Outcome; reason: string; steps: readonly StepReport[]; dryRun?: boolean },
+): ReplySpec & { data: ActionData } {
+  const { verb, outcome } = decided;
+  return {
+    type: actionType(verb),
+    subject: subjectOf(target),
+    dataschema: ACTION_SCHEMA,
+    data: {
+      verb,
+      outcome,
+      reason: decided.reason,
+      target: { kind: target.kind, namespace: target.namespace, name: target.name },
+      signal: { id: cause.id, type: cause.type, key: cause.key, ...(cause.class ? { class: cause.class } : {}) },
+      steps: decided.steps,
+      dryRun: decided.dryRun ?? false,
+    },
+    extensions: { reflexaction: verb, outcome, ...targetExtensions(target), reason: cause.reason },
+  };
+}
+
+/** A dev.reflex.resolved event; `id` derives from the problem and when it began, so a repeat is the same event. */
+export function resolvedEvent(id: string, data: ResolvedData): ReplySpec & { data: ResolvedData } {
+  return {
+    id,
+    type: RESOLVED_TYPE,
+    subject: subjectOf(data.target),
+    dataschema: RESOLVED_SCHEMA,
+    data,
+    extensions: { reflexclass: data.class, severity: data.severity, ...targetExtensions(data.target) },
+  };
+}
+
+/** Reports written by Reflex itself (reportingController of its audit Events) carry this prefix; classify ignores them. */
+export const REFLEX_CONTROLLER_PREFIX = 'reflex.dev/';
+export const controllerOf = (fn: string): string => `${REFLEX_CONTROLLER_PREFIX}${fn}`;
+
+/** The ApiServerSource's types (Resource and Reference modes). @see https://knative.dev/docs/eventing/sources/apiserversource/ */
+export const APISERVER_TYPES = ['resource', 'ref'].flatMap((mode) =>
+  ['add', 'update', 'delete'].map((op) => `dev.knative.apiserver.${mode}.${op}`),
+);
+
+/** Every type that flows between Reflex's functions: what a metric may name as a label (anything else is 'other'). */
+export const KNOWN_TYPES: ReadonlySet<string> = new Set([
+  ...SIGNAL_CLASSES.map(signalType),
+  ...ACTION_VERBS.map(actionType),
+  RESOLVED_TYPE,
+  SWEEP_COMPLETED_TYPE,
+  PING_TYPE,
+  ...APISERVER_TYPES,
+]);
