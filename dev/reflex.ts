@@ -3,9 +3,9 @@
  * have done (`replay`), check configuration (`validate`). See docs/local.md.
  */
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { kubeconfigOf } from '../functions/_kit/k8s.js';
 import { projectRoot } from '../functions/_kit/schemas.js';
 import { definitionOf, startMesh, defaultManifests } from './mesh/mesh.js';
 import { loadMesh, ManifestError } from './mesh/manifests.js';
@@ -42,11 +42,10 @@ const fail = (msg: string, code = 1): never => {
   process.exit(code);
 };
 
-/** The kubeconfig the client would load, if there is one on this machine. */
+/** The kubeconfig file the functions would load, if there is one on this machine. */
 function kubeconfigPath(): string | undefined {
-  const env = process.env['KUBECONFIG'];
-  const candidates = env ? env.split(':').filter(Boolean) : [join(homedir(), '.kube', 'config')];
-  return candidates.find((p) => existsSync(p));
+  const source = kubeconfigOf(process.env);
+  return source && source !== 'in-cluster' && existsSync(source.file) ? source.file : undefined;
 }
 
 const incident = (): string => join(projectRoot(), 'examples', 'incident', 'checkout.ndjson');

@@ -5,6 +5,7 @@
  * as the reply (a non-empty body that is not a CloudEvent is a failure, 502), and the dead-letter
  * message with `knativeerrordest`, `knativeerrorcode` and base64 `knativeerrordata`.
  */
+import { retryable } from '../../functions/_kit/errors.js';
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseRequest, toBinaryResponse } from '../../functions/_kit/binding.js';
@@ -31,11 +32,6 @@ export function durationMs(iso: string | undefined): number | undefined {
   if (!m || iso === 'P' || iso.endsWith('T')) throw new Error(`${JSON.stringify(iso)} is not an ISO-8601 duration (e.g. PT0.5S)`);
   const [d, h, min, s] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number];
   return Math.round((((d * 24 + h) * 60 + min) * 60 + s) * 1000);
-}
-
-/** Knative's SelectiveRetry: network errors, 404, 408, 409, 429 and 5xx; not other 4xx or 3xx. */
-export function retryable(status: number): boolean {
-  return status === -1 || status === 404 || status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
 /**

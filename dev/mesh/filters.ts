@@ -1,6 +1,6 @@
 /**
  * dev/mesh/filters — pure: does a Trigger want an event? Knative's rules exactly (see
- * docs/dev-broker.md): `spec.filters` (Subscriptions API dialects, AND at the top level, three
+ * docs/local.md): `spec.filters` (Subscriptions API dialects, AND at the top level, three
  * results Pass/Fail/NoFilter, only Fail drops) wins over the legacy `spec.filter.attributes`.
  */
 import { compile, matches, type Expression } from '../cesql/index.js';

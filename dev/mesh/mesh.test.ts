@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { projectRoot } from '../../functions/_kit/schemas.js';
-import { backoffMs, durationMs, retryable } from './delivery.js';
+import { retryable } from '../../functions/_kit/errors.js';
+import { backoffMs, durationMs } from './delivery.js';
 import { loadMesh } from './manifests.js';
 import { cronMatches, pingEvent } from './sources.js';
 

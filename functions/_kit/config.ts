@@ -53,6 +53,15 @@ export function oneOf<T extends string>(env: Env, key: string, allowed: readonly
   return found;
 }
 
+/** A size given as a count (`2`) or a share (`50%`): a step, a threshold. */
+export type CountOrPercent = { readonly count: number } | { readonly percent: number };
+
+export const countOrPercent = (v: string): CountOrPercent => (v.endsWith('%') ? { percent: Number(v.slice(0, -1)) } : { count: Number(v) });
+
+/** How many of `total` a CountOrPercent is, rounded as `round` says. */
+export const amountOf = (c: CountOrPercent, total: number, round: (n: number) => number): number =>
+  'count' in c ? c.count : round((total * c.percent) / 100);
+
 /** true/false (also 1/0, yes/no), or the default. */
 export function boolFrom(env: Env, key: string, fallback: boolean): boolean {
   const raw = env[key]?.trim().toLowerCase();

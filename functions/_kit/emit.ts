@@ -2,7 +2,7 @@
  * _kit/emit — sending events to a sink (K_SINK: the Broker) when one reply is not enough, e.g.
  * a sweep that finds several problems. Retries transient failures; never logs the payload.
  */
-import { UnavailableError } from './errors.js';
+import { retryable, UnavailableError } from './errors.js';
 import { toBinaryResponse } from './binding.js';
 import type { Reply } from './reply.js';
 
@@ -11,8 +11,6 @@ export type Emit = (reply: Reply) => Promise<void>;
 const ATTEMPTS = 4;
 const FIRST_BACKOFF_MS = 200;
 const TIMEOUT_MS = 10_000;
-/** What Knative's own dispatcher retries. */
-const RETRYABLE = new Set([404, 408, 409, 429]);
 
 export function createEmitter(sink: string): Emit {
   return async (reply) => {
@@ -24,7 +22,7 @@ export function createEmitter(sink: string): Emit {
         await res.arrayBuffer();
         if (res.ok) return;
         last = `HTTP ${res.status}`;
-        if (!RETRYABLE.has(res.status) && res.status < 500) throw new UnavailableError(`sink ${sink} refused ${reply.event.type}: ${last}`);
+        if (!retryable(res.status)) throw new UnavailableError(`sink ${sink} refused ${reply.event.type}: ${last}`);
       } catch (err) {
         if (err instanceof UnavailableError) throw err;
         last = err instanceof Error ? err.message : String(err);

@@ -95,6 +95,15 @@ export function problemBody(status: number, title: string, detail: string, fault
   return JSON.stringify({ type: PROBLEM_BASE + slug, title, status, detail, ...(faults.length > 0 ? { errors: faults } : {}) });
 }
 
+/**
+ * Knative's SelectiveRetry: what its dispatcher delivers again (network errors are -1 here):
+ * 404, 408, 409, 429 and 5xx; never other 4xx or 3xx.
+ * @see https://knative.dev/docs/eventing/event-delivery/
+ */
+export function retryable(status: number): boolean {
+  return status === -1 || status === 404 || status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
 /** Re-read and re-decide this many times when another writer moved the object first. */
 export const MAX_CONFLICTS = 5;
 

@@ -8,7 +8,7 @@ export type { RunningServer, ServerOptions, State } from './server.js';
 export { parseRuntimeConfig, intFrom, oneOf, boolFrom } from './config.js';
 export type { Env, RuntimeConfig, LogLevel } from './config.js';
 export * from './errors.js';
-export { kubeCluster, kubeCall, fromKubeError, apiStatus, microTime, where } from './k8s.js';
+export { kubeCluster, kubeconfigOf, kubeCall, fromKubeError, apiStatus, microTime, where } from './k8s.js';
 export type { Cluster, KubeObject, ListOptions, ObjectMeta, ObjectReader, ObjectRef } from './k8s.js';
 export { counter } from './metrics.js';
 export type { Logger } from './logger.js';

@@ -5,6 +5,10 @@
  * hundreds of milliseconds, so a function that never calls the API never loads it.
  */
 import type * as k8s from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Env } from './config.js';
 import { ConflictError, ForbiddenError, InternalError, InvalidEventError, UnavailableError, type ReflexError } from './errors.js';
 
 /** Which object: what a port asks for, never a URL. `namespace` empty or absent for cluster-scoped kinds. */
@@ -154,11 +158,24 @@ function segment(name: string, what: string): string {
   return encodeURIComponent(name);
 }
 
+/** Where the cluster's credentials come from: a kubeconfig file, the Pod's ServiceAccount, or nowhere. */
+export type KubeconfigSource = { readonly file: string } | 'in-cluster';
+
 /**
- * The Cluster port on the API server, with the client loaded on first use. Without `kubeconfig`,
- * client-node's default loading rules apply: KUBECONFIG, ~/.kube/config, the in-cluster account.
+ * client-node's loading rules, read once from the given environment: the first file of
+ * KUBECONFIG (a ':'-list) that exists (or its first, so the error names it), else
+ * ~/.kube/config, else the in-cluster ServiceAccount (KUBERNETES_SERVICE_HOST); undefined: none.
  */
-export function kubeCluster(options: { kubeconfig?: string } = {}): Cluster {
+export function kubeconfigOf(env: Env, home: string = homedir()): KubeconfigSource | undefined {
+  const listed = (env['KUBECONFIG'] ?? '').split(':').filter((p) => p.trim() !== '');
+  if (listed.length > 0) return { file: listed.find((p) => existsSync(p)) ?? listed[0]! };
+  const file = join(home, '.kube', 'config');
+  if (existsSync(file)) return { file };
+  return env['KUBERNETES_SERVICE_HOST'] ? 'in-cluster' : undefined;
+}
+
+/** The Cluster port on the API server, with the client loaded on first use. */
+export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
   type Api = {
     send<T>(method: string, path: string, body?: unknown, options?: { contentType?: string; query?: Record<string, string> }): Promise<T>;
     path(ref: Omit<ObjectRef, 'name'> & { name?: string }, subresource?: string): Promise<string | undefined>;
@@ -168,7 +185,8 @@ export function kubeCluster(options: { kubeconfig?: string } = {}): Cluster {
     made ??= (async () => {
       const lib = await import('@kubernetes/client-node');
       const config = new lib.KubeConfig();
-      if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
+      if (source === 'in-cluster') config.loadFromCluster();
+      else if (source) config.loadFromFile(source.file);
       else config.loadFromDefault();
       // KubernetesObjectApi discovers (and caches) resources and authenticates requests; answers
       // are kept as the JSON the API server sent, not client-node's classes (Dates, renamed keys).

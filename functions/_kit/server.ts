@@ -20,7 +20,7 @@ import {
 } from './errors.js';
 import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
 import { createEmitter } from './emit.js';
-import { kubeCluster, type Cluster } from './k8s.js';
+import { kubeCluster, kubeconfigOf, type Cluster } from './k8s.js';
 import { createLogger, type Logger, type Sink } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Reply } from './reply.js';
@@ -67,9 +67,8 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const validators = new Map(definition.accepts.map((a) => [a.type, a.schema === null ? null : schemas.validator(a.schema)]));
   const declared = new Set(definition.accepts.map((a) => a.type));
   const metrics = createMetrics(definition.name);
-  // KUBECONFIG from the same environment as the rest of the configuration (tests pass their own).
-  const kubeconfig = env['KUBECONFIG']?.trim();
-  const cluster = options.cluster ?? kubeCluster(kubeconfig ? { kubeconfig } : {});
+  // Credentials from the same environment as the rest of the configuration (tests pass their own).
+  const cluster = options.cluster ?? kubeCluster(kubeconfigOf(env));
   const now = options.now ?? (() => new Date());
   const emit = runtime.sink ? createEmitter(runtime.sink) : undefined;
   const handle = definition.handler(config, { runtime, log, cluster, registry: metrics.registry, now });

@@ -1,6 +1,7 @@
 /** _signals/config — what classify and sweep share: the rules file and how targets are resolved. */
 import { join } from 'node:path';
 import { oneOf, type Env } from '../_kit/config.js';
+import { kubeconfigOf } from '../_kit/k8s.js';
 import { projectRoot } from '../_kit/schemas.js';
 import { loadRules, type Rules } from './rules.js';
 
@@ -20,6 +21,5 @@ export const defaultRulesPath = (): string => join(projectRoot(), 'knative', 'co
 export function parseSignalConfig(env: Env): SignalConfig {
   const rules = loadRules(env['REFLEX_RULES_FILE']?.trim() || defaultRulesPath());
   const mode = oneOf(env, 'REFLEX_RESOLVE_OWNERS', ['auto', 'cluster', 'names'] as const, 'auto');
-  const inCluster = Boolean(env['KUBERNETES_SERVICE_HOST'] || env['KUBECONFIG']);
-  return { rules, owners: mode === 'auto' ? (inCluster ? 'cluster' : 'names') : mode };
+  return { rules, owners: mode === 'auto' ? (kubeconfigOf(env) ? 'cluster' : 'names') : mode };
 }

@@ -1,6 +1,6 @@
 /** recover/config — the policy file (REFLEX_RECOVER_POLICY), parsed once; REFLEX_DRY_RUN forces dry-run. */
 import { join } from 'node:path';
-import { boolFrom, type Env } from '../_kit/config.js';
+import { boolFrom, countOrPercent, type CountOrPercent, type Env } from '../_kit/config.js';
 import { loadConfigFile } from '../_kit/config-file.js';
 import type { GuardPolicy } from '../_act/guard.js';
 import { parseGuardPolicy, type RawGuardPolicy } from '../_act/policy.js';
@@ -9,7 +9,7 @@ import { projectRoot } from '../_kit/schemas.js';
 export interface Policy extends GuardPolicy {
   readonly oomkilled: { readonly factor: number; readonly ceilingBytes: number };
   readonly evicted: { readonly olderThanSeconds: number };
-  readonly nodes: { readonly graceSeconds: number; readonly maxUnhealthy: { readonly count: number } | { readonly percent: number } };
+  readonly nodes: { readonly graceSeconds: number; readonly maxUnhealthy: CountOrPercent };
 }
 
 export const POLICY_SCHEMA = 'https://reflex.dev/schemas/config/recover-policy.json';
@@ -32,16 +32,12 @@ export function bytesOf(q: string): number | undefined {
   return Math.round(n * (unit ? mult[unit]! : 1));
 }
 
-function threshold(v: string): { count: number } | { percent: number } {
-  return v.endsWith('%') ? { percent: Number(v.slice(0, -1)) } : { count: Number(v) };
-}
-
 export function parsePolicy(raw: RawPolicy, forceDryRun: boolean): Policy {
   return Object.freeze({
     ...parseGuardPolicy(raw, forceDryRun, { budget: { maxActions: 3, windowSeconds: 3600 }, cooldownSeconds: 600 }),
     oomkilled: { factor: raw.oomkilled?.factor ?? 1.5, ceilingBytes: bytesOf(raw.oomkilled?.ceiling ?? '4Gi')! },
     evicted: { olderThanSeconds: raw.evicted?.olderThanSeconds ?? 600 },
-    nodes: { graceSeconds: raw.nodes?.graceSeconds ?? 300, maxUnhealthy: threshold(raw.nodes?.maxUnhealthy ?? '20%') },
+    nodes: { graceSeconds: raw.nodes?.graceSeconds ?? 300, maxUnhealthy: countOrPercent(raw.nodes?.maxUnhealthy ?? '20%') },
   });
 }
 

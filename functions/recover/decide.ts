@@ -6,6 +6,7 @@ import type { Plan as ActPlan } from '../_act/act.js';
 import { scaledDownBy, type Autoscaler } from '../_act/autoscalers.js';
 import { parseState, type ActionRecord as ActRecord, type ActState } from '../_act/guard.js';
 import type { SignalData } from '../_contracts/events.js';
+import { amountOf } from '../_kit/config.js';
 import { bytesOf, type Policy } from './config.js';
 
 /** recover's history on its target, in the annotation reflex.dev/recover. */
@@ -197,8 +198,7 @@ function drain(signal: SignalData, observed: Observed, policy: Policy, now: Date
       reason: `node ${node} NotReady for ${Math.round(waited)}s, within the ${policy.nodes.graceSeconds}s grace period`,
     };
   const { total, notReady } = observed.nodes ?? { total: 0, notReady: 0 };
-  const max =
-    'count' in policy.nodes.maxUnhealthy ? policy.nodes.maxUnhealthy.count : Math.floor((total * policy.nodes.maxUnhealthy.percent) / 100);
+  const max = amountOf(policy.nodes.maxUnhealthy, total, Math.floor);
   if (notReady > max) {
     const limit = 'count' in policy.nodes.maxUnhealthy ? `${max}` : `${policy.nodes.maxUnhealthy.percent}% of ${total} = ${max}`;
     return {

@@ -2,11 +2,11 @@
 import { join } from 'node:path';
 import type { GuardPolicy } from '../_act/guard.js';
 import { parseGuardPolicy, type RawGuardPolicy } from '../_act/policy.js';
-import { boolFrom, type Env } from '../_kit/config.js';
+import { boolFrom, countOrPercent, type CountOrPercent, type Env } from '../_kit/config.js';
 import { loadConfigFile } from '../_kit/config-file.js';
 import { projectRoot } from '../_kit/schemas.js';
 
-export type Step = { readonly count: number } | { readonly percent: number };
+export type Step = CountOrPercent;
 
 export interface Scaling {
   readonly min: number;
@@ -30,8 +30,6 @@ export interface ScaleConfig {
 
 export const SCALE_POLICY_SCHEMA = 'https://reflex.dev/schemas/config/scale-policy.json';
 
-export const step = (v: string): Step => (v.endsWith('%') ? { percent: Number(v.slice(0, -1)) } : { count: Number(v) });
-
 interface RawScalePolicy extends RawGuardPolicy {
   scaling?: {
     min?: number;
@@ -53,8 +51,8 @@ export function parseScalePolicy(raw: RawScalePolicy, forceDryRun: boolean): Sca
     scaling: {
       min: s.min ?? 1,
       max: s.max ?? 10,
-      stepUp: step(s.stepUp ?? '1'),
-      stepDown: step(s.stepDown ?? '1'),
+      stepUp: countOrPercent(s.stepUp ?? '1'),
+      stepDown: countOrPercent(s.stepDown ?? '1'),
       upStabilizationSeconds: s.upStabilizationSeconds ?? 30,
       downStabilizationSeconds: s.downStabilizationSeconds ?? 300,
       quietSeconds: s.quietSeconds ?? 600,

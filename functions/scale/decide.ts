@@ -4,7 +4,8 @@
  * (or HPA minReplicas) with its reason, or why not.
  */
 import { parseState, type ActionRecord, type ActState } from '../_act/guard.js';
-import { step as parseStep, type Scaling, type Step } from './config.js';
+import { amountOf, countOrPercent } from '../_kit/config.js';
+import type { Scaling, Step } from './config.js';
 
 export const STATE_ANNOTATION = 'reflex.dev/scale';
 
@@ -46,7 +47,7 @@ export function limitsFor(policy: Scaling, annotations: Readonly<Record<string, 
     const v = annotations[ANNOTATIONS[k]];
     if (v === undefined) return fallback;
     return /^[1-9]\d*%?$/.test(v.trim())
-      ? parseStep(v.trim())
+      ? countOrPercent(v.trim())
       : `annotation ${ANNOTATIONS[k]}: expected a count or a percent like 2 or 50%, got ${JSON.stringify(v)}`;
   };
   const min = int('min', policy.min);
@@ -67,7 +68,7 @@ export function limitsFor(policy: Scaling, annotations: Readonly<Record<string, 
   };
 }
 
-const amount = (s: Step, base: number): number => ('count' in s ? s.count : Math.max(1, Math.ceil((base * s.percent) / 100)));
+const amount = (s: Step, base: number): number => ('count' in s ? s.count : Math.max(1, amountOf(s, base, Math.ceil)));
 const since = (iso: string | undefined, now: Date): number => (iso ? (now.getTime() - Date.parse(iso)) / 1000 : Infinity);
 
 export function decide(
