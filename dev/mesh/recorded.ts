@@ -100,8 +100,8 @@ export class RecordedCluster implements Cluster {
   }
 
   /** Audit Events are dropped: the decision and its note travel in the function's reply. */
-  async create(object: KubeObject & { kind: string }): Promise<boolean> {
-    if (object.kind === 'Event') return true;
+  async create<T extends object>(object: KubeObject & { kind: string }): Promise<T | undefined> {
+    if (object.kind === 'Event') return object as T;
     throw new InternalError(NEVER_ACTS);
   }
 

@@ -60,8 +60,13 @@ export interface Cluster extends ObjectReader {
    * metadata.resourceVersion applies only at that version: ConflictError otherwise. False: gone.
    */
   patch(ref: ObjectRef, patch: object, type: 'merge' | 'json'): Promise<boolean>;
-  /** False when an object of that name exists already (creation is how idempotent records are made). */
-  create(object: KubeObject & { apiVersion: string; kind: string; metadata: ObjectMeta }): Promise<boolean>;
+  /**
+   * The object as created (with what the API server filled in, e.g. a review's status), or
+   * undefined when one of that name exists already: creation is how idempotent records are made.
+   */
+  create<T extends object = KubeObject>(
+    object: KubeObject & { apiVersion: string; kind: string; metadata: ObjectMeta },
+  ): Promise<T | undefined>;
   /** False when it was gone already; `uid` makes the delete apply only to that incarnation. */
   delete(ref: ObjectRef, preconditions?: { readonly uid?: string }): Promise<boolean>;
   /** Through the Eviction API: a PodDisruptionBudget's refusal (429) is 'blocked', never forced. */
@@ -267,13 +272,14 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
       return done !== false;
     },
 
-    async create(object) {
+    async create<T extends object>(
+      object: KubeObject & { apiVersion: string; kind: string; metadata: ObjectMeta },
+    ): Promise<T | undefined> {
       const ref = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace };
       const what = `create ${where({ ...ref, name: object.metadata.name ?? '' })}`;
       const { a, path } = await at(what, ref);
       if (path === undefined) throw new InternalError(`${what}: the API server does not serve ${object.apiVersion} ${object.kind}`);
-      const made = await kubeCall(what, () => a.send('POST', path, object), { 409: false as const });
-      return made !== false;
+      return kubeCall(what, () => a.send<T>('POST', path, object), { 409: undefined });
     },
 
     async delete(ref, preconditions = {}) {

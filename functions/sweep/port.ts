@@ -51,7 +51,8 @@ export function sweepPort(cluster: Cluster, namespace = 'reflex'): SweepPort {
       // another tick's write in between is a 409. Gone or already there: someone else won.
       const done =
         resourceVersion === undefined
-          ? await cluster.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: OPEN_CONFIGMAP, namespace }, data })
+          ? (await cluster.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: OPEN_CONFIGMAP, namespace }, data })) !==
+            undefined
           : await cluster.patch(open, { metadata: { resourceVersion }, data }, 'merge');
       if (!done) throw new ConflictError(`ConfigMap ${OPEN_CONFIGMAP} changed while sweeping`);
     },
