@@ -29,6 +29,7 @@ const policy: GuardPolicy = {
   optIn: { namespaceLabel: ['reflex.dev/enabled', 'true'], workloadAnnotation: undefined },
   budget: { maxActions: 2, windowSeconds: 3600 },
   cooldownSeconds: 600,
+  maxSignalAgeSeconds: 900,
 };
 
 /** An in-memory target with the API server's resourceVersion precondition; records what was done to it. */
@@ -39,7 +40,10 @@ class FakeTarget implements ActingPort<Step> {
   rv = 1;
   /** Makes the next N claims lose the race (another replica wrote first). */
   conflicts = 0;
+  /** Audit Events written on the target. */
   readonly audits: Audit[] = [];
+  /** Refusals recorded in Reflex's own namespace. */
+  readonly refusals: Audit[] = [];
   readonly applied: Step[] = [];
 
   async load(t: Target) {
@@ -53,6 +57,7 @@ class FakeTarget implements ActingPort<Step> {
         namespaceLabels: this.namespaceLabels,
       },
       resourceVersion: String(this.rv),
+      uid: 'uid-web',
     };
   }
   async writeState(_t: Target, resourceVersion: string, state: string): Promise<void> {
@@ -66,6 +71,9 @@ class FakeTarget implements ActingPort<Step> {
   }
   async audit(_t: Target, a: Audit): Promise<void> {
     this.audits.push(a);
+  }
+  async refuse(_t: Target, a: Audit): Promise<void> {
+    this.refusals.push(a);
   }
   async apply(_t: Target, step: Step): Promise<string> {
     if (step.do === 'break') throw new Error('the API server said no');
@@ -123,7 +131,7 @@ type Row = [
   req: Partial<Request>,
   /** `type outcome: reason` of the reply, or 'none'. */
   expected: string,
-  /** Audit notes written, in order. */
+  /** Audit notes written, in order: on the target, or `home:` for a refusal recorded in Reflex's namespace. */
   audits: readonly string[],
 ];
 
@@ -139,6 +147,43 @@ describe('act: one row per guard and outcome', () => {
       'dev.reflex.action.skipped skipped: Deployment/shop/web does not exist (any more)',
       [],
     ],
+    // A name the API server could not hold ('.' would turn a GET into a LIST): refused before any call.
+    [
+      'invalid name',
+      (p) => void p,
+      bump,
+      {},
+      { target: { ...deployment, name: '.' } },
+      'dev.reflex.action.skipped skipped: "." is not a valid Deployment name',
+      ['home: skipped: "." is not a valid Deployment name'],
+    ],
+    [
+      'kind not acted on',
+      (p) => void p,
+      bump,
+      { kinds: new Set(['Deployment']) },
+      { target: { ...deployment, kind: 'Secret' } },
+      'dev.reflex.action.skipped skipped: Secret is not a kind this function acts on',
+      ['home: skipped: Secret is not a kind this function acts on'],
+    ],
+    [
+      'stale signal',
+      (p) => void p,
+      bump,
+      {},
+      { seenAt: ago(3600) },
+      'dev.reflex.action.skipped skipped: the signal was last seen 3600s ago, longer than maxSignalAgeSeconds (900s)',
+      ['home: skipped: the signal was last seen 3600s ago, longer than maxSignalAgeSeconds (900s)'],
+    ],
+    [
+      'recent signal',
+      (p) => void p,
+      bump,
+      {},
+      { seenAt: ago(60) },
+      'dev.reflex.action.restarted applied: it crash-loops',
+      ['applied: it crash-loops — bumped by 1'],
+    ],
     [
       'protected namespace',
       (p) => void p,
@@ -146,7 +191,8 @@ describe('act: one row per guard and outcome', () => {
       {},
       { target: { ...deployment, namespace: 'kube-system' } },
       'dev.reflex.action.skipped skipped: namespace kube-system is protected (kube-system)',
-      ['skipped: namespace kube-system is protected (kube-system)'],
+      // Refused before any read: nothing is written into a protected namespace.
+      ['home: skipped: namespace kube-system is protected (kube-system)'],
     ],
     [
       'not opted in',
@@ -155,7 +201,7 @@ describe('act: one row per guard and outcome', () => {
       {},
       {},
       'dev.reflex.action.skipped skipped: Deployment shop/web has not opted in (label the namespace reflex.dev/enabled=true)',
-      ['skipped: Deployment shop/web has not opted in (label the namespace reflex.dev/enabled=true)'],
+      ['home: skipped: Deployment shop/web has not opted in (label the namespace reflex.dev/enabled=true)'],
     ],
     [
       'paused',
@@ -272,7 +318,7 @@ describe('act: one row per guard and outcome', () => {
     const r = await act(actor(port, plan, over), request(req), ctx);
     const got = r ? `${r.event.type} ${(r.event.data as ActionData).outcome}: ${(r.event.data as ActionData).reason}` : 'none';
     expect(got).toBe(expected);
-    expect(port.audits.map((a) => a.note)).toEqual(audits);
+    expect([...port.audits.map((a) => a.note), ...port.refusals.map((a) => `home: ${a.note}`)]).toEqual(audits);
   });
 
   it('an applied plan is recorded done, its steps reported, and a redelivery does not act again', async () => {
@@ -317,6 +363,25 @@ describe('act: one row per guard and outcome', () => {
     const other = new FakeTarget();
     await act(actor(other, bump, { remember }), request(), ctx);
     expect(JSON.parse(other.annotations[STATE]!)).toMatchObject({ lastHigh: NOW.toISOString(), actions: [{ state: 'done' }] });
+  });
+
+  it('a refusal before trust reads nothing and is counted', async () => {
+    const port = new FakeTarget();
+    let loads = 0;
+    const load = port.load.bind(port);
+    port.load = async (t) => {
+      loads++;
+      return load(t);
+    };
+    const counted: string[] = [];
+    await act(
+      actor(port, bump, { refused: (why) => counted.push(why) }),
+      request({ target: { ...deployment, namespace: 'kube-system' } }),
+      ctx,
+    );
+    await act(actor(port, bump, { refused: (why) => counted.push(why) }), request({ seenAt: 'yesterday' }), ctx);
+    expect(loads).toBe(0);
+    expect(counted).toEqual(['protected', 'stale']);
   });
 
   it('a Node target is the subject Node/<name>', async () => {

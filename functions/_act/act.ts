@@ -9,7 +9,7 @@ import { actionEvent, subjectOf, type ActionVerb, type Cause, type Outcome, type
 import { ConflictError, retryOnConflict } from '../_kit/errors.js';
 import type { Logger } from '../_kit/logger.js';
 import type { Reply, ReplySpec } from '../_kit/reply.js';
-import { guard, withRecord, type ActionRecord, type ActState, type GuardPolicy } from './guard.js';
+import { guard, preGuard, withRecord, type ActionRecord, type ActState, type GuardPolicy, type Refusal } from './guard.js';
 import type { Loaded, TargetPort } from './target.js';
 
 export interface Step {
@@ -50,6 +50,10 @@ export interface Actor<S extends Step, St extends ActState<S> = ActState<S>> {
   readonly remember?: (state: St, now: Date) => St | undefined;
   /** Hook: after a plan is claimed, before its steps (scale registers custom kinds for ticks). */
   readonly claimed?: (target: Target) => Promise<void>;
+  /** The kinds it acts on; anything else is refused before any API call. Undefined: any kind. */
+  readonly kinds?: ReadonlySet<string>;
+  /** Counts a refusal (the function's metric). */
+  readonly refused?: (why: Refusal) => void;
 }
 
 export interface Request {
@@ -58,6 +62,8 @@ export interface Request {
   readonly cause: Cause & { readonly reason: string };
   /** Ticks: a decision to do nothing is neither replied nor audited. */
   readonly quiet?: boolean;
+  /** When the problem was last seen (the signal's lastSeen): an old signal is refused. */
+  readonly seenAt?: string;
 }
 
 export interface ActContext {
@@ -103,6 +109,17 @@ export async function act<S extends Step, St extends ActState<S>>(
   /** A decision to do nothing: quiet for ticks. */
   const stop = (d: Decided): Promise<Reply | undefined> => (req.quiet ? Promise.resolve(undefined) : finish(d));
   const stopVerb = (outcome: 'skipped' | 'escalated'): ActionVerb => actor.verb ?? outcome;
+  /** Refused before the target could be trusted: counted, logged, recorded at home, nothing written on the target. */
+  const refuse = async (why: Refusal, reason: string): Promise<Reply | undefined> => {
+    actor.refused?.(why);
+    ctx.log.warn(`${actor.name} refused`, { refusal: why, why: reason, target: subjectOf(target) });
+    if (req.quiet) return undefined;
+    const d: Decided = { verb: stopVerb('skipped'), outcome: 'skipped', reason };
+    await port.refuse(target, { signalId: cause.id, outcome: 'skipped', verb: d.verb, note: noteOf(d), warning: true });
+    return reply(d);
+  };
+  const pre = preGuard(target, req.seenAt, actor.policy, ctx.now(), actor.kinds);
+  if (pre) return refuse(pre.refusal!, pre.reason);
 
   /** Applies every step (each idempotent), then marks the record done; only the delivery that does so reports "applied". */
   const complete = async (record: ActionRecord<S>, reason: string): Promise<Reply> => {
@@ -147,6 +164,7 @@ export async function act<S extends Step, St extends ActState<S>>(
     // Already handled: said before, by the delivery that handled it.
     if (verdict.kind === 'skip' && mine)
       return req.quiet ? undefined : reply({ verb: mine.verb, outcome: 'skipped', reason: verdict.reason });
+    if (verdict.kind === 'skip' && verdict.refusal) return refuse(verdict.refusal, verdict.reason);
     if (verdict.kind === 'skip') return stop({ verb: stopVerb('skipped'), outcome: 'skipped', reason: verdict.reason });
     if (verdict.kind === 'escalate') return stop({ verb: stopVerb('escalated'), outcome: 'escalated', reason: verdict.reason });
     const plan = await actor.plan(target, loaded, state, now);

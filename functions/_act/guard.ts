@@ -59,12 +59,59 @@ export interface GuardPolicy {
   };
   readonly budget: { readonly maxActions: number; readonly windowSeconds: number };
   readonly cooldownSeconds: number;
+  /** A signal last seen longer ago than this is history, not a reason to act. */
+  readonly maxSignalAgeSeconds: number;
 }
+
+/**
+ * Why a request was refused before it could be trusted. Nothing is written on such a target:
+ * the refusal is counted and recorded in Reflex's own namespace.
+ */
+export type Refusal = 'invalid' | 'kind' | 'protected' | 'stale' | 'not-opted-in';
 
 export type Verdict =
   | { readonly kind: 'pass'; readonly dryRun: boolean; readonly why: string }
-  | { readonly kind: 'skip'; readonly reason: string }
+  | { readonly kind: 'skip'; readonly reason: string; readonly refusal?: Refusal }
   | { readonly kind: 'escalate'; readonly reason: string };
+
+/** DNS-1123 subdomain (object names) and label (namespaces), as the API server validates them. */
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const KIND = /^[A-Z][A-Za-z0-9]*$/;
+
+/**
+ * Pure, before any API call: a target whose name could not exist, a kind this function does not
+ * act on, a protected namespace, a stale signal. `kinds` undefined: any kind.
+ */
+export function preGuard(
+  target: { readonly kind: string; readonly namespace: string; readonly name: string },
+  seenAt: string | undefined,
+  policy: GuardPolicy,
+  now: Date,
+  kinds?: ReadonlySet<string>,
+): Extract<Verdict, { kind: 'skip' }> | undefined {
+  const { kind, namespace, name } = target;
+  if (!KIND.test(kind)) return { kind: 'skip', refusal: 'invalid', reason: `${JSON.stringify(kind)} is not a Kubernetes kind` };
+  if (name.length > 253 || !SUBDOMAIN.test(name))
+    return { kind: 'skip', refusal: 'invalid', reason: `${JSON.stringify(name)} is not a valid ${kind} name` };
+  if (namespace !== '' && (namespace.length > 63 || !LABEL.test(namespace)))
+    return { kind: 'skip', refusal: 'invalid', reason: `${JSON.stringify(namespace)} is not a valid namespace` };
+  if (kinds && !kinds.has(kind)) return { kind: 'skip', refusal: 'kind', reason: `${kind} is not a kind this function acts on` };
+  const p = namespace ? protectedBy(namespace, policy.protectedNamespaces) : undefined;
+  if (p) return { kind: 'skip', refusal: 'protected', reason: `namespace ${namespace} is protected (${p})` };
+  if (seenAt !== undefined) {
+    const age = (now.getTime() - Date.parse(seenAt)) / 1000;
+    if (!(age <= policy.maxSignalAgeSeconds))
+      return {
+        kind: 'skip',
+        refusal: 'stale',
+        reason: Number.isNaN(age)
+          ? `the signal's lastSeen ${JSON.stringify(seenAt)} is not a time`
+          : `the signal was last seen ${Math.round(age)}s ago, longer than maxSignalAgeSeconds (${policy.maxSignalAgeSeconds}s)`,
+      };
+  }
+  return undefined;
+}
 
 const protectedBy = (ns: string, patterns: readonly string[]): string | undefined =>
   patterns.find((p) => (p.endsWith('*') ? ns.startsWith(p.slice(0, -1)) : ns === p));
@@ -73,7 +120,7 @@ const protectedBy = (ns: string, patterns: readonly string[]): string | undefine
 export function guard(actor: string, signalId: string, view: TargetView, state: ActState, policy: GuardPolicy, now: Date): Verdict {
   const where = view.namespace ? `${view.kind} ${view.namespace}/${view.name}` : `${view.kind} ${view.name}`;
   const p = view.namespace ? protectedBy(view.namespace, policy.protectedNamespaces) : undefined;
-  if (p) return { kind: 'skip', reason: `namespace ${view.namespace} is protected (${p})` };
+  if (p) return { kind: 'skip', refusal: 'protected', reason: `namespace ${view.namespace} is protected (${p})` };
   const ns = policy.optIn.namespaceLabel;
   const wl = policy.optIn.workloadAnnotation;
   const optedIn = (ns !== undefined && view.namespaceLabels[ns[0]] === ns[1]) || (wl !== undefined && view.annotations[wl[0]] === wl[1]);
@@ -81,7 +128,7 @@ export function guard(actor: string, signalId: string, view: TargetView, state: 
     const how = [ns && `label the namespace ${ns.join('=')}`, wl && `annotate the ${view.kind} ${wl.join('=')}`]
       .filter(Boolean)
       .join(' or ');
-    return { kind: 'skip', reason: `${where} has not opted in (${how})` };
+    return { kind: 'skip', refusal: 'not-opted-in', reason: `${where} has not opted in (${how})` };
   }
   if (view.annotations[PAUSE_ANNOTATION] === 'true') return { kind: 'skip', reason: `${where} is paused (${PAUSE_ANNOTATION}=true)` };
   if (state.actions.some((a) => a.signal === signalId)) return { kind: 'skip', reason: 'this signal was already handled' };

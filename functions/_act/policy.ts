@@ -8,6 +8,7 @@ export interface RawGuardPolicy {
   optIn?: { namespaceLabel?: string; workloadAnnotation?: string };
   budget?: { maxActions: number; windowSeconds: number };
   cooldownSeconds?: number;
+  maxSignalAgeSeconds?: number;
 }
 
 /** The opt-in label (on a namespace) and annotation (on a workload) unless a policy names others. */
@@ -35,5 +36,8 @@ export function parseGuardPolicy(
     },
     budget: raw.budget ?? defaults.budget,
     cooldownSeconds: raw.cooldownSeconds ?? defaults.cooldownSeconds,
+    // Classify re-signals a lasting problem every repeat window (600 s by default): 15 minutes
+    // covers that and the Broker's retries; anything older is history.
+    maxSignalAgeSeconds: raw.maxSignalAgeSeconds ?? 900,
   };
 }

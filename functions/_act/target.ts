@@ -5,14 +5,16 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Target } from '../_contracts/events.js';
+import { controllerOf, type Target } from '../_contracts/events.js';
 import { ConflictError } from '../_kit/errors.js';
-import { microTime, where, type Cluster, type KubeObject, type ObjectRef } from '../_kit/k8s.js';
+import { microTime, where, type Cluster, type ObjectRef } from '../_kit/k8s.js';
 import type { TargetView } from './guard.js';
 
 export interface Loaded {
   readonly view: TargetView;
   readonly resourceVersion: string;
+  /** Ownership is checked by uid, never by name. */
+  readonly uid: string;
 }
 
 export interface Audit {
@@ -28,10 +30,21 @@ export interface TargetPort {
   /** Writes the state annotation if the target is still at `resourceVersion`; ConflictError if not. */
   writeState(target: Target, resourceVersion: string, state: string): Promise<void>;
   audit(target: Target, a: Audit): Promise<void>;
+  /**
+   * Records a refusal in Reflex's own namespace (regarding the function's Service), never on the
+   * target: nothing is written into a protected or not-opted-in namespace.
+   */
+  refuse(target: Target, a: Audit): Promise<void>;
 }
 
 /** The API version of the kinds a target names without one (signals from Events of built-in controllers). */
-const BUILT_IN: Readonly<Record<string, string>> = { Node: 'v1', Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1' };
+const BUILT_IN: Readonly<Record<string, string>> = {
+  Node: 'v1',
+  Pod: 'v1',
+  Deployment: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  DaemonSet: 'apps/v1',
+};
 
 /** The target as an object reference, or undefined for a kind that cannot be found without its apiVersion. */
 export function refOf(t: Target): ObjectRef | undefined {
@@ -39,8 +52,42 @@ export function refOf(t: Target): ObjectRef | undefined {
   return apiVersion ? { apiVersion, kind: t.kind, namespace: t.namespace, name: t.name } : undefined;
 }
 
-/** `annotation`: where the function keeps its state; `controller`: its reportingController. */
-export function targetPort(cluster: Cluster, options: { annotation: string; controller: string }): TargetPort {
+/** Reflex's own namespace (REFLEX_NAMESPACE): where refusals are recorded. */
+export const HOME_NAMESPACE = 'reflex';
+
+const eventName = (name: string, a: Audit): string =>
+  `${name}.reflex-${createHash('sha256').update(`${a.signalId}|${a.outcome}`).digest('hex').slice(0, 16)}`;
+
+/**
+ * `annotation`: where the function keeps its state; `fn`: the function (its reportingController
+ * is reflex.dev/<fn>, its Service is where refusals are recorded); `home`: its namespace.
+ */
+export function targetPort(cluster: Cluster, options: { annotation: string; fn: string; home?: string }): TargetPort {
+  const controller = controllerOf(options.fn);
+  const home = options.home ?? HOME_NAMESPACE;
+  const record = async (namespace: string, name: string, a: Audit, about: Record<string, string>, related?: Record<string, string>) => {
+    await cluster.create({
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      // One Event per signal and outcome: a redelivered signal finds it already written.
+      metadata: { name: eventName(name, a), namespace },
+      eventTime: microTime(new Date()),
+      reportingController: controller,
+      reportingInstance: hostname().slice(0, 128),
+      action: a.verb,
+      reason: `Reflex${a.outcome[0]!.toUpperCase()}${a.outcome.slice(1)}`,
+      note: a.note.slice(0, 1024),
+      type: a.warning ? 'Warning' : 'Normal',
+      regarding: about,
+      ...(related ? { related } : {}),
+    });
+  };
+  const regarding = (t: Target): Record<string, string> => ({
+    apiVersion: refOf(t)?.apiVersion ?? 'apps/v1',
+    kind: t.kind,
+    name: t.name,
+    ...(t.namespace ? { namespace: t.namespace } : {}),
+  });
   return {
     async load(t) {
       const ref = refOf(t);
@@ -56,6 +103,7 @@ export function targetPort(cluster: Cluster, options: { annotation: string; cont
           namespaceLabels: ns?.metadata?.labels ?? {},
         },
         resourceVersion: o.metadata?.resourceVersion ?? '',
+        uid: o.metadata?.uid ?? '',
       };
     },
 
@@ -68,29 +116,15 @@ export function targetPort(cluster: Cluster, options: { annotation: string; cont
       if (!done) throw new ConflictError(`${where(t)} is gone`);
     },
 
-    async audit(t, a) {
-      const namespace = t.namespace || 'default';
-      // One Event per signal and outcome: a redelivered signal finds it already written.
-      const name = `${t.name}.reflex-${createHash('sha256').update(`${a.signalId}|${a.outcome}`).digest('hex').slice(0, 16)}`;
-      const event: KubeObject & { apiVersion: string; kind: string; metadata: { name: string; namespace: string } } = {
-        apiVersion: 'events.k8s.io/v1',
-        kind: 'Event',
-        metadata: { name, namespace },
-        eventTime: microTime(new Date()),
-        reportingController: options.controller,
-        reportingInstance: hostname().slice(0, 128),
-        action: a.verb,
-        reason: `Reflex${a.outcome[0]!.toUpperCase()}${a.outcome.slice(1)}`,
-        note: a.note.slice(0, 1024),
-        type: a.warning ? 'Warning' : 'Normal',
-        regarding: {
-          apiVersion: refOf(t)?.apiVersion ?? 'apps/v1',
-          kind: t.kind,
-          name: t.name,
-          ...(t.namespace ? { namespace: t.namespace } : {}),
-        },
-      };
-      await cluster.create(event);
-    },
+    audit: (t, a) => record(t.namespace || 'default', t.name, a, regarding(t)),
+
+    refuse: (t, a) =>
+      record(
+        home,
+        options.fn,
+        a,
+        { apiVersion: 'serving.knative.dev/v1', kind: 'Service', namespace: home, name: options.fn },
+        regarding(t),
+      ),
   };
 }

@@ -24,7 +24,24 @@ export interface RuntimeConfig {
   readonly sink: string | undefined;
   /** Extra folders of JSON Schemas beside schemas/ (REFLEX_EXTRA_SCHEMAS, ':'-separated). */
   readonly extraSchemaDirs: readonly string[];
+  /** Who may POST events (REFLEX_AUTH, REFLEX_AUTH_AUDIENCE, REFLEX_AUTH_SUBJECTS); see _kit/auth. */
+  readonly auth: AuthConfig;
 }
+
+/**
+ * Sender authentication. `none`: anyone who reaches the port (the visibility label and the
+ * NetworkPolicy decide who can). `oidc`: Knative Eventing's authentication-oidc feature, a
+ * ServiceAccount token for `audience` in `Authorization: Bearer`, from one of `subjects`.
+ */
+export type AuthConfig =
+  | { readonly mode: 'none' }
+  | {
+      readonly mode: 'oidc';
+      /** The audience every token must carry (the Trigger's spec.subscriber.audience). */
+      readonly audience: string;
+      /** Usernames, or prefixes ending in ':' (a namespace's accounts); empty: any authenticated account. */
+      readonly subjects: readonly string[];
+    };
 
 const MiB = 1024 * 1024;
 /** Generous for a Kubernetes object (etcd's own limit is 1.5 MiB), small enough to refuse abuse. */
@@ -71,6 +88,30 @@ export function boolFrom(env: Env, key: string, fallback: boolean): boolean {
   throw new ConfigError(key, `expected true or false, got ${JSON.stringify(env[key])}`);
 }
 
+/** REFLEX_AUTH and its companions; a half-configured authentication stops start-up. */
+export function authFrom(env: Env): AuthConfig {
+  const mode = oneOf(env, 'REFLEX_AUTH', ['none', 'oidc'] as const, 'none');
+  const audience = env['REFLEX_AUTH_AUDIENCE']?.trim() ?? '';
+  const rawSubjects = env['REFLEX_AUTH_SUBJECTS'] ?? '';
+  if (mode === 'none') {
+    // Someone meant to turn authentication on: running open would be a silent surprise.
+    for (const key of ['REFLEX_AUTH_AUDIENCE', 'REFLEX_AUTH_SUBJECTS'])
+      if (env[key]?.trim())
+        throw new ConfigError('REFLEX_AUTH', `is none (the default) but ${key} is set: set REFLEX_AUTH=oidc or unset ${key}`);
+    return Object.freeze({ mode });
+  }
+  if (audience === '') throw new ConfigError('REFLEX_AUTH_AUDIENCE', "required when REFLEX_AUTH=oidc (the audience senders' tokens carry)");
+  if (/\s|,/.test(audience))
+    throw new ConfigError('REFLEX_AUTH_AUDIENCE', `one audience, without spaces or commas, got ${JSON.stringify(audience)}`);
+  const subjects = rawSubjects
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const s of subjects)
+    if (/\s/.test(s) || s === ':') throw new ConfigError('REFLEX_AUTH_SUBJECTS', `not a username or a prefix: ${JSON.stringify(s)}`);
+  return Object.freeze({ mode, audience, subjects: Object.freeze(subjects) });
+}
+
 export function parseRuntimeConfig(env: Env, functionName: string, defaults: { maxBodyBytes?: number } = {}): RuntimeConfig {
   return Object.freeze({
     port: intFrom(env, 'PORT', 8080, { min: 0, max: 65535 }),
@@ -81,5 +122,6 @@ export function parseRuntimeConfig(env: Env, functionName: string, defaults: { m
     source: env['REFLEX_SOURCE']?.trim() || `/reflex/${functionName}`,
     sink: env['K_SINK']?.trim() || undefined,
     extraSchemaDirs: Object.freeze((env['REFLEX_EXTRA_SCHEMAS'] ?? '').split(':').filter((d) => d.trim() !== '')),
+    auth: authFrom(env),
   });
 }

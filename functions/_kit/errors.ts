@@ -45,6 +45,22 @@ export class UnsupportedMediaTypeError extends ReflexError {
   readonly title = 'Unsupported media type';
 }
 
+/**
+ * The sender did not prove who it is (no bearer token, or one the API server does not accept
+ * for this function's audience): 401, not retried; the server adds `WWW-Authenticate: Bearer`.
+ */
+export class UnauthenticatedError extends ReflexError {
+  readonly status = 401;
+  readonly title = 'Unauthenticated';
+  /** The RFC 6750 `error` of the challenge: absent when no credentials were sent at all. */
+  readonly challenge: 'invalid_request' | 'invalid_token' | undefined;
+
+  constructor(message: string, options: { challenge?: 'invalid_request' | 'invalid_token'; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    this.challenge = options.challenge;
+  }
+}
+
 /** RBAC refused the call: retrying will not help; someone must fix the Role. */
 export class ForbiddenError extends ReflexError {
   readonly status = 403;

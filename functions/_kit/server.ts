@@ -6,6 +6,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createAuthenticator } from './auth.js';
 import { parseRequest, toBinaryResponse, type Mode } from './binding.js';
 import { parseRuntimeConfig, type Env, type RuntimeConfig } from './config.js';
 import {
@@ -13,6 +14,7 @@ import {
   InvalidEventError,
   PayloadTooLargeError,
   ReflexError,
+  UnauthenticatedError,
   UnavailableError,
   UnsupportedMediaTypeError,
   asReflexError,
@@ -72,10 +74,21 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const now = options.now ?? (() => new Date());
   const emit = runtime.sink ? createEmitter(runtime.sink) : undefined;
   const handle = definition.handler(config, { runtime, log, cluster, registry: metrics.registry, now });
+  // Built only when asked for: with REFLEX_AUTH=none the server never calls the API for senders.
+  const authenticator =
+    runtime.auth.mode === 'oidc' ? createAuthenticator(runtime.auth, cluster, { log, registry: metrics.registry }) : undefined;
 
   let state: State = 'starting';
   let inflight = 0;
   let idle: (() => void) | undefined;
+  // Requests counted in `inflight`. Every way out (handled, refused by authentication, failed in
+  // the body parser) releases once, so shutdown never waits for a request that has ended.
+  const counted = new WeakSet<Response>();
+  const release = (res: Response): void => {
+    if (!counted.delete(res)) return;
+    inflight--;
+    if (inflight === 0) idle?.();
+  };
 
   const typeLabel = (type: unknown): string => (typeof type === 'string' && declared.has(type) ? type : OTHER_TYPE);
 
@@ -172,6 +185,12 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
         throw new UnavailableError(`${definition.name} is ${state}`, { retryAfterSeconds: 1 });
       }
       inflight++;
+      counted.add(res);
+      next();
+    },
+    // Who sent it, before the body is read: an unauthenticated sender costs no parsing, no handler.
+    async (req, _res, next) => {
+      if (authenticator) await authenticator.authenticate(req.header('authorization'));
       next();
     },
     express.raw({ type: () => true, limit: runtime.maxBodyBytes }),
@@ -203,8 +222,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
         }
         respond(res, mode, outcome);
       } finally {
-        inflight--;
-        if (inflight === 0) idle?.();
+        release(res);
       }
     },
   );
@@ -214,9 +232,12 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   });
   app.use((req, res) => sendProblem(res, 404, 'Not found', `no route for ${req.method} ${req.path}`, []));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    release(res);
     const e = bodyParserError(err, runtime) ?? asReflexError(err);
     if (e.status >= 500 && !(e instanceof UnavailableError)) log.error('request failed', { path: req.path, error: e });
     if (e.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(e.retryAfterSeconds));
+    // RFC 6750 §3: the challenge names the scheme, and the error once a token was sent.
+    if (e instanceof UnauthenticatedError) res.setHeader('www-authenticate', e.challenge ? `Bearer error="${e.challenge}"` : 'Bearer');
     // A 5xx detail never carries internals to the caller; the log has them.
     const detail = e.status === 500 ? 'internal error; see the function log' : e.message;
     sendProblem(res, e.status, e.title, detail, e.faults);
@@ -227,7 +248,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
-  log.info('listening', { port, host: runtime.host, accepts: definition.accepts.map((a) => a.type) });
+  log.info('listening', { port, host: runtime.host, accepts: definition.accepts.map((a) => a.type), auth: runtime.auth.mode });
 
   try {
     await definition.init?.(config, log);

@@ -3,7 +3,15 @@ import type { ActionVerb, SignalData } from '../_contracts/events.js';
 import { bytesOf, parsePolicy } from './config.js';
 import type { Autoscaler } from '../_act/autoscalers.js';
 import { withRecord } from '../_act/guard.js';
-import { parseRecoverState as parseState, plan, type ActionRecord, type Observed, type RecoverState, type Step } from './decide.js';
+import {
+  confirm,
+  parseRecoverState as parseState,
+  plan,
+  type ActionRecord,
+  type Observed,
+  type RecoverState,
+  type Step,
+} from './decide.js';
 
 const policy = parsePolicy({}, false);
 const NOW = new Date('2026-11-22T12:00:00Z');
@@ -33,12 +41,14 @@ const signal = (cls: SignalData['class'], over: Partial<SignalData> = {}): Signa
   key: 'k',
   ...over,
 });
-const sets = (v2Ready: number, v1Ready: number): Observed => ({
+/** The Deployment's two revisions; the failing pod belongs to v2 (by its controller's uid) unless said otherwise. */
+const sets = (v2Ready: number, v1Ready: number, podController = 'rs-v2'): Observed => ({
   replicaSets: [
-    { name: 'web-v1hash', revision: 1, readyReplicas: v1Ready },
-    { name: 'web-v2hash', revision: 2, readyReplicas: v2Ready },
+    { name: 'web-v1hash', uid: 'rs-v1', revision: 1, readyReplicas: v1Ready },
+    { name: 'web-v2hash', uid: 'rs-v2', revision: 2, readyReplicas: v2Ready },
   ],
   podUid: 'u1',
+  podController,
 });
 
 const hpa = (resource: string, container?: string): Autoscaler => ({
@@ -80,7 +90,7 @@ describe('playbooks', () => {
     [
       'crashloop on an old pod',
       signal('crashloop', { involved: { kind: 'Pod', namespace: 'shop', name: 'web-v1hash-abcde' } }),
-      sets(1, 1),
+      sets(1, 1, 'rs-v1'),
       state(),
       'restarted delete-pod:web-v1hash-abcde',
     ],
@@ -96,7 +106,7 @@ describe('playbooks', () => {
     [
       'rolloutstalled, first revision',
       signal('rolloutstalled'),
-      { replicaSets: [{ name: 'web-v1hash', revision: 1, readyReplicas: 0 }] },
+      { replicaSets: [{ name: 'web-v1hash', uid: 'rs-v1', revision: 1, readyReplicas: 0 }] },
       state(),
       'escalated',
     ],
@@ -146,7 +156,13 @@ describe('playbooks', () => {
       'resized set-memory:384Mi/96Mi',
     ],
     ['oomkilled without a limit', signal('oomkilled'), { memory: { limit: undefined, request: undefined } }, state(), 'escalated'],
-    ['probefailed', signal('probefailed'), { podUid: 'u9' }, state(), 'replaced delete-pod:web-v2hash-x2x7q'],
+    [
+      'probefailed',
+      signal('probefailed'),
+      { podUid: 'u9', podOwnedBy: 'target', probeFailures: 2 },
+      state(),
+      'replaced delete-pod:web-v2hash-x2x7q',
+    ],
     [
       'evicted, old enough',
       signal('evicted'),
@@ -165,17 +181,121 @@ describe('playbooks', () => {
     [
       'nodenotready',
       node(),
-      { nodes: { total: 5, notReady: 1 }, podsOnNode: [{ namespace: 'shop', name: 'web-1' }] },
+      {
+        node: { ready: 'False', since: ago(600) },
+        nodes: { total: 5, notReady: 1 },
+        podsOnNode: [{ namespace: 'shop', name: 'web-1' }],
+        unmanagedOnNode: [{ namespace: 'shop', name: 'bare' }],
+      },
       state(),
       'drained cordon:n1,evict:shop/web-1',
     ],
-    ['nodenotready within grace', node({ firstSeen: ago(60) }), { nodes: { total: 5, notReady: 1 } }, state(), 'nothing'],
+    // The grace runs from the node's own Ready transition, whatever firstSeen the signal claims.
+    [
+      'nodenotready within grace',
+      node({ firstSeen: ago(6000) }),
+      { node: { ready: 'False', since: ago(60) }, nodes: { total: 5, notReady: 1 } },
+      state(),
+      'nothing',
+    ],
     // Two of five down is more than 20%: the cluster has a problem, draining would add to it.
-    ['nodenotready, too many unhealthy', node(), { nodes: { total: 5, notReady: 2 } }, state(), 'escalated'],
+    [
+      'nodenotready, too many unhealthy',
+      node(),
+      { node: { ready: 'False', since: ago(600) }, nodes: { total: 5, notReady: 2 } },
+      state(),
+      'escalated',
+    ],
+    // A crash-looping pod with no controller: nothing would recreate it.
+    [
+      'bare pod',
+      signal('crashloop', { target: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'solo', resolvedBy: 'self' } }),
+      {},
+      state(),
+      'escalated',
+    ],
+    // node-problem-detector's OOMKilling is about a node's kernel, not a container limit.
+    [
+      'oomkilled on a node',
+      signal('oomkilled', {
+        target: { kind: 'Node', namespace: '', name: 'n1', resolvedBy: 'self' },
+        container: undefined as unknown as string,
+      }),
+      {},
+      state(),
+      'escalated',
+    ],
   ])('%s', (_name, s, observed, st, expected) => {
     const p = plan(s, observed, st, policy, NOW);
     const got = p.kind === 'act' ? `${p.verb} ${p.steps.map(label).join(',')}` : p.kind === 'nothing' ? 'nothing' : p.verb;
     expect(got).toBe(expected);
+  });
+});
+
+describe('confirm: the live cluster, not the signal', () => {
+  const pod = (over: Partial<Observed> = {}): Observed => ({
+    podUid: 'u1',
+    podOwnedBy: 'target',
+    containers: [{ name: 'app', restartCount: 4, waiting: 'CrashLoopBackOff', lastTerminated: 'OOMKilled' }],
+    probeFailures: 1,
+    ...over,
+  });
+  it.each<[string, SignalData, Observed, string | undefined]>([
+    ['crashloop confirmed', signal('crashloop'), pod(), undefined],
+    ['the pod is gone', signal('crashloop'), {}, 'pod web-v2hash-x2x7q does not exist'],
+    // A forged signal naming any pod: the target must control it (by uid).
+    [
+      'another controller owns the pod',
+      signal('crashloop'),
+      pod({ podOwnedBy: 'another' }),
+      'pod web-v2hash-x2x7q is not controlled by Deployment shop/web',
+    ],
+    [
+      'nobody owns the pod',
+      signal('probefailed'),
+      pod({ podOwnedBy: 'nobody' }),
+      'pod web-v2hash-x2x7q is not controlled by Deployment shop/web',
+    ],
+    [
+      'a different incarnation of the pod',
+      signal('crashloop', { involved: { kind: 'Pod', namespace: 'shop', name: 'web-v2hash-x2x7q', uid: 'old' } }),
+      pod(),
+      'pod web-v2hash-x2x7q is not the pod the signal names (uid old)',
+    ],
+    ['terminating already', signal('crashloop'), pod({ podTerminating: true }), 'pod web-v2hash-x2x7q is already terminating'],
+    [
+      'not crash-looping now',
+      signal('crashloop'),
+      pod({ containers: [{ name: 'app', restartCount: 0 }] }),
+      'no container of pod web-v2hash-x2x7q is crash-looping (no CrashLoopBackOff, no restarts)',
+    ],
+    ['oomkilled confirmed', signal('oomkilled'), pod(), undefined],
+    [
+      'not OOM-killed',
+      signal('oomkilled'),
+      pod({ containers: [{ name: 'app', restartCount: 1, lastTerminated: 'Error' }] }),
+      'container app of pod web-v2hash-x2x7q was not OOM-killed',
+    ],
+    ['no such container', signal('oomkilled', { container: 'db' }), pod(), 'pod web-v2hash-x2x7q has no container db'],
+    [
+      'no probe failure on record',
+      signal('probefailed'),
+      pod({ probeFailures: 0 }),
+      'no recent probe failure is recorded for pod web-v2hash-x2x7q',
+    ],
+    ['a Ready node', node(), { node: { ready: 'True', since: ago(9999) } }, 'node n1 is Ready'],
+    ['no such node', node(), {}, 'node n1 does not exist'],
+    ['a NotReady node', node(), { node: { ready: 'Unknown', since: ago(600) } }, undefined],
+    [
+      'rollout not stalled',
+      signal('rolloutstalled'),
+      { rolloutStalled: false },
+      'Deployment shop/web reports no ProgressDeadlineExceeded: its rollout is not stalled',
+    ],
+    // Escalations change nothing: nothing to confirm.
+    ['imagepull', signal('imagepull'), {}, undefined],
+  ])('%s', (_name, s, observed, expected) => {
+    expect(confirm(s, observed)).toBe(expected);
   });
 });
 

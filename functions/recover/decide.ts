@@ -27,11 +27,37 @@ export type Step =
 
 export interface ReplicaSetView {
   readonly name: string;
+  readonly uid: string;
   readonly revision: number;
   readonly readyReplicas: number;
 }
 
+/** A container of the involved pod, as its status says now. */
+export interface ContainerView {
+  readonly name: string;
+  readonly restartCount: number;
+  /** state.waiting.reason, e.g. CrashLoopBackOff. */
+  readonly waiting?: string;
+  readonly terminated?: string;
+  /** lastState.terminated.reason, e.g. OOMKilled. */
+  readonly lastTerminated?: string;
+}
+
 export interface Observed {
+  /** Who controls the involved pod: the target (by uid, through its ReplicaSet for a Deployment), another controller, or nobody. */
+  readonly podOwnedBy?: 'target' | 'another' | 'nobody';
+  /** uid of the pod's controller (its ReplicaSet for a Deployment's pod). */
+  readonly podController?: string;
+  readonly podTerminating?: boolean;
+  readonly containers?: readonly ContainerView[];
+  /** Recent probe-failure Events about the pod. */
+  readonly probeFailures?: number;
+  /** The node's Ready condition now, and since when it has been so (nodenotready). */
+  readonly node?: { readonly ready: string; readonly since?: string };
+  /** Pods on the node that no controller would recreate: never evicted. */
+  readonly unmanagedOnNode?: readonly { readonly namespace: string; readonly name: string }[];
+  /** The Deployment's own Progressing condition says ProgressDeadlineExceeded (rolloutstalled). */
+  readonly rolloutStalled?: boolean;
   /** The Deployment's ReplicaSets (crashloop, rolloutstalled). */
   readonly replicaSets?: readonly ReplicaSetView[];
   /** The container's current memory limit and request (oomkilled). */
@@ -57,6 +83,46 @@ const ESCALATE_ONLY: Record<string, string> = {
   nodepressure: 'node pressure is reported, not acted on',
 };
 
+const ACTS_ON_POD = new Set(['crashloop', 'probefailed', 'oomkilled']);
+
+/**
+ * Pure: does the live cluster confirm what the signal claims, now? Undefined if so; otherwise why
+ * not. A signal is a claim (anyone who reaches the function can send one, and a true one may be
+ * stale): recover changes nothing it has not seen for itself. Escalations change nothing, so
+ * they need no confirmation.
+ */
+export function confirm(signal: SignalData, o: Observed): string | undefined {
+  const t = `${signal.target.kind} ${signal.target.namespace ? `${signal.target.namespace}/` : ''}${signal.target.name}`;
+  if (ESCALATE_ONLY[signal.class] || signal.target.kind === 'Pod' || (signal.class === 'oomkilled' && signal.target.kind === 'Node'))
+    return undefined;
+  if (ACTS_ON_POD.has(signal.class) && signal.involved.kind === 'Pod') {
+    const pod = `pod ${signal.involved.name}`;
+    if (!o.podUid) return `${pod} does not exist`;
+    if (signal.involved.uid && signal.involved.uid !== o.podUid)
+      return `${pod} is not the pod the signal names (uid ${signal.involved.uid})`;
+    if (o.podTerminating) return `${pod} is already terminating`;
+    if (o.podOwnedBy !== 'target') return `${pod} is not controlled by ${t}`;
+    const containers = o.containers ?? [];
+    if (
+      signal.class === 'crashloop' &&
+      !containers.some((c) => c.waiting === 'CrashLoopBackOff' || (c.restartCount > 0 && c.lastTerminated))
+    )
+      return `no container of ${pod} is crash-looping (no CrashLoopBackOff, no restarts)`;
+    if (signal.class === 'oomkilled') {
+      const c = containers.find((x) => x.name === signal.container);
+      if (!c) return `${pod} has no container ${signal.container ?? '(none named)'}`;
+      if (c.lastTerminated !== 'OOMKilled' && c.terminated !== 'OOMKilled') return `container ${c.name} of ${pod} was not OOM-killed`;
+    }
+    if (signal.class === 'probefailed' && !o.probeFailures) return `no recent probe failure is recorded for ${pod}`;
+  }
+  if (signal.class === 'nodenotready') {
+    if (!o.node) return `node ${signal.target.name} does not exist`;
+    if (o.node.ready === 'True') return `node ${signal.target.name} is Ready`;
+  }
+  if (signal.class === 'rolloutstalled' && !o.rolloutStalled) return `${t} reports no ProgressDeadlineExceeded: its rollout is not stalled`;
+  return undefined;
+}
+
 /** The playbook for a signal class: a plan with its reason, or an escalation with why. */
 export function plan(
   signal: SignalData,
@@ -67,6 +133,13 @@ export function plan(
 ): Plan {
   const esc = ESCALATE_ONLY[signal.class];
   if (esc) return { kind: 'escalate', verb: 'escalated', reason: esc };
+  // Nothing recreates a pod without a controller: restarting it would delete it for good.
+  if (signal.target.kind === 'Pod')
+    return {
+      kind: 'escalate',
+      verb: 'escalated',
+      reason: `pod ${signal.target.name} has no controller: deleting or evicting it would lose it; a person must look`,
+    };
   switch (signal.class) {
     case 'crashloop':
       return crashloop(signal, observed, state);
@@ -79,7 +152,13 @@ export function plan(
         }
       );
     case 'oomkilled':
-      return oomkilled(signal, observed, policy);
+      return signal.target.kind === 'Node'
+        ? {
+            kind: 'escalate',
+            verb: 'escalated',
+            reason: `the kernel OOM-killed a process on node ${signal.target.name} (${signal.reason}): no container limit to raise; look at the node's memory`,
+          }
+        : oomkilled(signal, observed, policy);
     case 'evicted':
       return cleanup(observed, policy);
     case 'nodenotready':
@@ -121,8 +200,8 @@ function rollback(observed: Observed, why: string, requireReady = false): Plan |
 function crashloop(signal: SignalData, observed: Observed, state: RecoverState): Plan {
   const sets = [...(observed.replicaSets ?? [])].sort((a, b) => b.revision - a.revision);
   const newest = sets[0];
-  // The loop began with the newest rollout when the failing pod belongs to the newest ReplicaSet.
-  if (newest && signal.involved.kind === 'Pod' && signal.involved.name.startsWith(`${newest.name}-`)) {
+  // The loop began with the newest rollout when the failing pod belongs to the newest ReplicaSet (by uid).
+  if (newest && signal.involved.kind === 'Pod' && observed.podController === newest.uid) {
     const back = rollback(observed, 'the crash loop began', true);
     if (back) return back;
   }
@@ -189,8 +268,9 @@ function cleanup(observed: Observed, policy: Policy): Plan {
  */
 function drain(signal: SignalData, observed: Observed, policy: Policy, now: Date): Plan {
   const node = signal.target.name;
-  const since = Date.parse(signal.firstSeen);
-  const waited = (now.getTime() - since) / 1000;
+  // Measured from the node's own Ready condition, never from what the signal says.
+  const since = Date.parse(observed.node?.since ?? '');
+  const waited = Number.isNaN(since) ? 0 : (now.getTime() - since) / 1000;
   if (waited < policy.nodes.graceSeconds)
     return {
       kind: 'nothing',
@@ -208,10 +288,11 @@ function drain(signal: SignalData, observed: Observed, policy: Policy, now: Date
     };
   }
   const pods = observed.podsOnNode ?? [];
+  const left = observed.unmanagedOnNode?.length ?? 0;
   return {
     kind: 'act',
     verb: 'drained',
     steps: [{ do: 'cordon', node }, ...pods.map((p) => ({ do: 'evict' as const, namespace: p.namespace, pod: p.name }))],
-    reason: `node ${node} NotReady for ${Math.round(waited)}s (grace ${policy.nodes.graceSeconds}s); ${notReady} of ${total} nodes NotReady: cordon and evict ${pods.length} pod${pods.length === 1 ? '' : 's'}`,
+    reason: `node ${node} NotReady for ${Math.round(waited)}s (grace ${policy.nodes.graceSeconds}s); ${notReady} of ${total} nodes NotReady: cordon and evict ${pods.length} pod${pods.length === 1 ? '' : 's'}${left ? ` (${left} without a controller left in place: nothing would recreate them)` : ''}`,
   };
 }

@@ -5,9 +5,10 @@
  */
 import { act, type Actor } from '../_act/act.js';
 import type { SignalData } from '../_contracts/events.js';
+import { refusals } from '../_act/refusals.js';
 import type { Deps, Handler } from '../_kit/index.js';
 import type { RecoverConfig } from './config.js';
-import { parseRecoverState, plan, type RecoverState, type Step } from './decide.js';
+import { confirm, parseRecoverState, plan, type RecoverState, type Step } from './decide.js';
 import { recoverPort } from './port.js';
 
 export function describe(s: Step): string {
@@ -27,6 +28,7 @@ export function describe(s: Step): string {
 
 export function recoverHandler(config: RecoverConfig, deps: Deps): Handler<RecoverConfig> {
   const port = recoverPort(deps.cluster, deps.now);
+  const refused = refusals(deps.registry);
   return async (event, ctx) => {
     const signal = event.data as SignalData;
     const actor: Actor<Step, RecoverState> = {
@@ -35,9 +37,17 @@ export function recoverHandler(config: RecoverConfig, deps: Deps): Handler<Recov
       port,
       parse: parseRecoverState,
       describe,
-      plan: async (_target, _loaded, state, now) => plan(signal, await port.observe(signal), state, config.policy, now),
+      refused,
+      async plan(_target, loaded, state, now) {
+        const since = new Date(now.getTime() - config.policy.maxSignalAgeSeconds * 1000);
+        const observed = await port.observe(signal, loaded.uid, since);
+        const unconfirmed = confirm(signal, observed);
+        return unconfirmed
+          ? { kind: 'nothing', verb: 'skipped', reason: `not confirmed: ${unconfirmed}` }
+          : plan(signal, observed, state, config.policy, now);
+      },
     };
     const cause = { id: event.id, type: event.type, key: signal.key, class: signal.class, reason: signal.reason };
-    return act(actor, { target: signal.target, cause }, ctx);
+    return act(actor, { target: signal.target, cause, seenAt: signal.lastSeen }, ctx);
   };
 }

@@ -3,33 +3,55 @@
  * port (state, audit), what the playbooks observe, and the steps they apply, idempotently
  * (absolute values, uid preconditions).
  */
-import type { V1Deployment, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Deployment, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { ActingPort } from '../_act/act.js';
 import { autoscalersOf } from '../_act/autoscalers.js';
 import { targetPort } from '../_act/target.js';
-import { controllerOf, type SignalData, type Target } from '../_contracts/events.js';
+import type { SignalData, Target } from '../_contracts/events.js';
 import { InternalError } from '../_kit/errors.js';
 import { where, type Cluster } from '../_kit/k8s.js';
 import { STATE_ANNOTATION, type Observed, type Step } from './decide.js';
 import { observedFrom, type Seen } from './observe.js';
 
 export interface RecoverPort extends ActingPort<Step> {
-  observe(signal: SignalData): Promise<Observed>;
+  /**
+   * What the playbook and its confirmation need, read now. `targetUid`: the target as just
+   * loaded; `since`: Events older than this are history.
+   */
+  observe(signal: SignalData, targetUid: string, since: Date): Promise<Observed>;
 }
 
 const deployment = (t: Target) => ({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: t.namespace, name: t.name });
 
 export function recoverPort(cluster: Cluster, now: () => Date): RecoverPort {
   return {
-    ...targetPort(cluster, { annotation: STATE_ANNOTATION, controller: controllerOf('recover') }),
+    ...targetPort(cluster, { annotation: STATE_ANNOTATION, fn: 'recover' }),
 
-    async observe(signal) {
+    async observe(signal, targetUid, since) {
       const t = signal.target;
-      const seen: Seen = {};
+      const seen: Seen = { targetUid };
       const inv = signal.involved;
-      if (inv.kind === 'Pod' && inv.namespace)
-        seen.pod = await cluster.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: inv.namespace, name: inv.name });
+      if (inv.kind === 'Pod' && inv.namespace) {
+        const pod = await cluster.get<V1Pod>({ apiVersion: 'v1', kind: 'Pod', namespace: inv.namespace, name: inv.name });
+        seen.pod = pod;
+        const owner = pod?.metadata?.ownerReferences?.find((o) => o.controller === true);
+        if (owner?.kind === 'ReplicaSet')
+          seen.podOwner = await cluster.get<V1ReplicaSet>({
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            namespace: inv.namespace,
+            name: owner.name,
+          });
+        if (pod?.metadata?.uid && signal.class === 'probefailed')
+          seen.probeEvents = (
+            await cluster.list<CoreV1Event>('v1', 'Event', {
+              namespace: inv.namespace,
+              fieldSelector: `involvedObject.uid=${pod.metadata.uid},reason=Unhealthy`,
+            })
+          ).filter((e) => Date.parse(String(e.lastTimestamp ?? e.eventTime ?? e.series?.lastObservedTime ?? '')) >= since.getTime());
+      }
       if (t.kind === 'Node' && signal.class === 'nodenotready') {
+        seen.node = await cluster.get<V1Node>({ apiVersion: 'v1', kind: 'Node', name: t.name });
         seen.nodes = await cluster.list<V1Node>('v1', 'Node');
         seen.pods = await cluster.list<V1Pod>('v1', 'Pod', { fieldSelector: `spec.nodeName=${t.name}` });
         return observedFrom(signal, seen, now());
@@ -37,7 +59,7 @@ export function recoverPort(cluster: Cluster, now: () => Date): RecoverPort {
       if (t.kind !== 'Deployment') return observedFrom(signal, seen, now());
       const d = await cluster.get<V1Deployment>(deployment(t));
       if (d) seen.deployment = d;
-      if (signal.class === 'crashloop' || signal.class === 'rolloutstalled')
+      if (signal.class === 'crashloop' || signal.class === 'rolloutstalled' || signal.class === 'evicted')
         seen.replicaSets = await cluster.list<V1ReplicaSet>('apps/v1', 'ReplicaSet', { namespace: t.namespace });
       if (signal.class === 'oomkilled') seen.autoscalers = await autoscalersOf(cluster, t);
       if (signal.class === 'evicted' && d) {

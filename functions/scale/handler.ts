@@ -5,9 +5,12 @@
  * (ticks: one event per workload to K_SINK, and only for a change).
  */
 import { act, type Actor } from '../_act/act.js';
+import { confirmEvent } from '../_act/evidence.js';
+import type { Refusal } from '../_act/guard.js';
+import { refusals } from '../_act/refusals.js';
 import { PING_TYPE, type SignalData } from '../_contracts/events.js';
 import type { Deps, Handler } from '../_kit/index.js';
-import { where } from '../_kit/k8s.js';
+import { where, type ObjectReader } from '../_kit/k8s.js';
 import type { ScaleConfig } from './config.js';
 import { decide, limitsFor, parseScaleState, type ScaleState, type ScaleStep } from './decide.js';
 import { scalePort, type ScalePort } from './port.js';
@@ -17,7 +20,12 @@ type Kind = 'loadhigh' | 'loadlow' | 'tick';
 export const describe = (s: ScaleStep): string =>
   s.do === 'hpa-min' ? `set HPA ${s.hpa} minReplicas to ${s.to}` : `scale to ${s.to} replicas`;
 
-function scaler(config: ScaleConfig, port: ScalePort, kind: Kind): Actor<ScaleStep, ScaleState> {
+function scaler(
+  config: ScaleConfig,
+  port: ScalePort,
+  kind: Kind,
+  options: { reader: ObjectReader; refused: (why: Refusal) => void; signal?: SignalData },
+): Actor<ScaleStep, ScaleState> {
   return {
     name: 'scale',
     policy: config.policy,
@@ -25,7 +33,12 @@ function scaler(config: ScaleConfig, port: ScalePort, kind: Kind): Actor<ScaleSt
     verb: 'scaled',
     parse: parseScaleState,
     describe,
+    refused: options.refused,
     async plan(target, loaded, state, now) {
+      // A load signal changes replicas only if its Event is really there, recent and about this target.
+      const unconfirmed =
+        options.signal && (await confirmEvent(options.reader, options.signal, loaded.uid, now, config.policy.maxSignalAgeSeconds));
+      if (unconfirmed) return { kind: 'nothing', verb: 'scaled', reason: `not confirmed: ${unconfirmed}` };
       const limits = limitsFor(config.policy.scaling, loaded.view.annotations);
       if ('error' in limits) return { kind: 'nothing', verb: 'scaled', reason: `${limits.error}; the workload is left alone` };
       const replicas = await port.replicas(target);
@@ -45,11 +58,8 @@ function scaler(config: ScaleConfig, port: ScalePort, kind: Kind): Actor<ScaleSt
 
 export function scaleHandler(config: ScaleConfig, deps: Deps): Handler<ScaleConfig> {
   const port = scalePort(deps.cluster);
-  const actors = {
-    loadhigh: scaler(config, port, 'loadhigh'),
-    loadlow: scaler(config, port, 'loadlow'),
-    tick: scaler(config, port, 'tick'),
-  };
+  const base = { reader: deps.cluster, refused: refusals(deps.registry) };
+  const tick = scaler(config, port, 'tick', base);
   return async (event, ctx) => {
     if (event.type === PING_TYPE) {
       // Each workload scale has state on gets a tick of its own; replies go to the Broker.
@@ -60,13 +70,14 @@ export function scaleHandler(config: ScaleConfig, deps: Deps): Handler<ScaleConf
           key: `tick:${t.namespace}/${t.name}`,
           reason: 'Tick',
         };
-        const r = await act(actors.tick, { target: t, cause, quiet: true }, ctx);
+        const r = await act(tick, { target: t, cause, quiet: true }, ctx);
         if (r && ctx.emit) await ctx.emit(r);
       }
       return undefined;
     }
     const s = event.data as SignalData;
     const cause = { id: event.id, type: event.type, key: s.key, class: s.class, reason: s.reason };
-    return act(s.class === 'loadhigh' ? actors.loadhigh : actors.loadlow, { target: s.target, cause }, ctx);
+    const actor = scaler(config, port, s.class === 'loadhigh' ? 'loadhigh' : 'loadlow', { ...base, signal: s });
+    return act(actor, { target: s.target, cause, seenAt: s.lastSeen }, ctx);
   };
 }

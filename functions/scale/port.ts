@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { ActingPort } from '../_act/act.js';
 import { autoscalersOf } from '../_act/autoscalers.js';
 import { refOf, targetPort } from '../_act/target.js';
-import { controllerOf, type Target } from '../_contracts/events.js';
+import type { Target } from '../_contracts/events.js';
 import { InternalError } from '../_kit/errors.js';
 import { where, type Cluster, type KubeObject } from '../_kit/k8s.js';
 import { STATE_ANNOTATION, type Owners, type ScaleStep } from './decide.js';
@@ -36,7 +36,7 @@ export function scalePort(cluster: Cluster, namespace = 'reflex'): ScalePort {
   };
   const registry = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: REGISTRY };
   return {
-    ...targetPort(cluster, { annotation: STATE_ANNOTATION, controller: controllerOf('scale') }),
+    ...targetPort(cluster, { annotation: STATE_ANNOTATION, fn: 'scale' }),
 
     replicas: (t) => cluster.replicas(ref(t)),
 

@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
+import { authFrom } from '../../functions/_kit/config.js';
 import { ACTION_VERBS, SIGNAL_CLASSES, signalType } from '../../functions/_contracts/events.js';
 import { compileFilter } from '../../dev/mesh/filters.js';
 import type { SubscriptionsFilter } from '../../dev/mesh/manifests.js';
@@ -89,6 +90,31 @@ describe('the kustomization', () => {
     }
   });
 
+  it('makes every Knative Service cluster-local (no route from outside the cluster)', () => {
+    for (const svc of objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1'))
+      expect([svc.metadata.name, (svc.metadata as { labels?: Record<string, string> }).labels?.['networking.knative.dev/visibility']]).toEqual([
+        svc.metadata.name,
+        'cluster-local',
+      ]);
+  });
+
+  it("admits ingress to the functions' pods only from the Knative data plane and Reflex's namespace", () => {
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+    expect(policies.map((p) => [p.metadata.name, p.metadata.namespace])).toEqual([['reflex-functions-ingress', 'reflex']]);
+    const spec = policies[0]!.spec as {
+      podSelector: { matchExpressions: { key: string; operator: string }[] };
+      policyTypes: string[];
+      ingress: { from: { namespaceSelector?: { matchExpressions: { values: string[] }[] }; podSelector?: object }[]; ports?: unknown }[];
+    };
+    // Every pod Knative runs for a Service of this namespace, whatever its name.
+    expect(spec.podSelector).toEqual({ matchExpressions: [{ key: 'serving.knative.dev/service', operator: 'Exists' }] });
+    expect(spec.policyTypes).toEqual(['Ingress']);
+    expect(spec.ingress).toHaveLength(1);
+    const [namespaces, own] = spec.ingress[0]!.from;
+    expect(namespaces!.namespaceSelector!.matchExpressions[0]!.values.sort()).toEqual(['knative-eventing', 'knative-serving', 'kourier-system']);
+    expect(own).toEqual({ podSelector: {} });
+  });
+
   it('dead-letters the Broker to the deadletter function', () => {
     const broker = objects.find((o) => o.kind === 'Broker')!;
     expect(broker.spec).toMatchObject({
@@ -115,6 +141,55 @@ describe('overlays', () => {
     const r = kubectl(['apply', '--dry-run=server', '-f', '-'], text);
     expect(r.status).toBe(0);
     expect(r.out.split('\n').filter((l) => /\(server dry run\)$/.test(l))).toHaveLength(objs.length);
+  });
+
+  it('production authenticates senders: each function checks the audience its Triggers ask tokens for, and may review them', () => {
+    const objs = render('production').objects;
+    const services = objs.filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1');
+    const audience = new Map<string, string>();
+    for (const svc of services) {
+      const e = env(objs, svc.metadata.name);
+      // What the kit will parse at start-up: no ConfigError, and oidc.
+      const auth = authFrom(e);
+      expect([svc.metadata.name, auth.mode]).toEqual([svc.metadata.name, 'oidc']);
+      if (auth.mode === 'oidc') audience.set(svc.metadata.name, auth.audience);
+    }
+    // One audience per function: a token for notify is no use at recover.
+    expect(new Set(audience.values()).size).toBe(services.length);
+    for (const t of objs.filter((o) => o.kind === 'Trigger')) {
+      const sub = (t.spec as { subscriber: { ref: { name: string }; audience?: string } }).subscriber;
+      expect([t.metadata.name, sub.audience]).toEqual([t.metadata.name, audience.get(sub.ref.name)]);
+    }
+    const broker = objs.find((o) => o.kind === 'Broker')!;
+    const dls = (broker.spec as { delivery: { deadLetterSink: { ref: { name: string }; audience?: string } } }).delivery.deadLetterSink;
+    expect(dls.audience).toBe(audience.get(dls.ref.name));
+    // Each function runs as an account bound to a role that may create TokenReviews, with its token mounted.
+    const reviewers = new Set<string>();
+    const roles = objs.filter((o) => o.kind === 'ClusterRole') as unknown as { metadata: { name: string }; rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }[];
+    for (const b of objs.filter((o) => o.kind === 'ClusterRoleBinding') as unknown as {
+      roleRef: { name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    }[]) {
+      const role = roles.find((r) => r.metadata.name === b.roleRef.name);
+      const reviews = role?.rules.some(
+        (r) => r.apiGroups.includes('authentication.k8s.io') && r.resources.includes('tokenreviews') && r.verbs.includes('create'),
+      );
+      if (reviews) for (const s of b.subjects) if (s.kind === 'ServiceAccount' && s.namespace === 'reflex') reviewers.add(s.name);
+    }
+    for (const svc of services) {
+      const pod = (svc.spec as { template: { spec: { serviceAccountName?: string; automountServiceAccountToken?: boolean } } }).template.spec;
+      expect([svc.metadata.name, pod.serviceAccountName !== undefined && reviewers.has(pod.serviceAccountName), pod.automountServiceAccountToken]).toEqual([
+        svc.metadata.name,
+        true,
+        pod.automountServiceAccountToken === undefined ? undefined : true,
+      ]);
+    }
+  });
+
+  it('the base and dry-run leave sender authentication off (the development mesh runs the base)', () => {
+    for (const objs of [objects, render('dry-run').objects])
+      for (const svc of objs.filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1'))
+        expect([svc.metadata.name, authFrom(env(objs, svc.metadata.name)).mode]).toEqual([svc.metadata.name, 'none']);
   });
 
   it('dry-run makes every function that acts report instead of act; the base acts', () => {
@@ -203,13 +278,17 @@ describe('least privilege, acting as each function ServiceAccount', () => {
     ['escalate', 'clusterroles', 'rbac.authorization.k8s.io', ''],
     ['create', 'pods', '', 'shop'],
     ['update', 'configmaps', '', 'reflex'],
+    // Sender authentication needs tokenreviews only, never system:auth-delegator's subjectaccessreviews.
+    ['create', 'subjectaccessreviews', 'authorization.k8s.io', ''],
   ];
+  const reviewsTokens: Check = ['create', 'tokenreviews', 'authentication.k8s.io', ''];
   const table: Record<string, { allowed: Check[]; forbidden: Check[] }> = {
     'reflex-classify': {
       allowed: [
         ['get', 'pods', '', 'shop'],
         ['get', 'replicasets', 'apps', 'shop'],
         ['get', 'jobs', 'batch', 'shop'],
+        reviewsTokens,
       ],
       forbidden: [
         ['list', 'pods', '', 'shop'],
@@ -229,6 +308,7 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['get', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
         ['patch', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
         ['create', 'configmaps', '', 'reflex'],
+        reviewsTokens,
       ],
       forbidden: [
         ['update', 'configmaps', '', 'reflex', 'reflex-scale-targets'],
@@ -249,10 +329,13 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['get', 'namespaces', '', ''],
         ['delete', 'pods', '', 'shop'],
         ['create', 'events', 'events.k8s.io', 'shop'],
+        ['create', 'events', 'events.k8s.io', 'reflex'],
+        ['list', 'events', '', 'shop'],
         ['create', 'pods/eviction', '', 'shop'],
         ['patch', 'nodes', '', ''],
         ['list', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
         ['list', 'scaledobjects', 'keda.sh', 'shop'],
+        reviewsTokens,
       ],
       forbidden: [
         ['patch', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
@@ -275,7 +358,10 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['patch', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
         ['list', 'scaledobjects', 'keda.sh', 'shop'],
         ['create', 'events', 'events.k8s.io', 'shop'],
+        ['create', 'events', 'events.k8s.io', 'reflex'],
+        ['get', 'events', '', 'shop'],
         ['create', 'configmaps', '', 'reflex'],
+        reviewsTokens,
       ],
       forbidden: [
         ['create', 'configmaps', '', 'shop'],
@@ -295,8 +381,18 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['watch', 'nodes', '', ''],
         ['list', 'namespaces', '', ''],
       ],
-      forbidden: [['create', 'events', '', 'shop'], ['patch', 'pods', '', 'shop'], ...everyoneForbidden],
+      forbidden: [['create', 'events', '', 'shop'], ['patch', 'pods', '', 'shop'], reviewsTokens, ...everyoneForbidden],
     },
+    // Accounts that exist only to review senders' tokens (knative/auth.yaml): nothing else.
+    ...Object.fromEntries(
+      ['reflex-notify', 'reflex-deadletter'].map((sa) => [
+        sa,
+        {
+          allowed: [reviewsTokens],
+          forbidden: [['get', 'pods', '', 'shop'], ['list', 'events', '', 'shop'], ['get', 'configmaps', '', 'reflex'], ...everyoneForbidden] as Check[],
+        },
+      ]),
+    ),
   };
 
   beforeAll(() => {

@@ -38,7 +38,7 @@ describe('the embedded incident', () => {
     expect(await p.exited).toBe(0);
     expect(p.output()).toContain('-> signal crashloop WARNING on Deployment shop/web (BackOff)');
     expect(p.output()).toMatch(/-> recover: dryrun rolledback on Deployment shop\/web/);
-    expect(p.output()).toMatch(/14 events in \(4 more only described the cluster\), 6 signals, 6 decisions, 0 delivery problems/);
+    expect(p.output()).toMatch(/15 events in \(4 more only described the cluster\), 6 signals, 6 decisions, 0 delivery problems/);
   }, 60_000);
 
   it('reflex replay --json: one object per line, the same decisions', async () => {
@@ -70,12 +70,52 @@ describe('recordings of CloudEvents', () => {
       datacontenttype: 'application/json',
       data: schema.examples[0],
     };
-    writeFileSync(file, `${JSON.stringify(signal)}\n`);
-    const { lines, bridged } = await play(readRecording(file));
-    expect(bridged).toBe(1);
-    expect(lines.map((l) => `${l.kind} ${l.text}`)).toEqual([
+    // recover acts only on what it sees: the recording carries the Deployment, the ReplicaSet that
+    // controls the pod (uids), and the pod restarting (ReplicaSets are context, not bridged).
+    const at = '2026-11-22T10:03:00Z';
+    const meta = (kind: string, name: string, uid: string, owner?: { kind: string; name: string; uid: string }) => ({
+      name,
+      namespace: 'shop',
+      uid,
+      creationTimestamp: at,
+      ...(owner ? { ownerReferences: [{ apiVersion: 'apps/v1', ...owner, controller: true }] } : {}),
+    });
+    const objects = [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: meta('ReplicaSet', 'web-7d9c8b5f4', 'rs-1', { kind: 'Deployment', name: 'web', uid: 'd-1' }),
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: meta('Pod', 'web-7d9c8b5f4-x2x7q', '0b9e4c1e-1c39-4a8e-9d7c-3f3b2b1f9a10', {
+          kind: 'ReplicaSet',
+          name: 'web-7d9c8b5f4',
+          uid: 'rs-1',
+        }),
+        // Between two crashes (running again, last exit an error): not a signal of its own, but a crash loop.
+        status: {
+          containerStatuses: [
+            {
+              name: 'web',
+              restartCount: 5,
+              state: { running: { startedAt: at } },
+              lastState: { terminated: { reason: 'Error', exitCode: 1 } },
+            },
+          ],
+        },
+      },
+    ].map((object) => JSON.stringify({ type: 'ADDED', object }));
+    const deployment = JSON.stringify({
+      type: 'ADDED',
+      object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta('Deployment', 'web', 'd-1') },
+    });
+    writeFileSync(file, [deployment, ...objects, JSON.stringify(signal)].join('\n') + '\n');
+    const { lines } = await play(readRecording(file));
+    expect(lines.filter((l) => l.kind === 'signal' || l.kind === 'action').map((l) => `${l.kind} ${l.text}`)).toEqual([
       expect.stringMatching(/^signal signal crashloop WARNING on Deployment shop\/web/),
-      // No ReplicaSets in this recording: the playbook's other branch, restart the pod once.
+      // Only one ReplicaSet in this recording: the playbook's other branch, restart the pod once.
       expect.stringMatching(/^action recover: dryrun restarted on Deployment shop\/web: .*restarting web-7d9c8b5f4-x2x7q once/),
     ]);
   });
