@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { ActionData, Target } from '../_contracts/events.js';
-import { ConflictError } from '../_kit/errors.js';
+import { ConflictError, ForbiddenError } from '../_kit/errors.js';
 import { createLogger } from '../_kit/logger.js';
 import { Reply } from '../_kit/reply.js';
 import { childOf } from '../_kit/trace.js';
@@ -355,11 +355,28 @@ describe('act: one row per guard and outcome', () => {
     expect(port.state().actions.map((a) => a.state)).toEqual(['applying']);
   });
 
+  it('a step the API server refuses (RBAC, admission policy) is a failed outcome, told and not retried', async () => {
+    const port = new FakeTarget();
+    port.apply = async () => {
+      throw new ForbiddenError('Kubernetes API refused (403): delete Pod shop/web-1: denied by ValidatingAdmissionPolicy');
+    };
+    const r = await act(actor(port, bump), request(), ctx);
+    expect([(r!.event.data as ActionData).outcome, (r!.event.data as ActionData).reason]).toEqual([
+      'failed',
+      'refused by the API server: bump by 1: Kubernetes API refused (403): delete Pod shop/web-1: denied by ValidatingAdmissionPolicy',
+    ]);
+    expect(port.audits.map((a) => a.outcome)).toEqual(['failed']);
+  });
+
   it('the remember hook keeps its state when nothing is done, and under the claim when something is', async () => {
     const port = new FakeTarget();
     const remember = (s: ActState<Step>): ActState<Step> => ({ ...s, lastHigh: NOW.toISOString() }) as ActState<Step>;
     await act(actor(port, { kind: 'nothing', verb: 'scaled', reason: 'at max' }, { remember }), request(), ctx);
     expect(JSON.parse(port.annotations[STATE]!)).toEqual({ actions: [], lastHigh: NOW.toISOString() });
+    // An unconfirmed signal leaves no trace, not even the remembered part.
+    const forged = new FakeTarget();
+    await act(actor(forged, { kind: 'nothing', verb: 'scaled', reason: 'not confirmed', unconfirmed: true }, { remember }), request(), ctx);
+    expect(forged.annotations[STATE]).toBeUndefined();
     const other = new FakeTarget();
     await act(actor(other, bump, { remember }), request(), ctx);
     expect(JSON.parse(other.annotations[STATE]!)).toMatchObject({ lastHigh: NOW.toISOString(), actions: [{ state: 'done' }] });

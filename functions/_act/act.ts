@@ -6,7 +6,7 @@
  * Event -> reply dev.reflex.action.<verb>. A function supplies only what is its own (Actor).
  */
 import { actionEvent, subjectOf, type ActionVerb, type Cause, type Outcome, type StepReport, type Target } from '../_contracts/events.js';
-import { ConflictError, retryOnConflict } from '../_kit/errors.js';
+import { ConflictError, ForbiddenError, retryOnConflict } from '../_kit/errors.js';
 import type { Logger } from '../_kit/logger.js';
 import type { Reply, ReplySpec } from '../_kit/reply.js';
 import { guard, preGuard, withRecord, type ActionRecord, type ActState, type GuardPolicy, type Refusal } from './guard.js';
@@ -19,7 +19,13 @@ export interface Step {
 /** What a function decided, after the guards passed. */
 export type Plan<S extends Step> =
   | { readonly kind: 'act'; readonly verb: ActionVerb; readonly reason: string; readonly steps: readonly S[] }
-  | { readonly kind: 'nothing'; readonly verb: ActionVerb; readonly reason: string }
+  | {
+      readonly kind: 'nothing';
+      readonly verb: ActionVerb;
+      readonly reason: string;
+      /** The live cluster did not confirm the signal: nothing of it is remembered either. */
+      readonly unconfirmed?: boolean;
+    }
   | { readonly kind: 'escalate'; readonly verb: ActionVerb; readonly reason: string };
 
 export interface ActingPort<S extends Step> extends TargetPort {
@@ -128,14 +134,15 @@ export async function act<S extends Step, St extends ActState<S>>(
       try {
         steps.push({ do: step.do, detail: await port.apply(target, step), done: true });
       } catch (err) {
-        // Audited before the error goes up; the record stays applying, so the retry completes it.
-        await port.audit(target, {
-          signalId: cause.id,
-          outcome: 'failed',
-          verb: record.verb,
-          note: `failed: ${actor.describe(step)}: ${err instanceof Error ? err.message : String(err)}`,
-          warning: true,
-        });
+        const why = `${actor.describe(step)}: ${err instanceof Error ? err.message : String(err)}`;
+        await port.audit(target, { signalId: cause.id, outcome: 'failed', verb: record.verb, note: `failed: ${why}`, warning: true });
+        // Refused by RBAC or an admission policy: retrying cannot help, so a person is told
+        // (outcome failed) and the Broker is not made to retry. Anything else goes up, the record
+        // stays applying, and the retry completes it.
+        if (err instanceof ForbiddenError) {
+          ctx.log.warn(`${actor.name} was refused by the API server`, { why });
+          return reply({ verb: record.verb, outcome: 'failed', reason: `refused by the API server: ${why}`, steps });
+        }
         throw err;
       }
     }
@@ -171,7 +178,7 @@ export async function act<S extends Step, St extends ActState<S>>(
     const kept = actor.remember?.(state, now);
     if (plan.kind !== 'act') {
       // What must be remembered is written even when nothing is done; losing that race is harmless.
-      if (kept)
+      if (kept && !(plan.kind === 'nothing' && plan.unconfirmed))
         await port.writeState(target, loaded.resourceVersion, JSON.stringify(kept)).catch((err: unknown) => {
           if (!(err instanceof ConflictError)) throw err;
         });

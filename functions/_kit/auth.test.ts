@@ -142,9 +142,14 @@ describe('authenticate', () => {
     expect(reviews).toEqual([]);
   });
 
+  it('another scheme: 401 with the bare challenge, and no review', async () => {
+    const { auth, reviews } = setup(() => sa('x'));
+    const err = await refusal(auth.authenticate('Basic dXNlcjpwYXNz'));
+    expect([err instanceof UnauthenticatedError, (err as UnauthenticatedError).challenge]).toEqual([true, undefined]);
+    expect(reviews).toEqual([]);
+  });
+
   it.each([
-    // Another scheme.
-    ['Basic dXNlcjpwYXNz', 'Basic dXNlcjpwYXNz'],
     // No token, two tokens, characters outside RFC 6750's b64token.
     ['Bearer', 'Bearer'],
     ['Bearer a b', 'Bearer a b'],

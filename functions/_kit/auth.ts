@@ -182,13 +182,9 @@ export function createAuthenticator(
       if (authorization === undefined || authorization.trim() === '')
         return refuse('missing', 'this function requires a bearer token (Knative Eventing authentication-oidc)');
       const [scheme, token, ...rest] = authorization.trim().split(/\s+/);
-      if (
-        scheme?.toLowerCase() !== 'bearer' ||
-        token === undefined ||
-        rest.length > 0 ||
-        token.length > MAX_TOKEN_CHARS ||
-        !TOKEN.test(token)
-      )
+      // Another scheme carries no bearer credentials at all: the bare challenge (RFC 6750 §3.1).
+      if (scheme?.toLowerCase() !== 'bearer') return refuse('malformed', 'expected Authorization: Bearer <token>');
+      if (token === undefined || rest.length > 0 || token.length > MAX_TOKEN_CHARS || !TOKEN.test(token))
         return refuse('malformed', 'expected Authorization: Bearer <token>', 'invalid_request');
 
       const key = createHash('sha256').update(token).digest('hex');

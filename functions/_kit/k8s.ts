@@ -109,9 +109,20 @@ function isNetworkError(err: unknown): boolean {
  * retries); 401/403 are RBAC (fix the Role); 409 survived the caller's re-read. Anything that
  * is neither an API answer nor a network fault is a bug and goes up as it is.
  */
+/** The API server's own words: the `message` of the Status it answered with, when there is one. */
+function statusMessage(err: unknown): string | undefined {
+  const body = (err as { body?: unknown } | null)?.body;
+  try {
+    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: unknown } | undefined;
+    return typeof status?.message === 'string' && status.message !== '' ? status.message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function fromKubeError(err: unknown, what: string): unknown {
   const status = apiStatus(err);
-  const message = `${what}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+  const message = `${what}: ${statusMessage(err) ?? (err instanceof Error ? err.message.split('\n')[0] : String(err))}`;
   if (status === undefined)
     return isNetworkError(err) ? new UnavailableError(`Kubernetes API unreachable: ${message}`, { cause: err }) : err;
   if (status === 429 || status >= 500) {

@@ -43,7 +43,7 @@ export function recoverHandler(config: RecoverConfig, deps: Deps): Handler<Recov
         const observed = await port.observe(signal, loaded.uid, since);
         const unconfirmed = confirm(signal, observed);
         return unconfirmed
-          ? { kind: 'nothing', verb: 'skipped', reason: `not confirmed: ${unconfirmed}` }
+          ? { kind: 'nothing', verb: 'skipped', reason: `not confirmed: ${unconfirmed}`, unconfirmed: true }
           : plan(signal, observed, state, config.policy, now);
       },
     };

@@ -38,7 +38,7 @@ function scaler(
       // A load signal changes replicas only if its Event is really there, recent and about this target.
       const unconfirmed =
         options.signal && (await confirmEvent(options.reader, options.signal, loaded.uid, now, config.policy.maxSignalAgeSeconds));
-      if (unconfirmed) return { kind: 'nothing', verb: 'scaled', reason: `not confirmed: ${unconfirmed}` };
+      if (unconfirmed) return { kind: 'nothing', verb: 'scaled', reason: `not confirmed: ${unconfirmed}`, unconfirmed: true };
       const limits = limitsFor(config.policy.scaling, loaded.view.annotations);
       if ('error' in limits) return { kind: 'nothing', verb: 'scaled', reason: `${limits.error}; the workload is left alone` };
       const replicas = await port.replicas(target);

@@ -170,6 +170,26 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): s
   return res.stdout;
 }
 
+/** The audit policy of the test API server: writes by the reflex namespace's ServiceAccounts, metadata only. */
+function auditPolicy(dir: string): string {
+  const path = join(dir, 'audit-policy.yaml');
+  writeFileSync(
+    path,
+    [
+      'apiVersion: audit.k8s.io/v1',
+      'kind: Policy',
+      'omitStages: [RequestReceived]',
+      'rules:',
+      '  - level: Metadata',
+      '    userGroups: ["system:serviceaccounts:reflex"]',
+      '    verbs: [create, update, patch, delete, deletecollection]',
+      '  - level: None',
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
 export async function startControlPlane(options: { binDir?: string } = {}): Promise<ControlPlane> {
   const t0 = Date.now();
   const cache = options.binDir ? dirname(options.binDir) : buildBinaries();
@@ -251,6 +271,12 @@ export async function startControlPlane(options: { binDir?: string } = {}): Prom
           '--service-cluster-ip-range=10.0.0.0/24',
           '--allow-privileged=true',
           '--event-ttl=1h',
+          // Every write by Reflex's ServiceAccounts is recorded (test/cluster/kube.ts writesBy): the
+          // oracle for "a forged signal changes nothing", whatever the function replies.
+          `--audit-policy-file=${auditPolicy(dir)}`,
+          `--audit-log-path=${join(dir, 'audit.log')}`,
+          '--audit-log-format=json',
+          '--audit-log-mode=blocking',
           '--v=1',
         ],
         logs,

@@ -128,3 +128,45 @@ export async function asFunction(name: string): Promise<string> {
   kubectl('apply', '-f', fileURLToPath(new URL(`../../knative/${name}/rbac.yaml`, import.meta.url)));
   return (await asServiceAccount('reflex', `reflex-${name}`)).kubeconfig;
 }
+
+/** A write the API server recorded in its audit log. */
+export interface AuditedWrite {
+  readonly verb: string;
+  readonly resource: string;
+  readonly subresource?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly code: number;
+}
+
+/**
+ * The writes `username` made (as the API server's audit log recorded them, the test control
+ * plane logs every write by the reflex namespace's ServiceAccounts) for which `pick` is true.
+ */
+export function writesBy(username: string, pick: (w: AuditedWrite) => boolean = () => true): AuditedWrite[] {
+  const dir = process.env['REFLEX_TEST_CLUSTER_DIR'];
+  if (!dir) throw new Error('REFLEX_TEST_CLUSTER_DIR is not set: cluster tests run under the jest global setup (npm test)');
+  return readFileSync(join(dir, 'audit.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          stage: string;
+          verb: string;
+          user: { username: string };
+          objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
+          responseStatus?: { code?: number };
+        },
+    )
+    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === username)
+    .map((e) => ({
+      verb: e.verb,
+      resource: e.objectRef?.resource ?? '',
+      ...(e.objectRef?.subresource ? { subresource: e.objectRef.subresource } : {}),
+      ...(e.objectRef?.namespace ? { namespace: e.objectRef.namespace } : {}),
+      ...(e.objectRef?.name ? { name: e.objectRef.name } : {}),
+      code: e.responseStatus?.code ?? 0,
+    }))
+    .filter(pick);
+}

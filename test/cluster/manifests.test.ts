@@ -92,10 +92,10 @@ describe('the kustomization', () => {
 
   it('makes every Knative Service cluster-local (no route from outside the cluster)', () => {
     for (const svc of objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1'))
-      expect([svc.metadata.name, (svc.metadata as { labels?: Record<string, string> }).labels?.['networking.knative.dev/visibility']]).toEqual([
+      expect([
         svc.metadata.name,
-        'cluster-local',
-      ]);
+        (svc.metadata as { labels?: Record<string, string> }).labels?.['networking.knative.dev/visibility'],
+      ]).toEqual([svc.metadata.name, 'cluster-local']);
   });
 
   it("admits ingress to the functions' pods only from the Knative data plane and Reflex's namespace", () => {
@@ -111,7 +111,11 @@ describe('the kustomization', () => {
     expect(spec.policyTypes).toEqual(['Ingress']);
     expect(spec.ingress).toHaveLength(1);
     const [namespaces, own] = spec.ingress[0]!.from;
-    expect(namespaces!.namespaceSelector!.matchExpressions[0]!.values.sort()).toEqual(['knative-eventing', 'knative-serving', 'kourier-system']);
+    expect(namespaces!.namespaceSelector!.matchExpressions[0]!.values.sort()).toEqual([
+      'knative-eventing',
+      'knative-serving',
+      'kourier-system',
+    ]);
     expect(own).toEqual({ podSelector: {} });
   });
 
@@ -165,7 +169,10 @@ describe('overlays', () => {
     expect(dls.audience).toBe(audience.get(dls.ref.name));
     // Each function runs as an account bound to a role that may create TokenReviews, with its token mounted.
     const reviewers = new Set<string>();
-    const roles = objs.filter((o) => o.kind === 'ClusterRole') as unknown as { metadata: { name: string }; rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }[];
+    const roles = objs.filter((o) => o.kind === 'ClusterRole') as unknown as {
+      metadata: { name: string };
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    }[];
     for (const b of objs.filter((o) => o.kind === 'ClusterRoleBinding') as unknown as {
       roleRef: { name: string };
       subjects: { kind: string; name: string; namespace: string }[];
@@ -177,12 +184,10 @@ describe('overlays', () => {
       if (reviews) for (const s of b.subjects) if (s.kind === 'ServiceAccount' && s.namespace === 'reflex') reviewers.add(s.name);
     }
     for (const svc of services) {
-      const pod = (svc.spec as { template: { spec: { serviceAccountName?: string; automountServiceAccountToken?: boolean } } }).template.spec;
-      expect([svc.metadata.name, pod.serviceAccountName !== undefined && reviewers.has(pod.serviceAccountName), pod.automountServiceAccountToken]).toEqual([
-        svc.metadata.name,
-        true,
-        pod.automountServiceAccountToken === undefined ? undefined : true,
-      ]);
+      const pod = (svc.spec as { template: { spec: { serviceAccountName?: string; automountServiceAccountToken?: boolean } } }).template
+        .spec;
+      const mayReview = pod.serviceAccountName !== undefined && reviewers.has(pod.serviceAccountName);
+      expect([svc.metadata.name, mayReview, pod.automountServiceAccountToken !== false]).toEqual([svc.metadata.name, true, true]);
     }
   });
 
@@ -284,12 +289,7 @@ describe('least privilege, acting as each function ServiceAccount', () => {
   const reviewsTokens: Check = ['create', 'tokenreviews', 'authentication.k8s.io', ''];
   const table: Record<string, { allowed: Check[]; forbidden: Check[] }> = {
     'reflex-classify': {
-      allowed: [
-        ['get', 'pods', '', 'shop'],
-        ['get', 'replicasets', 'apps', 'shop'],
-        ['get', 'jobs', 'batch', 'shop'],
-        reviewsTokens,
-      ],
+      allowed: [['get', 'pods', '', 'shop'], ['get', 'replicasets', 'apps', 'shop'], ['get', 'jobs', 'batch', 'shop'], reviewsTokens],
       forbidden: [
         ['list', 'pods', '', 'shop'],
         ['patch', 'deployments', 'apps', 'shop'],
@@ -389,7 +389,12 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         sa,
         {
           allowed: [reviewsTokens],
-          forbidden: [['get', 'pods', '', 'shop'], ['list', 'events', '', 'shop'], ['get', 'configmaps', '', 'reflex'], ...everyoneForbidden] as Check[],
+          forbidden: [
+            ['get', 'pods', '', 'shop'],
+            ['list', 'events', '', 'shop'],
+            ['get', 'configmaps', '', 'reflex'],
+            ...everyoneForbidden,
+          ] as Check[],
         },
       ]),
     ),

@@ -16,7 +16,7 @@ import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { STATE_ANNOTATION } from '../../functions/recover/decide.js';
 import { postEvent } from './sink.js';
 import { admin, asFunction, eventually, freshNamespace } from './kube.js';
-import { setPodStatus } from './kubelet.js';
+import { oomKilledStatus, recordEvent, setPodStatus } from './kubelet.js';
 
 const a = admin();
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -56,6 +56,39 @@ async function deploy(
 
 async function podsOf(namespace: string, app: string): Promise<V1Pod[]> {
   return (await a.core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+/** The one pod of a Deployment, once its ReplicaSet has made it. */
+async function onlyPod(namespace: string, app: string): Promise<V1Pod> {
+  return eventually(`the ${app} pod`, async () => {
+    const pods = await podsOf(namespace, app);
+    return pods.length === 1 ? pods[0] : undefined;
+  });
+}
+
+/** Plays the kubelet: the container keeps crashing (CrashLoopBackOff after 3 restarts). */
+async function crashing(pod: V1Pod): Promise<V1Pod> {
+  return setPodStatus(pod, {
+    phase: 'Running',
+    containerStatuses: [
+      {
+        name: 'app',
+        image: pod.spec!.containers[0]!.image!,
+        imageID: '',
+        ready: false,
+        restartCount: 3,
+        state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
+        lastState: { terminated: { reason: 'Error', exitCode: 1 } },
+      },
+    ],
+  });
+}
+
+/** A Deployment's pod whose container the kernel OOM-killed (what kubelet reports in its status); returns its name. */
+async function oomKilled(namespace: string, app: string): Promise<string> {
+  const pod = await onlyPod(namespace, app);
+  await setPodStatus(pod, oomKilledStatus('app', 1));
+  return pod.metadata!.name!;
 }
 
 /** Plays the kubelet: the pod is Running and Ready, so its ReplicaSet counts it ready. */
@@ -141,6 +174,7 @@ describe('playbooks', () => {
     const bad = await eventually('a pod of revision 2', async () =>
       (await podsOf(ns, 'web')).find((p) => p.spec?.containers[0]?.image === 'registry.example/web:2.0'),
     );
+    await crashing(bad);
     const res = await outcome(await signal('crashloop', { namespace: ns, name: 'web' }, bad.metadata!.name!));
     expect([res.type, res.outcome]).toEqual(['dev.reflex.action.rolledback', 'applied']);
     expect(res.reason).toMatch(/crash loop began with revision 2; revision 1 .* has 1 ready/);
@@ -153,21 +187,19 @@ describe('playbooks', () => {
 
   it('oomkilled: raises the memory limit (and request) by the factor; three concurrent deliveries act once', async () => {
     await deploy(ns, 'worker', {}, '128Mi');
+    const pod = await oomKilled(ns, 'worker');
     const id = 'sig-oom-concurrent';
     const all = await Promise.all(
-      [1, 2, 3].map(() =>
-        signal('oomkilled', { namespace: ns, name: 'worker' }, 'worker-5c8d7f9b6-x2x7q', { container: 'app' }, id).then(outcome),
-      ),
+      [1, 2, 3].map(() => signal('oomkilled', { namespace: ns, name: 'worker' }, pod, { container: 'app' }, id).then(outcome)),
     );
     expect(all.map((r) => r.outcome).sort()).toEqual(['applied', 'skipped', 'skipped']);
     const d = await a.apps.readNamespacedDeployment({ name: 'worker', namespace: ns });
     // 128Mi x 1.5 once: not 288Mi (twice) nor 432Mi (three times).
     expect(d.spec?.template.spec?.containers[0]?.resources).toEqual({ limits: { memory: '192Mi' }, requests: { memory: '96Mi' } });
     // A later redelivery of the same signal is still a no-op.
-    expect(
-      (await outcome(await signal('oomkilled', { namespace: ns, name: 'worker' }, 'worker-5c8d7f9b6-x2x7q', { container: 'app' }, id)))
-        .outcome,
-    ).toBe('skipped');
+    expect((await outcome(await signal('oomkilled', { namespace: ns, name: 'worker' }, pod, { container: 'app' }, id))).outcome).toBe(
+      'skipped',
+    );
   });
 
   it('evicted: deletes Failed/Evicted pods older than the threshold', async () => {
@@ -188,12 +220,12 @@ describe('playbooks', () => {
 
   it('crashloop with no healthy earlier revision: restarts the failing pod once, then escalates', async () => {
     await deploy(ns, 'solo');
-    const [pod] = await eventually('the solo pod', async () => ((await podsOf(ns, 'solo')).length === 1 ? podsOf(ns, 'solo') : undefined));
-    const first = await outcome(await signal('crashloop', { namespace: ns, name: 'solo' }, pod!.metadata!.name!));
+    const pod = await crashing(await onlyPod(ns, 'solo'));
+    const first = await outcome(await signal('crashloop', { namespace: ns, name: 'solo' }, pod.metadata!.name!));
     expect([first.type, first.outcome]).toEqual(['dev.reflex.action.restarted', 'applied']);
     await eventually('a replacement pod', async () => {
       const pods = await podsOf(ns, 'solo');
-      return pods.length === 1 && pods[0]!.metadata?.uid !== pod!.metadata!.uid ? true : undefined;
+      return pods.length === 1 && pods[0]!.metadata?.uid !== pod.metadata!.uid ? true : undefined;
     });
     // Past the cooldown, the same problem again: restarting twice would not help.
     const d = await a.apps.readNamespacedDeployment({ name: 'solo', namespace: ns });
@@ -204,21 +236,25 @@ describe('playbooks', () => {
       merge,
     );
     const { key } = first.data['signal'] as { key: string };
-    const again = await outcome(
-      await signal('crashloop', { namespace: ns, name: 'solo' }, (await podsOf(ns, 'solo'))[0]!.metadata!.name!, { key }),
-    );
+    const replacement = await crashing(await onlyPod(ns, 'solo'));
+    const again = await outcome(await signal('crashloop', { namespace: ns, name: 'solo' }, replacement.metadata!.name!, { key }));
     expect([again.outcome, again.reason]).toEqual(['escalated', 'recover restarted the pod once already and the crash loop goes on']);
   });
 
   it('probefailed: deletes the pod so its controller replaces it', async () => {
     await deploy(ns, 'probe');
-    const [pod] = await eventually('the probe pod', async () =>
-      (await podsOf(ns, 'probe')).length === 1 ? podsOf(ns, 'probe') : undefined,
-    );
-    const res = await outcome(await signal('probefailed', { namespace: ns, name: 'probe' }, pod!.metadata!.name!));
+    const pod = await onlyPod(ns, 'probe');
+    // What kubelet's prober records: the failure is on the pod's own Events.
+    await recordEvent({
+      namespace: ns,
+      involved: { kind: 'Pod', name: pod.metadata!.name!, namespace: ns, uid: pod.metadata!.uid!, fieldPath: 'spec.containers{app}' },
+      reason: 'Unhealthy',
+      message: 'Liveness probe failed: HTTP probe failed with statuscode: 500',
+    });
+    const res = await outcome(await signal('probefailed', { namespace: ns, name: 'probe' }, pod.metadata!.name!));
     expect([res.type, res.outcome]).toEqual(['dev.reflex.action.replaced', 'applied']);
     await eventually('the pod to be replaced', async () =>
-      (await podsOf(ns, 'probe')).some((p) => p.metadata?.uid === pod!.metadata!.uid) ? undefined : true,
+      (await podsOf(ns, 'probe')).some((p) => p.metadata?.uid === pod.metadata!.uid) ? undefined : true,
     );
   });
 
@@ -322,8 +358,8 @@ describe('outages and half-applied plans', () => {
     });
     try {
       await deploy(ns, 'outage');
-      const send = () =>
-        signal('oomkilled', { namespace: ns, name: 'outage' }, 'outage-5c8d7f9b6-x2x7q', { container: 'app' }, 'sig-outage', flaky.url);
+      const pod = await oomKilled(ns, 'outage');
+      const send = () => signal('oomkilled', { namespace: ns, name: 'outage' }, pod, { container: 'app' }, 'sig-outage', flaky.url);
       hop.cut(true);
       const res = await send();
       expect(res.status).toBe(503);
@@ -380,7 +416,8 @@ describe('nodes', () => {
                 reason: 'NodeStatusUnknown',
                 message: 'Kubelet stopped posting node status.',
                 lastHeartbeatTime: new Date(),
-                lastTransitionTime: new Date(),
+                // NotReady for 15 minutes, past the 300 s grace.
+                lastTransitionTime: new Date(Date.now() - 900_000),
               },
             ],
           },
@@ -463,6 +500,54 @@ describe('nodes', () => {
     );
     await a.core.deleteNode({ name: nodeName });
   });
+
+  /** A node opted in, whose Ready condition is `status` since `secondsAgo`. */
+  async function node(name: string, status: 'True' | 'False' | 'Unknown', secondsAgo: number): Promise<void> {
+    await a.core.createNode({ body: { metadata: { name, annotations: { 'reflex.dev/enabled': 'true' } } } });
+    const since = new Date(Date.now() - secondsAgo * 1000);
+    await a.core.patchNodeStatus(
+      {
+        name,
+        body: {
+          status: { conditions: [{ type: 'Ready', status, reason: 'R', lastHeartbeatTime: new Date(), lastTransitionTime: since }] },
+        },
+      },
+      merge,
+    );
+  }
+
+  it.each<[string, 'True' | 'False' | 'Unknown', number, RegExp]>([
+    // The signal claims the node has been down for an hour; its own condition says a minute.
+    [
+      'a node whose Ready condition changed less than the grace ago is not drained',
+      'Unknown',
+      60,
+      /^node .* NotReady for 6\ds, within the 300s grace period$/,
+    ],
+    ['a Ready node is never drained, whatever the signal says', 'True', 9000, /^not confirmed: node .* is Ready$/],
+  ])('%s', async (_name, status, secondsAgo, reason) => {
+    const name = `n${secondsAgo}-${ns}`;
+    await node(name, status, secondsAgo);
+    const policy = join(mkdtempSync(join(tmpdir(), 'reflex-policy-')), 'policy.yaml');
+    writeFileSync(policy, 'nodes: { graceSeconds: 300, maxUnhealthy: "100" }\n');
+    const lenient = await startServer(recover, {
+      env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: await asFunction('recover'), REFLEX_RECOVER_POLICY: policy },
+      logSink: () => {},
+    });
+    try {
+      const claim = {
+        target: { apiVersion: 'v1', kind: 'Node', namespace: '', name, resolvedBy: 'self' },
+        involved: { apiVersion: 'v1', kind: 'Node', name },
+        firstSeen: new Date(Date.now() - 3_600_000).toISOString(),
+      };
+      const res = await outcome(await signal('nodenotready', { namespace: '', name }, name, claim, undefined, lenient.url));
+      expect([res.outcome, res.reason]).toEqual(['skipped', expect.stringMatching(reason)]);
+      expect((await a.core.readNode({ name })).spec?.unschedulable).toBeFalsy();
+    } finally {
+      await lenient.shutdown();
+      await a.core.deleteNode({ name });
+    }
+  });
 });
 
 describe('guards: no change, and an explanatory outcome', () => {
@@ -470,14 +555,29 @@ describe('guards: no change, and an explanatory outcome', () => {
     const d = await a.apps.readNamespacedDeployment({ name, namespace });
     expect(d.spec?.template.spec?.containers[0]?.resources?.limits?.['memory']).toBe('128Mi');
   };
-  const oom = (namespace: string, name: string) =>
-    signal('oomkilled', { namespace, name }, `${name}-5c8d7f9b6-x2x7q`, { container: 'app' }).then(outcome);
+  const oom = async (namespace: string, name: string) =>
+    outcome(await signal('oomkilled', { namespace, name }, await oomKilled(namespace, name), { container: 'app' }));
+  /** What Reflex wrote in a namespace (Events whose reportingController is one of its functions). */
+  const writtenIn = async (namespace: string): Promise<string[]> =>
+    (await a.events.listNamespacedEvent({ namespace })).items
+      .filter((e) => e.reportingController?.startsWith('reflex.dev/'))
+      .map((e) => `${e.regarding?.kind} ${e.regarding?.name}`);
+  /** The refusals recover recorded in Reflex's own namespace about `name`. */
+  const refusalsAbout = async (name: string): Promise<string[]> =>
+    (await a.events.listNamespacedEvent({ namespace: 'reflex' })).items
+      .filter((e) => e.reportingController === 'reflex.dev/recover' && e.related?.name === name)
+      .map((e) => `${e.regarding?.kind} ${e.regarding?.name}: ${e.note}`);
 
   it('a protected namespace', async () => {
     await deploy('kube-system', `reflex-test-${ns}`);
     const res = await oom('kube-system', `reflex-test-${ns}`);
     expect([res.outcome, res.reason]).toEqual(['skipped', 'namespace kube-system is protected (kube-system)']);
     await unchanged('kube-system', `reflex-test-${ns}`);
+    // Nothing written into kube-system; the refusal is recorded at home, regarding recover's Service.
+    expect(await writtenIn('kube-system')).toEqual([]);
+    expect(await refusalsAbout(`reflex-test-${ns}`)).toEqual([
+      'Service recover: skipped: namespace kube-system is protected (kube-system)',
+    ]);
     await a.apps.deleteNamespacedDeployment({ name: `reflex-test-${ns}`, namespace: 'kube-system' });
   });
 
@@ -489,6 +589,7 @@ describe('guards: no change, and an explanatory outcome', () => {
       /has not opted in \(label the namespace reflex.dev\/enabled=true or annotate the Deployment reflex.dev\/enabled=true\)/,
     );
     await unchanged(closed, 'web');
+    expect(await writtenIn(closed)).toEqual([]);
   });
 
   it('…unless the workload opts in by annotation', async () => {

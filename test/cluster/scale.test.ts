@@ -40,11 +40,44 @@ async function deploy(name: string, replicas: number, annotations: Record<string
 const replicas = async (name: string): Promise<number | undefined> =>
   (await a.apps.readNamespacedDeployment({ name, namespace: ns })).spec?.replicas;
 
-function load(cls: 'loadhigh' | 'loadlow', name: string, id = `sig-${randomBytes(6).toString('hex')}`): Promise<Response> {
+/**
+ * The application's own load Event about a workload, at the server's clock (what classify would
+ * have seen), as evidence for a signal: scale reads it back before it changes anything.
+ */
+async function evidence(
+  reason: string,
+  involved: { apiVersion: string; kind: string; name: string },
+): Promise<{ api: string; object: Record<string, unknown> }> {
+  const live = (await a.objects.read({
+    apiVersion: involved.apiVersion,
+    kind: involved.kind,
+    metadata: { name: involved.name, namespace: ns },
+  })) as {
+    metadata?: { uid?: string };
+  };
+  const e = await a.core.createNamespacedEvent({
+    namespace: ns,
+    body: {
+      metadata: { name: `${involved.name}.${randomBytes(4).toString('hex')}`, namespace: ns },
+      involvedObject: { ...involved, namespace: ns, uid: live.metadata!.uid! },
+      reason,
+      message: 'orders backlog',
+      type: 'Warning',
+      source: { component: 'orders' },
+      count: 1,
+      firstTimestamp: clock,
+      lastTimestamp: clock,
+    },
+  });
+  return { api: 'core/v1 Event', object: JSON.parse(JSON.stringify(e)) as Record<string, unknown> };
+}
+
+async function load(cls: 'loadhigh' | 'loadlow', name: string, id = `sig-${randomBytes(6).toString('hex')}`): Promise<Response> {
+  const reason = cls === 'loadhigh' ? 'QueueBacklogHigh' : 'QueueBacklogLow';
   const data = {
     class: cls,
     severity: 'info',
-    reason: cls === 'loadhigh' ? 'QueueBacklogHigh' : 'QueueBacklogLow',
+    reason,
     message: 'orders backlog',
     target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name, resolvedBy: 'self' },
     involved: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name },
@@ -53,6 +86,7 @@ function load(cls: 'loadhigh' | 'loadlow', name: string, id = `sig-${randomBytes
     lastSeen: clock.toISOString(),
     detectedBy: 'classify',
     key: createHash('sha256').update(name).digest('hex').slice(0, 16),
+    evidence: await evidence(reason, { apiVersion: 'apps/v1', kind: 'Deployment', name }),
   };
   return postEvent(server.url, { id: id, source: '/reflex/classify', type: `dev.reflex.signal.${cls}`, data: data });
 }
@@ -255,6 +289,7 @@ subjects: [{ kind: ServiceAccount, name: reflex-scale, namespace: reflex }]
         lastSeen: clock.toISOString(),
         detectedBy: 'classify',
         key: '00000000000000f1',
+        evidence: await evidence('QueueBacklogHigh', { apiVersion: 'test.reflex.dev/v1', kind: 'Widget', name: 'gizmo' }),
       }),
     });
     const out = await outcome(res);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { start, type Proc } from '../wire/process.js';
 import { admin, adminKubeconfigPath, eventually, freshNamespace } from './kube.js';
-import { recordEvent } from './kubelet.js';
+import { recordEvent, setPodStatus } from './kubelet.js';
 
 const a = admin();
 let ns: string;
@@ -56,6 +56,21 @@ describe('npm start with a kubeconfig', () => {
       (await a.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' })).items.find((x: V1Pod) => x.metadata?.name),
     );
     const name = pod.metadata!.name!;
+    // What kubelet reports between two crashes: recover confirms the crash loop on the pod itself.
+    await setPodStatus(pod, {
+      phase: 'Running',
+      containerStatuses: [
+        {
+          name: 'web',
+          image: 'registry.example/web:1',
+          imageID: '',
+          ready: false,
+          restartCount: 2,
+          state: { running: { startedAt: new Date() } },
+          lastState: { terminated: { reason: 'Error', exitCode: 1 } },
+        },
+      ],
+    });
     const backoff = await recordEvent({
       namespace: ns,
       involved: { kind: 'Pod', name, namespace: ns, uid: pod.metadata!.uid!, fieldPath: 'spec.containers{web}' },

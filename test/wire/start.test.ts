@@ -73,7 +73,7 @@ describe('recordings of CloudEvents', () => {
     // recover acts only on what it sees: the recording carries the Deployment, the ReplicaSet that
     // controls the pod (uids), and the pod restarting (ReplicaSets are context, not bridged).
     const at = '2026-11-22T10:03:00Z';
-    const meta = (kind: string, name: string, uid: string, owner?: { kind: string; name: string; uid: string }) => ({
+    const meta = (name: string, uid: string, owner?: { kind: string; name: string; uid: string }) => ({
       name,
       namespace: 'shop',
       uid,
@@ -84,12 +84,12 @@ describe('recordings of CloudEvents', () => {
       {
         apiVersion: 'apps/v1',
         kind: 'ReplicaSet',
-        metadata: meta('ReplicaSet', 'web-7d9c8b5f4', 'rs-1', { kind: 'Deployment', name: 'web', uid: 'd-1' }),
+        metadata: meta('web-7d9c8b5f4', 'rs-1', { kind: 'Deployment', name: 'web', uid: 'd-1' }),
       },
       {
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: meta('Pod', 'web-7d9c8b5f4-x2x7q', '0b9e4c1e-1c39-4a8e-9d7c-3f3b2b1f9a10', {
+        metadata: meta('web-7d9c8b5f4-x2x7q', '0b9e4c1e-1c39-4a8e-9d7c-3f3b2b1f9a10', {
           kind: 'ReplicaSet',
           name: 'web-7d9c8b5f4',
           uid: 'rs-1',
@@ -109,7 +109,7 @@ describe('recordings of CloudEvents', () => {
     ].map((object) => JSON.stringify({ type: 'ADDED', object }));
     const deployment = JSON.stringify({
       type: 'ADDED',
-      object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta('Deployment', 'web', 'd-1') },
+      object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta('web', 'd-1') },
     });
     writeFileSync(file, [deployment, ...objects, JSON.stringify(signal)].join('\n') + '\n');
     const { lines } = await play(readRecording(file));
