@@ -307,6 +307,25 @@ describe('playbooks', () => {
     );
   });
 
+  it('a crash-looping pod without a controller: escalated, never deleted (nothing would recreate it)', async () => {
+    const bare = await a.core.createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name: 'bare' }, spec: { containers: [{ name: 'app', image: 'registry.example/bare:1' }] } },
+    });
+    await crashing(bare);
+    const res = await outcome(
+      await signal('crashloop', { namespace: ns, name: 'bare' }, 'bare', {
+        target: { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: 'bare', resolvedBy: 'self' },
+      }),
+    );
+    expect([res.type, res.outcome, res.reason]).toEqual([
+      'dev.reflex.action.escalated',
+      'escalated',
+      'pod bare has no controller: deleting or evicting it would lose it; a person must look',
+    ]);
+    expect((await a.core.readNamespacedPod({ name: 'bare', namespace: ns })).metadata?.deletionTimestamp).toBeUndefined();
+  });
+
   it('imagepull: no action, escalated with the reason', async () => {
     await deploy(ns, 'img');
     const res = await outcome(await signal('imagepull', { namespace: ns, name: 'img' }, 'img-7d9c8b5f4-x2x7q'));
