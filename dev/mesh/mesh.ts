@@ -9,7 +9,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startServer, type Cluster, type FunctionDefinition, type RunningServer } from '../../functions/_kit/index.js';
 import type { Env } from '../../functions/_kit/config.js';
 import { projectRoot } from '../../functions/_kit/schemas.js';
+import { kubeconfigOf } from '../../functions/_kit/k8s.js';
 import { startDevBroker, type BrokerRecord, type DevBroker } from './broker.js';
+import { RecordedCluster } from './recorded.js';
 import { loadMesh, type Mesh, type ServiceManifest } from './manifests.js';
 
 export interface MeshOptions {
@@ -28,7 +30,11 @@ export interface MeshOptions {
   readonly definitions?: Readonly<Record<string, FunctionDefinition<unknown> | null>>;
   /** Per function: environment that wins over the Service's (e.g. no cluster lookups in a replay). */
   readonly serviceEnv?: Readonly<Record<string, Env>>;
-  /** The Kubernetes port every function gets (default: each its own, from its KUBECONFIG). */
+  /**
+   * The Kubernetes port every function gets. Default: each its own, from the credentials of
+   * `env`; with none on this machine, an empty recorded cluster (nothing to read, nothing
+   * written), so the functions run as in a replay instead of failing to start.
+   */
   readonly cluster?: Cluster;
   /** The broker's wait between retries (replays do not wait). */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -56,6 +62,7 @@ export async function definitionOf(s: Pick<ServiceManifest, 'args'>): Promise<Fu
 
 export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh> {
   const mesh = loadMesh(options.manifests ?? defaultManifests());
+  const cluster = options.cluster ?? (kubeconfigOf(options.env ?? process.env) ? undefined : new RecordedCluster());
   const services = new Map<string, RunningServer>();
   const key = (ns: string, name: string): string => `${ns}/${name}`;
   const broker = await startDevBroker({
@@ -96,7 +103,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
         env,
         logSink: (line) => options.logSink?.(line, s.name),
         ...(options.now ? { now: options.now } : {}),
-        ...(options.cluster ? { cluster: options.cluster } : {}),
+        ...(cluster ? { cluster } : {}),
       });
       services.set(key(s.namespace, s.name), server);
     }

@@ -24,6 +24,11 @@ const REQUIRED = ['id', 'source', 'specversion', 'type'] as const;
 const KNOWN = new Set<string>([...REQUIRED, 'datacontenttype', 'dataschema', 'subject', 'time']);
 /** @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md#attribute-naming-convention */
 const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
+/**
+ * Legal extension names the SDK cannot carry: `schemaurl` (its 0.3 attribute: refused on 1.0
+ * events) and `constructor` (it breaks the SDK's serializers). Refused with 400 naming them.
+ */
+const UNCARRIED = new Set(['schemaurl', 'constructor']);
 /** RFC 3339 date-time, as the `time` attribute requires. */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -144,10 +149,16 @@ function toCloudEvent(attrs: Record<string, unknown>, data: unknown, where: stri
   if (faults.length > 0) throw new InvalidEventError(summarise(faults), { faults });
   try {
     const event = new CloudEvent<unknown>({ ...attrs, data }, false);
-    event.validate();
+    // Through the prototype: a legal extension named `validate` shadows the method on the event.
+    CloudEvent.prototype.validate.call(event);
     return event;
   } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
+    if (!(err instanceof ValidationError)) {
+      // The SDK refuses what it cannot represent (an extension named schemaurl) with other errors.
+      throw new InvalidEventError(`invalid CloudEvent: ${err instanceof Error ? err.message : String(err)}`, {
+        faults: [{ where: where || 'event', message: err instanceof Error ? err.message : String(err) }],
+      });
+    }
     const found = (err.errors ?? []).map((e) =>
       typeof e === 'string'
         ? { where: where || 'event', message: e }
@@ -171,6 +182,8 @@ function envelopeFaults(attrs: Record<string, unknown>, where: string): Fault[] 
   }
   for (const [name, v] of Object.entries(attrs)) {
     if (!ATTRIBUTE_NAME.test(name)) faults.push({ where: `${where}${name}`, message: 'attribute names are lowercase a-z and 0-9 only' });
+    else if (UNCARRIED.has(name))
+      faults.push({ where: `${where}${name}`, message: `the CloudEvents SDK cannot carry an extension named ${name}; rename it` });
     else if (!KNOWN.has(name) && !['string', 'number', 'boolean'].includes(typeof v)) {
       faults.push({ where: `${where}${name}`, message: 'an extension must be a string, integer or boolean' });
     }

@@ -65,6 +65,12 @@ export interface FunctionDefinition<C = undefined> {
    * signals) lives in this closure, never in the configuration.
    */
   readonly handler: (config: C, deps: Deps) => Handler<C>;
+  /**
+   * Whether this configuration reads or changes the cluster: then a server with no credentials,
+   * or a KUBECONFIG naming a missing file, does not start (it says why) instead of failing on
+   * every event.
+   */
+  readonly usesCluster?: (config: C) => boolean;
   /** Runtime defaults this function needs (environment variables still win). */
   readonly runtimeDefaults?: { readonly maxBodyBytes?: number };
 }

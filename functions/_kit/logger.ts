@@ -1,5 +1,6 @@
 /** _kit/logger — structured JSON lines on stdout, one object per line. */
 import type { LogLevel } from './config.js';
+import { bounded } from './json.js';
 
 export type Fields = Readonly<Record<string, unknown>>;
 
@@ -19,8 +20,10 @@ export type Sink = (line: string) => void;
 export function createLogger(level: LogLevel, base: Fields = {}, sink: Sink = (l) => process.stdout.write(l + '\n')): Logger {
   const emit = (at: LogLevel, msg: string, fields?: Fields): void => {
     if (RANK[at] < RANK[level]) return;
-    const line = { time: new Date().toISOString(), level: at, msg, ...base, ...fields };
-    sink(JSON.stringify(line, errorsAsObjects));
+    // Fields may carry what a sender wrote (deadletter logs whole events): bounded in depth, so a
+    // hostile document cannot overflow the stack, and errors as {name, message}.
+    const line = { time: new Date().toISOString(), level: at, msg, ...(bounded({ ...base, ...fields }) as Fields) };
+    sink(JSON.stringify(line));
   };
   return {
     debug: (m, f) => emit('debug', m, f),
@@ -29,10 +32,4 @@ export function createLogger(level: LogLevel, base: Fields = {}, sink: Sink = (l
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger(level, { ...base, ...fields }, sink),
   };
-}
-
-/** Errors serialise as {name, message}: stacks stay out of the way unless debugging. */
-function errorsAsObjects(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message };
-  return value;
 }

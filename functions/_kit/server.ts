@@ -5,12 +5,15 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Server } from 'node:http';
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createAuthenticator } from './auth.js';
 import { parseRequest, toBinaryResponse, type Mode } from './binding.js';
 import { parseRuntimeConfig, type Env, type RuntimeConfig } from './config.js';
 import {
   ConfigError,
+  InternalError,
   InvalidEventError,
   PayloadTooLargeError,
   ReflexError,
@@ -22,7 +25,7 @@ import {
 } from './errors.js';
 import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
 import { createEmitter } from './emit.js';
-import { kubeCluster, kubeconfigOf, type Cluster } from './k8s.js';
+import { kubeCluster, kubeconfigOf, type Cluster, type KubeconfigSource } from './k8s.js';
 import { createLogger, type Logger, type Sink } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Reply } from './reply.js';
@@ -52,6 +55,9 @@ export interface RunningServer {
   shutdown(): Promise<{ drained: boolean }>;
 }
 
+/** What a 503 without its own estimate tells the sender: long enough for an API server to come back from a blip. */
+const DEFAULT_RETRY_AFTER_SECONDS = 2;
+
 /** Label for types the function does not declare: keeps metric cardinality bounded. */
 const OTHER_TYPE = 'other';
 
@@ -70,7 +76,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const declared = new Set(definition.accepts.map((a) => a.type));
   const metrics = createMetrics(definition.name);
   // Credentials from the same environment as the rest of the configuration (tests pass their own).
-  const cluster = options.cluster ?? kubeCluster(kubeconfigOf(env));
+  const cluster = options.cluster ?? kubeCluster(credentials(definition.name, env, definition.usesCluster?.(config) ?? false));
   const now = options.now ?? (() => new Date());
   const emit = runtime.sink ? createEmitter(runtime.sink) : undefined;
   const handle = definition.handler(config, { runtime, log, cluster, registry: metrics.registry, now });
@@ -136,7 +142,20 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
       log: eventLog,
       trace,
       now,
-      reply: (spec) => Reply.create(spec, { source: runtime.source, incomingType: event.type, trace, now: now() }),
+      reply: (spec) => {
+        // Nothing leaves that its own schema refuses: consumers would answer it with 400. A
+        // builder that lets input through unchecked is a bug, and a 500 makes it visible.
+        if (spec.dataschema && schemas.has(spec.dataschema)) {
+          const v = schemas.validator(spec.dataschema);
+          if (!v(spec.data)) {
+            const faults = faultsOf(v.errors, 'reply data');
+            throw new InternalError(`a ${spec.type} reply does not match ${spec.dataschema}: ${faults[0]?.where} ${faults[0]?.message}`, {
+              faults,
+            });
+          }
+        }
+        return Reply.create(spec, { source: runtime.source, incomingType: event.type, trace, now: now() });
+      },
       emit,
       validate: <T>(schemaId: string, value: unknown, where: string): T => {
         const v = schemas.validator(schemaId);
@@ -235,7 +254,9 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     release(res);
     const e = bodyParserError(err, runtime) ?? asReflexError(err);
     if (e.status >= 500 && !(e instanceof UnavailableError)) log.error('request failed', { path: req.path, error: e });
-    if (e.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(e.retryAfterSeconds));
+    // Every 503 says when to come back: the fault's own estimate, or a short default.
+    const retryAfter = e.retryAfterSeconds ?? (e.status === 503 ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
+    if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
     // RFC 6750 §3: the challenge names the scheme, and the error once a token was sent.
     if (e instanceof UnauthenticatedError) res.setHeader('www-authenticate', e.challenge ? `Bearer error="${e.challenge}"` : 'Bearer');
     // A 5xx detail never carries internals to the caller; the log has them.
@@ -247,6 +268,9 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     const s = app.listen(runtime.port, runtime.host, () => resolve(s));
     s.once('error', reject);
   });
+  // Requests Node itself cannot parse (bad framing, oversized headers) get the same problem+json
+  // as everything else, not Node's bare text answer.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
   const port = (server.address() as AddressInfo).port;
   log.info('listening', { port, host: runtime.host, accepts: definition.accepts.map((a) => a.type), auth: runtime.auth.mode });
 
@@ -328,14 +352,50 @@ function sendProblem(
     .send(problemBody(status, title, detail, faults));
 }
 
-/** body-parser reports limits and encodings with `type`; map them into the hierarchy. */
+/**
+ * body-parser reports what is wrong with a body (limits, encodings, a corrupt gzip or br stream)
+ * as an http-error with a 4xx `status` and a `type`: the sender's fault, never a 500.
+ */
 function bodyParserError(err: unknown, runtime: RuntimeConfig): ReflexError | undefined {
-  const type = (err as { type?: unknown } | null)?.type;
+  if (err instanceof ReflexError) return undefined;
+  const { type, status } = (err ?? {}) as { type?: unknown; status?: unknown };
   if (type === 'entity.too.large')
     return new PayloadTooLargeError(`request body is larger than ${runtime.maxBodyBytes} bytes (REFLEX_MAX_BODY_BYTES)`);
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new UnsupportedMediaTypeError((err as Error).message);
-  if (type === 'request.size.invalid' || type === 'request.aborted') return new InvalidEventError((err as Error).message);
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return new InvalidEventError(`the request body could not be read: ${(err as Error).message}`);
   return undefined;
+}
+
+/** Where the cluster's credentials come from, checked at start-up when the function needs them. */
+function credentials(name: string, env: Env, needed: boolean): KubeconfigSource | undefined {
+  const source = kubeconfigOf(env);
+  if (!needed) return source;
+  if (source === undefined)
+    throw new ConfigError(
+      'KUBECONFIG',
+      `${name} reads the cluster, and no credentials were found: set KUBECONFIG, provide ~/.kube/config, or run it in a Pod with a ServiceAccount`,
+    );
+  if (source !== 'in-cluster' && !existsSync(source.file)) throw new ConfigError('KUBECONFIG', `${source.file}: no such file`);
+  return source;
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request header fields too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload too large'],
+};
+
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request'];
+  const body = problemBody(status, title, `the HTTP request could not be read (${err.code ?? err.message})`);
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Runs a function as a process: config from the environment, SIGTERM/SIGINT drain, exit codes. */

@@ -18,6 +18,7 @@ const classify = defineFunction({
   ],
   configure: parseClassifyConfig,
   handler: classifyHandler,
+  usesCluster: (config) => config.owners === 'cluster',
   // Any object the API server can store (etcd's limit is 1.5 MiB) must fit, with JSON to spare.
   runtimeDefaults: { maxBodyBytes: 3 * 1024 * 1024 },
 });

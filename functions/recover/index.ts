@@ -24,5 +24,6 @@ const recover = defineFunction({
   accepts: RECOVER_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
   configure: parseRecoverConfig,
   handler: recoverHandler,
+  usesCluster: () => true,
 });
 export default recover;

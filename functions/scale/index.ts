@@ -13,5 +13,6 @@ const scale = defineFunction({
   ],
   configure: parseScaleConfig,
   handler: scaleHandler,
+  usesCluster: () => true,
 });
 export default scale;

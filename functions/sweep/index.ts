@@ -9,5 +9,6 @@ const sweep = defineFunction({
   accepts: [{ type: PING_TYPE, schema: null }],
   configure: parseSweepConfig,
   handler: sweepHandler,
+  usesCluster: () => true,
 });
 export default sweep;

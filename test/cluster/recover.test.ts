@@ -383,6 +383,7 @@ describe('outages and half-applied plans', () => {
       const res = await send();
       expect(res.status).toBe(503);
       expect(res.headers.get('content-type')).toMatch(/problem\+json/);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
       const d = await a.apps.readNamespacedDeployment({ name: 'outage', namespace: ns });
       expect(d.spec?.template.spec?.containers[0]?.resources?.limits?.['memory']).toBe('128Mi');
       expect(d.metadata?.annotations?.[STATE_ANNOTATION]).toBeUndefined();

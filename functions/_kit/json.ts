@@ -1,0 +1,44 @@
+/**
+ * _kit/json — JSON for values that came from outside: a nesting bound, so a hostile document
+ * (thousands of levels deep, parsed fine by V8) cannot overflow the stack of whatever writes it
+ * back out (the logger, a reply, a webhook).
+ */
+
+/** Deeper than any Kubernetes object or CloudEvent Reflex handles. */
+export const MAX_DEPTH = 64;
+const CUT = '[nested too deeply]';
+
+/** A copy of `value` whose containers deeper than `maxDepth` are replaced by a marker. */
+export function bounded(value: unknown, maxDepth = MAX_DEPTH): unknown {
+  const copy = (v: unknown, depth: number): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    if (depth >= maxDepth) return CUT;
+    if (Array.isArray(v)) return v.map((x) => copy(x, depth + 1));
+    if (v instanceof Error) return { name: v.name, message: v.message };
+    if (Buffer.isBuffer(v)) return { base64: v.toString('base64') };
+    if (v instanceof Date) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = copy(x, depth + 1);
+    return out;
+  };
+  return copy(value, 0);
+}
+
+/** How deep `value` nests, counting no further than `limit` (cheap: it stops there). */
+export function depthOf(value: unknown, limit = MAX_DEPTH + 1): number {
+  const walk = (v: unknown, depth: number): number => {
+    if (v === null || typeof v !== 'object' || depth >= limit) return depth;
+    let max = depth + 1;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) {
+      max = Math.max(max, walk(x, depth + 1));
+      if (max >= limit) return limit;
+    }
+    return max;
+  };
+  return walk(value, 0);
+}
+
+/** JSON.stringify that cannot overflow the stack: containers past the bound become a marker. */
+export function stringify(value: unknown, maxDepth = MAX_DEPTH): string {
+  return JSON.stringify(depthOf(value, maxDepth + 1) > maxDepth ? bounded(value, maxDepth) : value) ?? 'null';
+}
