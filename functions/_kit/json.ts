@@ -4,22 +4,22 @@
  * back out (the logger, a reply, a webhook).
  */
 
-/** Deeper than any Kubernetes object or CloudEvent Reflex handles. */
+/** Kubernetes objects are rarely more than 15 levels deep; 64 keeps every real one whole. */
 export const MAX_DEPTH = 64;
-const CUT = '[nested too deeply]';
+/** What stands in for a value nested deeper than the bound: says what was cut, and why. */
+export const DEPTH_CUT = `…(cut: nested deeper than ${MAX_DEPTH} levels)`;
 
 /** A copy of `value` whose containers deeper than `maxDepth` are replaced by a marker. */
 export function bounded(value: unknown, maxDepth = MAX_DEPTH): unknown {
   const copy = (v: unknown, depth: number): unknown => {
     if (v === null || typeof v !== 'object') return v;
-    if (depth >= maxDepth) return CUT;
+    if (depth >= maxDepth) return DEPTH_CUT;
     if (Array.isArray(v)) return v.map((x) => copy(x, depth + 1));
     if (v instanceof Error) return { name: v.name, message: v.message };
     if (Buffer.isBuffer(v)) return { base64: v.toString('base64') };
     if (v instanceof Date) return v;
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = copy(x, depth + 1);
-    return out;
+    // fromEntries defines own properties: a "__proto__" key from JSON stays a plain key.
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copy(x, depth + 1)]));
   };
   return copy(value, 0);
 }

@@ -4,7 +4,7 @@
  * contract of docs/architecture.md §6, health, metrics, logs and graceful shutdown.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -271,6 +271,17 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   // Requests Node itself cannot parse (bad framing, oversized headers) get the same problem+json
   // as everything else, not Node's bare text answer.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
+  // An Expect other than 100-continue: Node would answer a bare 417; the same problem+json instead.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const body = problemBody(
+      417,
+      'Expectation failed',
+      `Expect: ${String(req.headers['expect']).slice(0, 100)} is not supported; only 100-continue`,
+    );
+    res
+      .writeHead(417, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), connection: 'close' })
+      .end(body);
+  });
   const port = (server.address() as AddressInfo).port;
   log.info('listening', { port, host: runtime.host, accepts: definition.accepts.map((a) => a.type), auth: runtime.auth.mode });
 

@@ -2,7 +2,7 @@
  * _signals/findings — pure: any object the bridge delivers (an Event of either API, a Pod, a
  * Deployment, a Node) -> the problems it shows, or a skip with the reason.
  */
-import type { Finding } from './model.js';
+import { refFault, type Finding } from './model.js';
 import { containerOf, occurrenceOf, type KubeEvent } from './occurrence.js';
 import { classifyOccurrence, type Rules } from './rules.js';
 import { deploymentFindings, nodeFindings, podFindings, type Deployment, type Node, type Pod } from './state.js';
@@ -42,5 +42,8 @@ export function findingsOf(kind: KnownKind, object: Record<string, unknown>, rul
         ? deploymentFindings(object as unknown as Deployment, now, object)
         : nodeFindings(object as unknown as Node, now, object);
   if (findings.length === 0) return { kind: 'skip', reason: `${String(object['kind'])} shows no problem` };
+  // The object's own name: as for an Event's involved object, one no API server stores is no evidence.
+  const fault = refFault(findings[0]!.involved);
+  if (fault) return { kind: 'skip', reason: fault };
   return { kind: 'findings', findings, repeatAfterSeconds: STATE_REPEAT_AFTER_SECONDS };
 }

@@ -5,6 +5,7 @@
  * @see https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/
  */
 import type { EvidenceApi, Involved } from '../_contracts/events.js';
+import { countOf, timeOf } from './model.js';
 
 interface Meta {
   name?: string;
@@ -75,22 +76,13 @@ export interface Occurrence {
   readonly lastSeen: Date;
 }
 
+/** The first usable time (see timeOf: out-of-range times count as missing). */
 function date(...candidates: (string | null | undefined)[]): Date | undefined {
   for (const c of candidates) {
-    if (c) {
-      const d = new Date(c);
-      if (!Number.isNaN(d.getTime())) return d;
-    }
+    const d = timeOf(c);
+    if (d) return d;
   }
   return undefined;
-}
-
-/**
- * Occurrence count: core/v1 `count`, or `series.count` (the events.k8s.io recorder, and core/v1
- * Events written by it), whichever is larger; at least 1.
- */
-function countOf(...candidates: (number | null | undefined)[]): number {
-  return Math.max(1, ...candidates.filter((c): c is number => typeof c === 'number' && Number.isFinite(c)));
 }
 
 export function occurrenceOf(event: KubeEvent, now: Date): Occurrence {

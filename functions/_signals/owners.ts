@@ -4,6 +4,7 @@
  * reachable, else through the controllers' naming patterns.
  */
 import type { Involved, Target } from '../_contracts/events.js';
+import { refFault } from './model.js';
 
 export interface OwnerReference {
   readonly apiVersion: string;
@@ -50,7 +51,11 @@ export function targetByName(r: Involved): Target {
   return self(r);
 }
 
-const controllerOf = (owners: readonly OwnerReference[]): OwnerReference | undefined => owners.find((o) => o.controller) ?? owners[0];
+/** The controlling owner; one naming no possible object (the API server checks little there) is no owner. */
+const controllerOf = (owners: readonly OwnerReference[]): OwnerReference | undefined => {
+  const owner = owners.find((o) => o.controller) ?? owners[0];
+  return owner && !refFault(owner) ? owner : undefined;
+};
 
 /**
  * Follows controller ownerReferences up to a workload (at most two hops: Pod -> ReplicaSet ->

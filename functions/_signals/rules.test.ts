@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
+import { ConfigError } from '../_kit/errors.js';
 import { defaultRulesPath } from './config.js';
 import { findingsOf } from './findings.js';
+import { MAX_MESSAGE } from './model.js';
 import { occurrenceOf, type CoreEvent, type EventsEvent } from './occurrence.js';
 import { classifyOccurrence, loadRules, parseRules } from './rules.js';
 
@@ -236,5 +238,73 @@ describe('rules files', () => {
     ['rules:\n  - {name: a, when: {reason: X}, class: crashloop, severty: high}', /must NOT have additional properties \(severty\)/],
   ])('%s is refused with %s', (text, message) => {
     expect(() => parseRules(text, 'test.yaml')).toThrow(message);
+  });
+});
+
+describe('operator-written message patterns (issue 15)', () => {
+  const catastrophic = parseRules(
+    "rules:\n  - {name: nested-plus, when: {reason: Evicted, message: '(a+)+$'}, class: evicted, severity: info}",
+    'test.yaml',
+  );
+  const timed = (message: string): { ms: number; got: string } => {
+    const e = core({ reason: 'Evicted', message });
+    const started = performance.now();
+    const m = classifyOccurrence(occurrenceOf(e, NOW), catastrophic, e as unknown as Record<string, unknown>);
+    return { ms: performance.now() - started, got: m.kind === 'finding' ? m.finding.class : m.reason };
+  };
+
+  it.each([
+    ['28 characters that make a backtracking engine take seconds', 'a'.repeat(28) + '!'],
+    ['a 1 MB message', 'a'.repeat(1024 * 1024) + '!'],
+  ])('a catastrophic pattern on %s is matched in linear time', (_what, message) => {
+    timed('warm-up');
+    const { ms, got } = timed(message);
+    expect(got).toMatch(/no rule matches/);
+    expect(ms).toBeLessThan(50);
+  });
+
+  it('matches what the signal carries: the message cut to MAX_MESSAGE', () => {
+    const tail = parseRules("rules:\n  - {name: tail, when: {reason: Evicted, message: 'needle'}, class: evicted}", 'test.yaml');
+    const at = (message: string): string => {
+      const e = core({ reason: 'Evicted', message });
+      const m = classifyOccurrence(occurrenceOf(e, NOW), tail, e as unknown as Record<string, unknown>);
+      return m.kind;
+    };
+    expect(at('x'.repeat(100) + 'needle')).toBe('finding');
+    expect(at('x'.repeat(MAX_MESSAGE) + 'needle')).toBe('skip');
+  });
+
+  it.each([
+    ['(?i)^back-off restarting', 'BACK-OFF RESTARTING failed container', 'finding'],
+    ['^Back-off (?i:PULLING) image', 'Back-off pulling image "x"', 'finding'],
+    ['^Back-off (?i:PULLING) image', 'back-off pulling image "x"', 'skip'],
+    ['\\u0042ack-off', 'Back-off', 'finding'],
+    ['/var/lib', 'mount /var/lib failed', 'finding'],
+    // Escaped or in a class, these are characters, not lookarounds or backreferences.
+    ['^\\(?=x', '(=x', 'finding'],
+    ['^[(?<=]+x', '(?<=x', 'finding'],
+    ['^\\\\1', '\\1', 'finding'],
+  ])('%s on %j -> %s (inline flags and JavaScript escapes)', (pattern, message, expected) => {
+    const r = parseRules(
+      `rules:\n  - {name: p, when: {reason: BackOff, message: ${JSON.stringify(pattern)}}, class: crashloop}`,
+      'test.yaml',
+    );
+    const e = core({ reason: 'BackOff', message });
+    expect(classifyOccurrence(occurrenceOf(e, NOW), r, e as unknown as Record<string, unknown>).kind).toBe(expected);
+  });
+
+  it.each([
+    ['(a)\\1', /backreference/],
+    ['(?<w>a)\\k<w>', /backreference/],
+    ['^(?=Back)', /lookahead/],
+    ['^(?!Back)', /lookahead/],
+    ['(?<=Back)-off', /lookbehind/],
+    ['(?<!Back)-off', /lookbehind/],
+  ])('%s is refused at load, naming the rule and the pattern', (pattern, why) => {
+    const text = `rules:\n  - {name: ok, when: {reason: X}, class: crashloop}\n  - {name: clever-rule, when: {reason: BackOff, message: ${JSON.stringify(pattern)}}, class: crashloop}`;
+    expect(() => parseRules(text, 'test.yaml')).toThrow(ConfigError);
+    expect(() => parseRules(text, 'test.yaml')).toThrow(/test\.yaml.*\/rules\/1\/when\/message.*clever-rule/);
+    expect(() => parseRules(text, 'test.yaml')).toThrow(why);
+    expect(() => parseRules(text, 'test.yaml')).toThrow(pattern);
   });
 });

@@ -2,10 +2,11 @@
  * _signals/rules — the classification rules file: parsed and validated once at start-up, then a
  * pure matcher from an Occurrence to a Finding or a skip with its reason.
  */
+import { RE2JS } from 're2js';
 import { ConfigError } from '../_kit/errors.js';
 import { loadConfigFile, parseConfigText } from '../_kit/config-file.js';
 import { REFLEX_CONTROLLER_PREFIX, type Severity, type SignalClass } from '../_contracts/events.js';
-import { truncate, type Finding } from './model.js';
+import { refFault, truncate, type Finding } from './model.js';
 import type { Occurrence } from './occurrence.js';
 
 export const RULES_SCHEMA = 'https://reflex.dev/schemas/config/classify-rules.json';
@@ -30,7 +31,8 @@ export interface Rule {
   readonly types: ReadonlySet<string> | undefined;
   readonly kinds: ReadonlySet<string> | undefined;
   readonly components: ReadonlySet<string> | undefined;
-  readonly message: RegExp | undefined;
+  /** Compiled with RE2: matching is linear in the message, whatever the operator wrote. */
+  readonly message: RE2JS | undefined;
   readonly class: SignalClass | 'ignore';
   readonly severity: Severity;
   readonly occurrences: number;
@@ -61,14 +63,7 @@ function compileRules(raw: RawRules, source: string): Rules {
   const rules = raw.rules.map((r, i): Rule => {
     if (names.has(r.name)) throw new ConfigError(source, `/rules/${i}/name: duplicate rule name ${r.name}`);
     names.add(r.name);
-    let message: RegExp | undefined;
-    if (r.when.message !== undefined) {
-      try {
-        message = new RegExp(r.when.message);
-      } catch (err) {
-        throw new ConfigError(source, `/rules/${i}/when/message: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    const message = r.when.message === undefined ? undefined : compilePattern(r.when.message, r.name, `/rules/${i}/when/message`, source);
     return {
       name: r.name,
       reasons: set(r.when.reason)!,
@@ -86,16 +81,51 @@ function compileRules(raw: RawRules, source: string): Rules {
   return { source, rules };
 }
 
+/**
+ * What RE2 refuses because it cannot be matched in linear time, named so the fix is obvious.
+ * The pattern is read as tokens (an escape, a character class, one character), so an escaped
+ * `\(?=` or a class `[(?=]` is not taken for a lookahead.
+ */
+function unsupported(pattern: string): string | undefined {
+  const tokens = pattern.match(/\\[\s\S]|\[\^?\]?(?:\\[\s\S]|[^\]\\])*\]|[\s\S]/g) ?? [];
+  if (tokens.some((t, i) => /^\\[1-9]$/.test(t) || (t === '\\k' && tokens[i + 1] === '<'))) return 'a backreference';
+  const bare = tokens.map((t) => (t.length > 1 ? '_' : t)).join('');
+  if (/\(\?[=!]/.test(bare)) return 'a lookahead';
+  if (/\(\?<[=!]/.test(bare)) return 'a lookbehind';
+  return undefined;
+}
+
+/**
+ * An operator's pattern, in JavaScript syntax, compiled for RE2 (re2js): linear-time matching, so
+ * no pattern can make a message stall classify. Inline flags work as RE2 reads them: `(?i)` for
+ * the whole pattern, `(?i:…)` for a part (also `s`, `m`). What RE2 cannot run (backreferences,
+ * lookaround) or cannot parse stops start-up, naming the rule and the pattern.
+ */
+function compilePattern(pattern: string, rule: string, where: string, source: string): RE2JS {
+  const refuse = (why: string): never => {
+    throw new ConfigError(source, `${where}: rule ${rule}: message pattern \`${pattern}\` ${why}`);
+  };
+  const feature = unsupported(pattern);
+  if (feature)
+    refuse(`uses ${feature}, which linear-time matching (RE2) does not support; rewrite it without backreferences or lookaround`);
+  try {
+    // translateRegExp maps JavaScript-only syntax (\uXXXX, \cX, (?<name>…), [^]) to RE2's.
+    return RE2JS.compile(RE2JS.translateRegExp(pattern));
+  } catch (err) {
+    return refuse(`is not a valid RE2 pattern: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 export type Match =
   { readonly kind: 'finding'; readonly finding: Finding; readonly rule: Rule } | { readonly kind: 'skip'; readonly reason: string };
 
-function matches(rule: Rule, o: Occurrence): boolean {
+function matches(rule: Rule, o: Occurrence, message: string): boolean {
   return (
     rule.reasons.has(o.reason) &&
     (!rule.types || rule.types.has(o.type)) &&
     (!rule.kinds || rule.kinds.has(o.involved.kind)) &&
     (!rule.components || rule.components.has(o.component)) &&
-    (!rule.message || rule.message.test(o.message))
+    (!rule.message || rule.message.test(message))
   );
 }
 
@@ -114,7 +144,12 @@ export function occurrencesWithin(o: Occurrence, withinSeconds: number | undefin
 export function classifyOccurrence(o: Occurrence, rules: Rules, eventObject: Record<string, unknown>, container?: string): Match {
   if (o.component.startsWith(REFLEX_CONTROLLER_PREFIX)) return { kind: 'skip', reason: `written by Reflex itself (${o.component})` };
   if (!o.involved.kind || !o.involved.name) return { kind: 'skip', reason: 'the Event names no involved object' };
-  const rule = rules.rules.find((r) => matches(r, o));
+  const fault = refFault(o.involved);
+  if (fault) return { kind: 'skip', reason: `the Event's involved object: ${fault}` };
+  // Patterns see what the signal will carry (the first MAX_MESSAGE characters), so any match can
+  // be reproduced from the signal's own message, and each rule's cost is bounded per Event.
+  const message = truncate(o.message);
+  const rule = rules.rules.find((r) => matches(r, o, message));
   if (!rule)
     return { kind: 'skip', reason: `no rule matches reason ${o.reason || '(none)'} (${o.type || 'no type'}) on ${o.involved.kind}` };
   if (rule.class === 'ignore') return { kind: 'skip', reason: `rule ${rule.name} ignores it` };
@@ -130,7 +165,7 @@ export function classifyOccurrence(o: Occurrence, rules: Rules, eventObject: Rec
       class: rule.class,
       severity: rule.severity,
       reason: o.reason,
-      message: truncate(o.message),
+      message,
       rule: rule.name,
       involved: o.involved,
       ...(container ? { container } : {}),

@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import type { ReplySpec } from '../_kit/reply.js';
 import { SIGNAL_SCHEMA, signalType, type SignalData, type Target } from '../_contracts/events.js';
-import { type Finding } from './model.js';
+import { bounded as boundDepth } from '../_kit/json.js';
+import { countOf, MAX_MESSAGE, reasonOf, truncate, type Finding } from './model.js';
 
 /** Evidence beyond this size is dropped (the summary fields stay): signals must stay small. */
 const MAX_EVIDENCE_BYTES = 32 * 1024;
@@ -14,7 +15,10 @@ export function problemKey(f: Pick<Finding, 'class'>, t: Target): string {
   return hash(f.class, t.kind, t.namespace, t.name);
 }
 
-/** managedFields is noise; a huge message or note is cut like the signal's own message. */
+/**
+ * managedFields is noise; a huge message or note is cut like the signal's own message; what is
+ * nested deeper than MAX_DEPTH is cut (so measuring and sending it cannot overflow the stack).
+ */
 export function trimEvidence(object: Record<string, unknown>, maxText: number): Record<string, unknown> | undefined {
   const { metadata, ...rest } = object as { metadata?: Record<string, unknown> };
   const trimmed: Record<string, unknown> = { ...rest };
@@ -24,9 +28,10 @@ export function trimEvidence(object: Record<string, unknown>, maxText: number): 
   }
   for (const k of ['message', 'note']) {
     const v = trimmed[k];
-    if (typeof v === 'string' && v.length > maxText) trimmed[k] = v.slice(0, maxText - 1) + '…';
+    if (typeof v === 'string') trimmed[k] = truncate(v, maxText);
   }
-  return JSON.stringify(trimmed).length <= MAX_EVIDENCE_BYTES ? trimmed : undefined;
+  const bounded = boundDepth(trimmed) as Record<string, unknown>;
+  return JSON.stringify(bounded).length <= MAX_EVIDENCE_BYTES ? bounded : undefined;
 }
 
 /**
@@ -40,17 +45,20 @@ export function signalReply(
   detectedBy: SignalData['detectedBy'],
 ): ReplySpec & { id: string; data: SignalData; subject: string } {
   const key = problemKey(f, target);
-  const object = f.evidence.object ? trimEvidence(f.evidence.object, 4096) : undefined;
+  const object = f.evidence.object ? trimEvidence(f.evidence.object, MAX_MESSAGE) : undefined;
+  // The bounds of dev.reflex.signal.json hold whoever built the finding: consumers refuse (400) a
+  // signal that breaks them. (Times are made valid where they are read: model.ts timeOf.)
+  const reason = reasonOf(f.reason, f.class);
   const data: SignalData = {
     class: f.class,
     severity: f.severity,
-    reason: f.reason,
-    message: f.message,
+    reason,
+    message: truncate(f.message),
     ...(f.rule ? { rule: f.rule } : {}),
     target,
     involved: f.involved,
     ...(f.container ? { container: f.container } : {}),
-    occurrences: f.occurrences,
+    occurrences: countOf(f.occurrences),
     firstSeen: f.firstSeen.toISOString(),
     lastSeen: f.lastSeen.toISOString(),
     detectedBy,
@@ -69,7 +77,7 @@ export function signalReply(
       targetkind: target.kind,
       targetns: target.namespace,
       targetname: target.name,
-      reason: f.reason,
+      reason,
     },
   };
 }

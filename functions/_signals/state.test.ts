@@ -180,6 +180,19 @@ describe('targets', () => {
     });
   });
 
+  it('an ownerReference naming no possible object is not followed (issue 15): the last real object is the target', async () => {
+    const p = port({
+      'Pod/web-abc-12345': [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-abc', controller: true }],
+      'ReplicaSet/web-abc': [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'x'.repeat(100_000), controller: true }],
+      'Pod/lone-1': [{ apiVersion: 'v1', kind: 'Thing; rm', name: 'lone', controller: true }],
+    });
+    expect(await resolveTarget({ kind: 'Pod', namespace: 'shop', name: 'web-abc-12345' }, p)).toMatchObject({
+      kind: 'ReplicaSet',
+      name: 'web-abc',
+    });
+    expect(await resolveTarget({ kind: 'Pod', namespace: 'shop', name: 'lone-1' }, p)).toMatchObject({ kind: 'Pod', name: 'lone-1' });
+  });
+
   it('a Job of a CronJob resolves to the CronJob; a gone Pod falls back to its name', async () => {
     const p = port({
       'Pod/report-28911-x': [{ apiVersion: 'batch/v1', kind: 'Job', name: 'report-28911', controller: true }],

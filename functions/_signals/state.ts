@@ -4,7 +4,7 @@
  * rollout only as the Deployment condition Progressing=False/ProgressDeadlineExceeded.
  */
 import { type Involved } from '../_contracts/events.js';
-import { truncate, type Finding } from './model.js';
+import { countOf, reasonOf, timeOf, truncate, type Finding } from './model.js';
 
 interface Meta {
   name?: string;
@@ -64,10 +64,8 @@ const CRASHLOOP_RESTARTS = 3;
 const PRESSURE = new Set(['MemoryPressure', 'DiskPressure', 'PIDPressure']);
 const IMAGE_PULL = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
 
-const at = (s: string | undefined, fallback: Date): Date => {
-  const d = s ? new Date(s) : fallback;
-  return Number.isNaN(d.getTime()) ? fallback : d;
-};
+/** A time from the object's status; a missing or unusable one (see timeOf) is the fallback. */
+const at = (s: string | undefined, fallback: Date): Date => timeOf(s) ?? fallback;
 
 function ref(o: { apiVersion?: string; kind: string; metadata: Meta }, defaultApiVersion: string): Involved {
   return {
@@ -101,7 +99,7 @@ function containerFindings(c: ContainerStatus, x: PodContext): Finding[] {
       class: 'oomkilled',
       reason: 'OOMKilled',
       message: truncate(`container ${c.name} was OOM-killed (exit code ${last.exitCode ?? 137}; ${restarts} restarts)`),
-      occurrences: Math.max(1, restarts),
+      occurrences: countOf(restarts),
       firstSeen: at(last.startedAt, when),
       lastSeen: when,
       // One finding per kill: the restart count moves on with the next one.
@@ -114,7 +112,7 @@ function containerFindings(c: ContainerStatus, x: PodContext): Finding[] {
       class: 'crashloop',
       reason: 'CrashLoopBackOff',
       message: truncate(waiting.message ?? `container ${c.name} is in CrashLoopBackOff after ${restarts} restarts`),
-      occurrences: restarts,
+      occurrences: countOf(restarts),
       firstSeen: at(x.pod.metadata.creationTimestamp, x.now),
       lastSeen: at(last?.finishedAt, x.now),
       occurrence: `${x.uid}/${c.name}/crash#${restarts}`,
@@ -208,7 +206,8 @@ export function nodeFindings(n: Node, now: Date, object: Record<string, unknown>
       out.push({
         class: 'nodenotready',
         severity: 'critical',
-        reason: c.reason ?? 'NodeNotReady',
+        // An empty reason (a kubelet or a hand-written status may leave it so) is no reason.
+        reason: reasonOf(c.reason, 'NodeNotReady'),
         message: truncate(c.message ?? `node ${involved.name} is not ready (${c.status})`),
         involved,
         occurrences: 1,
@@ -221,7 +220,7 @@ export function nodeFindings(n: Node, now: Date, object: Record<string, unknown>
       out.push({
         class: 'nodepressure',
         severity: 'warning',
-        reason: c.reason ?? c.type,
+        reason: reasonOf(c.reason, c.type),
         message: truncate(c.message ?? `node ${involved.name} has ${c.type}`),
         involved,
         occurrences: 1,

@@ -67,23 +67,69 @@ const PLURAL: Record<string, string> = {
 const whereOf = (t: { kind: string; namespace: string; name: string }): string =>
   t.namespace ? `${t.kind} ${t.namespace}/${t.name}` : `${t.kind} ${t.name}`;
 
+/**
+ * POSIX shell quoting: a word of plainly safe characters as it is, anything else in single
+ * quotes (a quote inside becomes '\''), so a pasted command runs with exactly this argument.
+ */
+export function shellQuote(value: string): string {
+  return /^[A-Za-z0-9._/:=@,+-]+$/.test(value) && !value.startsWith('-') ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What the API server accepts: DNS-1123 subdomains (object names), labels (namespaces, containers), kinds. */
+const VALID = {
+  name: (v: string) => v.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(v),
+  label: (v: string) => v.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v),
+  kind: (v: string) => /^[A-Za-z][A-Za-z0-9]*$/.test(v),
+} as const;
+
+/** A value from the cluster that a command names, and which syntax it must have. */
+type Check = readonly [what: string, value: string, valid: keyof typeof VALID];
+
+/**
+ * A copy-paste command. Values from the cluster are checked (a name the API server would refuse
+ * cannot be a real object, only an attempt at one) and `build` quotes them for POSIX shells
+ * anyway, so the message is safe on its own, whatever was validated upstream. A refused value
+ * gives a comment line in place of the command, which a shell ignores, and is not repeated.
+ */
+function command(checks: readonly Check[], build: () => string): string {
+  const bad = checks.find(([, value, valid]) => !VALID[valid](value));
+  return bad ? `# no command: the ${bad[0]} is not a valid Kubernetes name (see Where)` : build();
+}
+
+const q = shellQuote;
+const resourceOf = (kind: string): string => PLURAL[kind] ?? kind.toLowerCase();
+const targetChecks = (t: { kind: string; namespace: string; name: string }): Check[] => [
+  ['kind', t.kind, 'kind'],
+  [`${t.kind} name`, t.name, 'name'],
+  ...(t.namespace ? [['namespace', t.namespace, 'label'] as const] : []),
+];
+const nsFlag = (namespace: string): string => (namespace ? ` -n ${q(namespace)}` : '');
+
 /** The commands an on-call engineer types first. */
 function describeTarget(t: { kind: string; namespace: string; name: string }): string {
-  return `kubectl describe ${PLURAL[t.kind] ?? t.kind.toLowerCase()} ${t.name}${t.namespace ? ` -n ${t.namespace}` : ''}`;
+  return command(targetChecks(t), () => `kubectl describe ${q(resourceOf(t.kind))} ${q(t.name)}${nsFlag(t.namespace)}`);
 }
 
 export function kubectlHints(s: SignalData): string[] {
   const t = s.target;
-  const ns = t.namespace ? ` -n ${t.namespace}` : '';
+  const ns = nsFlag(t.namespace);
   const hints = [describeTarget(t)];
   const inv = s.involved;
   if (inv.kind === 'Pod' && inv.name !== t.name) {
-    hints.push(`kubectl get events${ns} --field-selector involvedObject.name=${inv.name}`);
-    if (s.class === 'crashloop' || s.class === 'oomkilled')
-      hints.push(`kubectl logs${ns} ${inv.name}${s.container ? ` -c ${s.container}` : ''} --previous`);
+    const pod: Check[] = [...targetChecks(t), ['Pod name', inv.name, 'name']];
+    hints.push(command(pod, () => `kubectl get events${ns} --field-selector ${q(`involvedObject.name=${inv.name}`)}`));
+    if (s.class === 'crashloop' || s.class === 'oomkilled') {
+      const c = s.container;
+      hints.push(
+        command(
+          c ? [...pod, ['container name', c, 'label']] : pod,
+          () => `kubectl logs${ns} ${q(inv.name)}${c ? ` -c ${q(c)}` : ''} --previous`,
+        ),
+      );
+    }
   }
   if (t.kind === 'Deployment' && (s.class === 'crashloop' || s.class === 'rolloutstalled'))
-    hints.push(`kubectl rollout history deployment ${t.name}${ns}`);
+    hints.push(command(targetChecks(t), () => `kubectl rollout history deployment ${q(t.name)}${ns}`));
   return hints;
 }
 
@@ -139,7 +185,6 @@ export function actionMessage(a: ActionData, heldSinceLast: number, at: string):
   const t = a.target;
   const where = whereOf(t);
   const more = heldSinceLast > 0 ? ` (${heldSinceLast} more since the last notice)` : '';
-  const ns = t.namespace ? ` -n ${t.namespace}` : '';
   return {
     title: `Reflex ${a.verb} ${where}: ${a.outcome}`,
     severity: OUTCOME_SEVERITY[a.outcome],
@@ -152,7 +197,10 @@ export function actionMessage(a: ActionData, heldSinceLast: number, at: string):
         : a.outcome === 'escalated'
           ? 'Nothing: a person must decide.'
           : 'Nothing was changed.',
-    kubectl: [describeTarget(t), `kubectl events${ns} --for ${PLURAL[t.kind] ?? t.kind.toLowerCase()}/${t.name}`],
+    kubectl: [
+      describeTarget(t),
+      command(targetChecks(t), () => `kubectl events${nsFlag(t.namespace)} --for ${q(`${resourceOf(t.kind)}/${t.name}`)}`),
+    ],
     key: `${a.signal.key}:${a.verb}:${a.outcome}`,
     heldSinceLast,
     target: t,

@@ -7,7 +7,7 @@ export type Delivery =
   | { readonly kind: 'sent'; readonly status: number }
   /** 5xx, 429, network error, timeout: the Broker should retry (Retry-After when the sink said). */
   | { readonly kind: 'transient'; readonly detail: string; readonly retryAfterSeconds?: number }
-  /** Any other 4xx: the payload or the credentials are wrong; retrying will not help. */
+  /** Any other 4xx, or a redirect: the payload, the credentials or the URL are wrong; retrying will not help. */
   | { readonly kind: 'permanent'; readonly status: number; readonly detail: string };
 
 function body(sink: Sink, m: Message): string {
@@ -41,9 +41,24 @@ export async function deliver(sink: Sink, message: Message, timeoutMs: number, n
     headers['x-reflex-signature'] = sign(sink.secret ?? '', ts, payload);
   }
   try {
-    const res = await fetch(sink.url, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+    // Never follow a redirect: fetch would POST the signed body, or PagerDuty's routing key, again
+    // to wherever the Location points. The configured URL must be the sink's own address.
+    const res = await fetch(sink.url, {
+      method: 'POST',
+      headers,
+      body: payload,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const text = (await res.text()).slice(0, 300);
     if (res.ok) return { kind: 'sent', status: res.status };
+    if (res.status >= 300 && res.status < 400)
+      // The Location is not shown: like the sink's URL, it may carry a token.
+      return {
+        kind: 'permanent',
+        status: res.status,
+        detail: `HTTP ${res.status}: redirect not followed; set the sink's URL to its final address`,
+      };
     if (res.status === 429 || res.status >= 500) {
       const after = retryAfter(res.headers.get('retry-after'), now().getTime());
       return { kind: 'transient', detail: `HTTP ${res.status}`, ...(after === undefined ? {} : { retryAfterSeconds: after }) };

@@ -5,6 +5,7 @@
  * @see https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
  */
 import { createHmac } from 'node:crypto';
+import { bounded as boundDepth } from '../_kit/json.js';
 import type { Message } from './decide.js';
 
 const EMOJI = { critical: ':rotating_light:', warning: ':warning:', info: ':information_source:' } as const;
@@ -111,7 +112,21 @@ export function pagerduty(m: Message, routingKey: string): Record<string, unknow
   };
 }
 
-/** The generic webhook body: the message and the signal as they are. */
+/** A signal's evidence beyond this size is left out of the webhook body (the rest of the data stays). */
+const MAX_WEBHOOK_DATA = 64 * 1024;
+
+/**
+ * The event's data for the webhook, bounded: cut at MAX_DEPTH (a sender's 100,000 nested arrays
+ * must not overflow the stack in JSON.stringify), and without the evidence object if still large.
+ */
+function boundedData(data: unknown): unknown {
+  const bounded = boundDepth(data);
+  if (JSON.stringify(bounded).length <= MAX_WEBHOOK_DATA) return bounded;
+  const { evidence, ...rest } = bounded as { evidence?: { api?: unknown } };
+  return evidence ? { ...rest, evidence: { api: evidence.api } } : bounded;
+}
+
+/** The generic webhook body: the message and the event's data, bounded. */
 export function webhook(m: Message): Record<string, unknown> {
   return {
     action: m.action ?? 'trigger',
@@ -123,7 +138,7 @@ export function webhook(m: Message): Record<string, unknown> {
     reflex: m.done,
     kubectl: m.kubectl,
     heldSinceLast: m.heldSinceLast,
-    data: m.data,
+    data: boundedData(m.data),
   };
 }
 

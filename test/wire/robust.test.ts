@@ -97,7 +97,7 @@ describe('bodies', () => {
     expect(res.status).toBe(202);
     const line = deadLogs.find((l) => l.includes('dead-lettered event'));
     expect(line).toBeDefined();
-    expect(line).toContain('[nested too deeply]');
+    expect(line).toContain('cut: nested deeper than 64 levels');
   });
 });
 
@@ -107,6 +107,13 @@ describe("what Node's HTTP parser refuses", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(answer).toMatch(/content-type: application\/problem\+json/i);
     expect(JSON.parse(answer.split('\r\n\r\n')[1]!)).toMatchObject({ status: 400, title: 'Bad request' });
+  });
+
+  it('an Expect header other than 100-continue: 417 problem+json', async () => {
+    const answer = await raw(server.url, 'POST / HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\ncontent-length: 0\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 417 /);
+    expect(answer).toMatch(/content-type: application\/problem\+json/i);
+    expect(JSON.parse(answer.split('\r\n\r\n')[1]!)).toMatchObject({ status: 417 });
   });
 
   it('headers too large: 431 problem+json', async () => {
