@@ -26,15 +26,27 @@ export class CesqlError extends Error {
   }
 }
 
-/** The line and column of `offset` in `source`: expressions written as YAML block scalars span lines. */
-export function positionOf(source: string, offset: number): SourcePosition {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < source.length; i++) {
-    if (source[i] === '\n') {
-      line++;
-      lineStart = i + 1;
+/**
+ * Line and column for every offset of `source`, from one scan of it: the parser gives each node
+ * its position once, so an error raised while evaluating never reads the source again.
+ */
+export function positions(source: string): (offset: number) => SourcePosition {
+  const starts = [0];
+  for (let i = source.indexOf('\n'); i !== -1; i = source.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    // The last line starting at or before `offset`.
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
     }
-  }
-  return { offset, line, column: offset - lineStart + 1 };
+    return { offset, line: lo + 1, column: offset - starts[lo]! + 1 };
+  };
+}
+
+/** The line and column of `offset` in `source`, reading only what comes before it. */
+export function positionOf(source: string, offset: number): SourcePosition {
+  return positions(source.slice(0, offset))(offset);
 }

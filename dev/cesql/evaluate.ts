@@ -10,13 +10,20 @@
  *   goes on with it (§3.7: "raise a CastError and the cast result is false"), so `NOT 10` is true
  *   with a cast error.
  * - AND and OR short-circuit (§3.6): `false AND x` never evaluates x, so x's errors never arise.
+ *
+ * What it costs is bounded (limits.ts), whatever the event: a function's string result longer than
+ * maxStringLength is a functionEvaluation error (CONCAT refuses before joining), and one
+ * evaluation does at most maxEvaluationSteps steps of work (one per node, one per character read
+ * or written by a function, a cast, a string comparison or a LIKE); past it, evaluation stops,
+ * false with a generic error. Errors carry positions computed at parse: none reads the source.
  * @see https://github.com/cloudevents/spec/blob/main/cesql/spec.md#3-language-semantics
  */
-import { CesqlError, positionOf, type CesqlErrorKind } from './errors.js';
+import { CesqlError, type CesqlErrorKind } from './errors.js';
 import type { FunctionResolver, ParameterType } from './functions.js';
-import { likeMatcher } from './like.js';
+import { likeMatcher, type LikeMatcher } from './like.js';
+import { LIMITS, tooLong } from './limits.js';
 import type { BinaryOperator, Node } from './parser.js';
-import { cast, fromAttribute, isInt32, typeOf, ZERO, type CesqlType, type CesqlValue } from './values.js';
+import { cast, describeValue, fromAttribute, isInt32, typeOf, ZERO, type CesqlType, type CesqlValue } from './values.js';
 
 /** A CloudEvent's attributes, flat: context attributes and extensions, as in the JSON format without data. */
 export type EventAttributes = Readonly<Record<string, unknown>>;
@@ -32,29 +39,56 @@ const REQUIRED = new Set(['specversion', 'id', 'source', 'type']);
 /** `data` is the event's payload, not an attribute: CESQL does not see it (§1), even when a caller passes it. */
 const PAYLOAD = 'data';
 
-const likeMatchers = new WeakMap<Node, (text: string) => boolean>();
+const likeMatchers = new WeakMap<Node, LikeMatcher>();
 
 interface Context {
   readonly event: EventAttributes;
-  readonly source: string;
   readonly resolve: FunctionResolver;
   readonly errors: CesqlError[];
+  /** Steps of work done so far (see spend). */
+  steps: number;
 }
 
-export function evaluate(tree: Node, event: EventAttributes, source: string, resolve: FunctionResolver): Evaluation {
-  const ctx: Context = { event, source, resolve, errors: [] };
-  const value = evaluateNode(tree, ctx);
-  return { value, errors: ctx.errors };
+/** Thrown by spend when the budget is gone, caught by evaluate: the one way an evaluation stops early. */
+class OutOfSteps {
+  constructor(readonly node: Node) {}
 }
+
+export function evaluate(tree: Node, event: EventAttributes, resolve: FunctionResolver): Evaluation {
+  const ctx: Context = { event, resolve, errors: [], steps: 0 };
+  try {
+    return { value: evaluateNode(tree, ctx), errors: ctx.errors };
+  } catch (err) {
+    if (!(err instanceof OutOfSteps)) throw err;
+    // What the expression would have given is unknown: false, with an error, so no filter passes.
+    report(
+      ctx,
+      err.node,
+      'generic',
+      `evaluation stopped after ${LIMITS.maxEvaluationSteps} steps of work (the limit maxEvaluationSteps): too much done with too long strings`,
+    );
+    return { value: false, errors: ctx.errors };
+  }
+}
+
+/** Counts `n` steps of work for `node`; past LIMITS.maxEvaluationSteps the evaluation stops. */
+function spend(ctx: Context, n: number, node: Node): void {
+  ctx.steps += n;
+  if (ctx.steps > LIMITS.maxEvaluationSteps) throw new OutOfSteps(node);
+}
+
+/** The steps it takes to read a value: its length for a String. */
+const size = (v: CesqlValue): number => (typeof v === 'string' ? v.length : 1);
 
 function evaluateNode(node: Node, ctx: Context): CesqlValue {
+  spend(ctx, 1, node);
   switch (node.kind) {
     case 'literal':
       return node.value;
     case 'attribute':
       return read(node, ctx);
     case 'exists':
-      return REQUIRED.has(node.name) || attribute(ctx.event, node.name) !== undefined;
+      return REQUIRED.has(node.name) || present(ctx.event, node.name);
     case 'not':
     case 'negate':
       return prefix(node, ctx);
@@ -70,7 +104,7 @@ function evaluateNode(node: Node, ctx: Context): CesqlValue {
 }
 
 function read(node: Node & { kind: 'attribute' }, ctx: Context): CesqlValue {
-  const value = attribute(ctx.event, node.name);
+  const value = attribute(ctx, node);
   if (value !== undefined) return value;
   // §3.2: the type of a bare attribute cannot be known, so its zero is Boolean's.
   report(ctx, node, 'missingAttribute', `missing attribute '${node.name}'`);
@@ -91,13 +125,25 @@ function like(node: Node & { kind: 'like' }, ctx: Context): boolean {
   if (v === undefined) return false;
   let match = likeMatchers.get(node);
   if (!match) likeMatchers.set(node, (match = likeMatcher(node.pattern)));
-  return match(to('String', v, node, ctx)) !== node.negated;
+  // The matcher stops one step past what is left, so that spend then stops the evaluation.
+  const { matched, steps } = match(to('String', v, node, ctx), LIMITS.maxEvaluationSteps - ctx.steps + 1);
+  spend(ctx, steps, node);
+  return matched !== node.negated;
 }
 
-/** The attribute's value as CESQL sees it; undefined when absent. Own properties only: `constructor` is no attribute. */
-function attribute(event: EventAttributes, name: string): CesqlValue | undefined {
-  if (name === PAYLOAD || !Object.hasOwn(event, name)) return undefined;
-  return fromAttribute(event[name]);
+/** Own properties only: `constructor` is no attribute; null is absent. */
+function present(event: EventAttributes, name: string): boolean {
+  return name !== PAYLOAD && Object.hasOwn(event, name) && event[name] !== undefined && event[name] !== null;
+}
+
+/** The attribute's value as CESQL sees it; undefined when absent. */
+function attribute(ctx: Context, node: Node & { name: string }): CesqlValue | undefined {
+  if (!present(ctx.event, node.name)) return undefined;
+  const raw = ctx.event[node.name];
+  const value = fromAttribute(raw);
+  // An object is turned into its JSON at each read: that is work, as long as the text.
+  if (typeof raw === 'object' && value !== undefined) spend(ctx, size(value), node);
+  return value;
 }
 
 /** One operand's value, or undefined when it brought an error (the caller then returns its zero). */
@@ -127,7 +173,7 @@ function binary(node: Node & { kind: 'binary' }, ctx: Context): CesqlValue {
     case '!=':
     case '<>':
       // §3.7: `=` is ambiguous (defined for the three types); the right operand's type decides.
-      return (to(typeOf(r), l, node, ctx) === r) === (operator === '=');
+      return equal(to(typeOf(r), l, node, ctx), r, node, ctx) === (operator === '=');
     case '<':
       return to('Integer', l, node, ctx) < to('Integer', r, node, ctx);
     case '<=':
@@ -139,6 +185,12 @@ function binary(node: Node & { kind: 'binary' }, ctx: Context): CesqlValue {
     default:
       return arithmetic(operator, to('Integer', l, node, ctx), to('Integer', r, node, ctx), node, ctx);
   }
+}
+
+/** `===`, counting the characters two Strings may have to compare. */
+function equal(a: CesqlValue, b: CesqlValue, node: Node, ctx: Context): boolean {
+  if (typeof a === 'string' && typeof b === 'string') spend(ctx, Math.min(a.length, b.length), node);
+  return a === b;
 }
 
 function returnType(operator: BinaryOperator): CesqlType {
@@ -198,7 +250,7 @@ function inSet(node: Node & { kind: 'in' }, ctx: Context): boolean {
   for (const element of node.set) {
     const e = operand(element, ctx);
     if (e === undefined) return false;
-    if (to(target, e, element, ctx) === v) {
+    if (equal(to(target, e, element, ctx), v, element, ctx)) {
       found = true;
       break;
     }
@@ -225,6 +277,12 @@ function call(node: Node & { kind: 'call' }, ctx: Context): CesqlValue {
     const type: ParameterType = fn.parameters[i] ?? fn.variadic!;
     return type === 'Any' ? v : to(type, v, node.args[i]!, ctx);
   });
+  // A function reads its arguments: charged before it runs, so CONCAT of a huge attribute 500 times never starts.
+  spend(
+    ctx,
+    args.reduce<number>((n, a) => n + size(a), 0),
+    node,
+  );
   let out;
   try {
     out = fn.run(args);
@@ -236,8 +294,15 @@ function call(node: Node & { kind: 'call' }, ctx: Context): CesqlValue {
   if (error) report(ctx, node, error.kind, error.message);
   // §3.5.3: a function that gives no valid value of its return type yields that type's zero.
   if (!isOfType(value, fn.returns)) {
-    report(ctx, node, 'functionEvaluation', `${node.name} returned ${JSON.stringify(value)}, not a ${fn.returns}`);
+    report(ctx, node, 'functionEvaluation', `${node.name} returned ${describeValue(value)}, not a ${fn.returns}`);
     return zero;
+  }
+  if (typeof value === 'string') {
+    if (value.length > LIMITS.maxStringLength) {
+      report(ctx, node, 'functionEvaluation', tooLong(node.name, value.length));
+      return zero;
+    }
+    spend(ctx, value.length, node);
   }
   return typeof value === 'number' ? value | 0 : value;
 }
@@ -254,11 +319,13 @@ function to(target: 'Integer', v: CesqlValue, node: Node, ctx: Context): number;
 function to(target: 'String', v: CesqlValue, node: Node, ctx: Context): string;
 function to(target: CesqlType, v: CesqlValue, node: Node, ctx: Context): CesqlValue;
 function to(target: CesqlType, v: CesqlValue, node: Node, ctx: Context): CesqlValue {
+  // Parsing a String (as an Integer or a Boolean) reads it.
+  if (typeof v === 'string' && target !== 'String') spend(ctx, v.length, node);
   const c = cast(v, target, 'implicit');
   if (c.failure !== undefined) report(ctx, node, 'cast', c.failure);
   return c.value;
 }
 
 function report(ctx: Context, node: Node, kind: CesqlErrorKind, message: string): void {
-  ctx.errors.push(new CesqlError(kind, message, positionOf(ctx.source, node.at)));
+  ctx.errors.push(new CesqlError(kind, message, node.at));
 }

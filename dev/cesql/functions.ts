@@ -1,5 +1,6 @@
 /** dev/cesql/functions — the built-in functions of §3.5 (and the casting ones the TCK uses), and overload resolution. */
 import { CesqlError, type CesqlErrorKind } from './errors.js';
+import { LIMITS, tooLong } from './limits.js';
 import { cast, INT32_MAX, INT32_MIN, type CesqlType, type CesqlValue } from './values.js';
 
 /** A parameter's type; `Any` takes the argument as it is (the casting functions). */
@@ -69,23 +70,65 @@ export function functionResolver(functions: readonly CesqlFunction[]): FunctionR
   };
 }
 
-/** Characters, not UTF-16 units: the spec counts characters, and a split surrogate pair is no character. */
-const chars = (s: string): string[] => Array.from(s);
+/*
+ * The spec counts characters, not UTF-16 units: a surrogate pair is one character (a lone
+ * surrogate is one too, as Array.from has it). These walk the string instead of copying it into
+ * an array of characters, so that the work is one step per unit, which the evaluation budget counts.
+ */
 
-/** Unicode White_Space, as TRIM's definition says (String.prototype.trim also strips U+FEFF, which is not). */
-const EDGE_SPACE = /^\p{White_Space}+|\p{White_Space}+$/gu;
+/** Is a surrogate pair at `i`? */
+function pairAt(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  if (c < 0xd800 || c > 0xdbff) return false;
+  const d = s.charCodeAt(i + 1);
+  return d >= 0xdc00 && d <= 0xdfff;
+}
+
+/** The number of characters of `s`. */
+function length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i += pairAt(s, i) ? 2 : 1) n++;
+  return n;
+}
+
+/** The UTF-16 offset after the first `n` characters of `s`, starting from offset `from` (at most s.length). */
+function offsetAfter(s: string, n: number, from = 0): number {
+  let i = from;
+  for (let k = 0; k < n && i < s.length; k++) i += pairAt(s, i) ? 2 : 1;
+  return i;
+}
+
+/** Unicode White_Space, as TRIM's definition says (String.prototype.trim also strips U+FEFF, which is not); all in the BMP. */
+const WHITE_SPACE = /^\p{White_Space}$/u;
+
+/**
+ * Both ends stripped by a scan from each end: a regex such as /\p{White_Space}+$/g retries from
+ * every position and is quadratic on a long run of spaces before a last non-space.
+ */
+function trim(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && WHITE_SPACE.test(s[start]!)) start++;
+  while (end > start && WHITE_SPACE.test(s[end - 1]!)) end--;
+  return s.slice(start, end);
+}
+
+/** CONCAT and CONCAT_WS: the length is known before joining, so a result over the limit is never built. */
+function join(name: string, parts: readonly string[], separator: string): CesqlValue | FunctionOutcome {
+  const total = parts.reduce((n, p) => n + p.length, 0) + separator.length * Math.max(0, parts.length - 1);
+  return total > LIMITS.maxStringLength ? fail('', 'functionEvaluation', tooLong(name, total)) : parts.join(separator);
+}
 
 const fail = (value: CesqlValue, kind: CesqlErrorKind, message: string): FunctionOutcome => ({ value, error: { kind, message } });
 
 /** `x` from 1-based `pos` (negative: from the end), at most `len` characters; §3.5.1 SUBSTRING. */
 function substring(x: string, pos: number, len?: number): CesqlValue | FunctionOutcome {
-  const cs = chars(x);
-  if (pos > cs.length || pos < -cs.length)
-    return fail('', 'functionEvaluation', `SUBSTRING: pos ${pos} is outside a string of length ${cs.length}`);
+  const n = length(x);
+  if (pos > n || pos < -n) return fail('', 'functionEvaluation', `SUBSTRING: pos ${pos} is outside a string of length ${n}`);
   if (len !== undefined && len < 0) return fail('', 'functionEvaluation', `SUBSTRING: len ${len} is negative`);
   if (pos === 0) return '';
-  const begin = pos > 0 ? pos - 1 : cs.length + pos;
-  return cs.slice(begin, len === undefined ? undefined : begin + len).join('');
+  const begin = offsetAfter(x, pos > 0 ? pos - 1 : n + pos);
+  return x.slice(begin, len === undefined ? undefined : offsetAfter(x, len, begin));
 }
 
 const str = (v: CesqlValue | undefined): string => v as string;
@@ -93,18 +136,24 @@ const int = (v: CesqlValue | undefined): number => v as number;
 
 /** @see https://github.com/cloudevents/spec/blob/main/cesql/spec.md#351-built-in-string-manipulation */
 export const BUILT_INS: readonly CesqlFunction[] = [
-  { name: 'LENGTH', parameters: ['String'], returns: 'Integer', run: ([x]) => chars(str(x)).length },
-  { name: 'CONCAT', parameters: [], variadic: 'String', returns: 'String', run: (xs) => xs.join('') },
-  { name: 'CONCAT_WS', parameters: ['String'], variadic: 'String', returns: 'String', run: ([sep, ...xs]) => xs.join(str(sep)) },
+  { name: 'LENGTH', parameters: ['String'], returns: 'Integer', run: ([x]) => length(str(x)) },
+  { name: 'CONCAT', parameters: [], variadic: 'String', returns: 'String', run: (xs) => join('CONCAT', xs as string[], '') },
+  {
+    name: 'CONCAT_WS',
+    parameters: ['String'],
+    variadic: 'String',
+    returns: 'String',
+    run: ([sep, ...xs]) => join('CONCAT_WS', xs as string[], str(sep)),
+  },
   { name: 'LOWER', parameters: ['String'], returns: 'String', run: ([x]) => str(x).toLowerCase() },
   { name: 'UPPER', parameters: ['String'], returns: 'String', run: ([x]) => str(x).toUpperCase() },
-  { name: 'TRIM', parameters: ['String'], returns: 'String', run: ([x]) => str(x).replace(EDGE_SPACE, '') },
+  { name: 'TRIM', parameters: ['String'], returns: 'String', run: ([x]) => trim(str(x)) },
   {
     name: 'LEFT',
     parameters: ['String', 'Integer'],
     returns: 'String',
     run: ([x, y]) =>
-      int(y) < 0 ? fail(x!, 'functionEvaluation', `LEFT: y ${int(y)} is negative`) : chars(str(x)).slice(0, int(y)).join(''),
+      int(y) < 0 ? fail(x!, 'functionEvaluation', `LEFT: y ${int(y)} is negative`) : str(x).slice(0, offsetAfter(str(x), int(y))),
   },
   {
     name: 'RIGHT',
@@ -112,8 +161,8 @@ export const BUILT_INS: readonly CesqlFunction[] = [
     returns: 'String',
     run: ([x, y]) => {
       if (int(y) < 0) return fail(x!, 'functionEvaluation', `RIGHT: y ${int(y)} is negative`);
-      const cs = chars(str(x));
-      return cs.slice(Math.max(0, cs.length - int(y))).join('');
+      const s = str(x);
+      return s.slice(offsetAfter(s, Math.max(0, length(s) - int(y))));
     },
   },
   { name: 'SUBSTRING', parameters: ['String', 'Integer'], returns: 'String', run: ([x, pos]) => substring(str(x), int(pos)) },

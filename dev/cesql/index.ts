@@ -11,6 +11,7 @@ import { parse } from './parser.js';
 import type { CesqlValue } from './values.js';
 
 export { CesqlError, type CesqlErrorKind, type SourcePosition } from './errors.js';
+export { LIMITS, type Limits } from './limits.js';
 export type { CesqlFunction, FunctionOutcome, ParameterType } from './functions.js';
 export type { CesqlType, CesqlValue } from './values.js';
 export type { EventAttributes } from './evaluate.js';
@@ -28,13 +29,14 @@ export interface CompileOptions {
 
 /**
  * Parses `source`. Throws a CesqlError of kind `parse` (with the position and what was expected)
- * for an expression that does not parse, and of kind `generic` for a bad function definition.
- * Unknown functions are not refused here: the spec makes them a missingFunction error at evaluation.
+ * for an expression that does not parse or passes one of LIMITS (naming it), and of kind
+ * `generic` for a bad function definition. Unknown functions are not refused here: the spec makes
+ * them a missingFunction error at evaluation.
  */
 export function compile(source: string, options: CompileOptions = {}): Expression {
   const resolve = options.functions?.length ? functionResolver([...BUILT_INS, ...options.functions]) : builtIns;
   const tree = parse(source);
-  return Object.freeze({ source, evaluate: (event: EventAttributes) => evaluate(tree, event, source, resolve) });
+  return Object.freeze({ source, evaluate: (event: EventAttributes) => evaluate(tree, event, resolve) });
 }
 
 /**

@@ -3,25 +3,27 @@
  * (CESQLParser.g4). Precedence, tightest first: function calls and literals; the prefix operators
  * NOT and `-`; LIKE; IN; `*` `/` `%`; `+` `-`; comparisons; then AND, OR and XOR, which share one
  * level and group to the right, as in the spec's grammar and so in Knative (`a AND b OR c` is
- * `a AND (b OR c)`, not SQL's `(a AND b) OR c`).
+ * `a AND (b OR c)`, not SQL's `(a AND b) OR c`). The limits of limits.ts (source length, nodes,
+ * IN-set length, depth) are parse errors naming the limit, so no expression is costly to hold.
  * @see https://github.com/cloudevents/spec/blob/main/cesql/spec.md#2-language-syntax
  */
-import { CesqlError, positionOf } from './errors.js';
+import { CesqlError, positionOf, positions, type SourcePosition } from './errors.js';
 import { describeToken, tokenize, type Punct, type Token } from './lexer.js';
+import { LIMITS } from './limits.js';
 import { isInt32, type CesqlValue } from './values.js';
 
 export type BinaryOperator = '*' | '/' | '%' | '+' | '-' | '=' | '!=' | '<>' | '<' | '<=' | '>' | '>=' | 'AND' | 'OR' | 'XOR';
 
-/** A node of the tree; `at` is the source offset its errors point to (the operator, name or literal). */
+/** A node of the tree; `at` is where its errors point (the operator, name or literal), computed once at parse. */
 export type Node =
-  | { readonly kind: 'literal'; readonly value: CesqlValue; readonly at: number }
-  | { readonly kind: 'attribute'; readonly name: string; readonly at: number }
-  | { readonly kind: 'exists'; readonly name: string; readonly at: number }
-  | { readonly kind: 'not' | 'negate'; readonly operand: Node; readonly at: number }
-  | { readonly kind: 'binary'; readonly operator: BinaryOperator; readonly left: Node; readonly right: Node; readonly at: number }
-  | { readonly kind: 'like'; readonly operand: Node; readonly pattern: string; readonly negated: boolean; readonly at: number }
-  | { readonly kind: 'in'; readonly operand: Node; readonly set: readonly Node[]; readonly negated: boolean; readonly at: number }
-  | { readonly kind: 'call'; readonly name: string; readonly args: readonly Node[]; readonly at: number };
+  | { readonly kind: 'literal'; readonly value: CesqlValue; readonly at: SourcePosition }
+  | { readonly kind: 'attribute'; readonly name: string; readonly at: SourcePosition }
+  | { readonly kind: 'exists'; readonly name: string; readonly at: SourcePosition }
+  | { readonly kind: 'not' | 'negate'; readonly operand: Node; readonly at: SourcePosition }
+  | { readonly kind: 'binary'; readonly operator: BinaryOperator; readonly left: Node; readonly right: Node; readonly at: SourcePosition }
+  | { readonly kind: 'like'; readonly operand: Node; readonly pattern: string; readonly negated: boolean; readonly at: SourcePosition }
+  | { readonly kind: 'in'; readonly operand: Node; readonly set: readonly Node[]; readonly negated: boolean; readonly at: SourcePosition }
+  | { readonly kind: 'call'; readonly name: string; readonly args: readonly Node[]; readonly at: SourcePosition };
 
 /** Binding power of the infix operators; higher binds tighter. LIKE and IN bind tighter than all of them. */
 const INFIX: Readonly<Partial<Record<string, number>>> = {
@@ -49,13 +51,20 @@ const IN = 50;
  * Nesting deeper than this is refused: parsing and evaluation recurse once per level, and a
  * stack overflow must be a parse error, not a crash. Far beyond any hand-written filter.
  */
-const MAX_DEPTH = 1000;
+const MAX_DEPTH = LIMITS.maxDepth;
 
 /** Attribute names: letters and digits, per CloudEvents' naming convention (read in lower case, see `attribute`). */
 const ATTRIBUTE_NAME = /^[A-Za-z0-9]+$/;
 const FUNCTION_NAME = /^[A-Za-z][A-Za-z_]*$/;
 
 export function parse(source: string): Node {
+  // Checked before anything reads the source, so a huge one costs nothing.
+  if (source.length > LIMITS.maxSourceLength)
+    throw new CesqlError(
+      'parse',
+      `the expression is ${source.length} characters long, more than ${LIMITS.maxSourceLength} (the limit maxSourceLength)`,
+      positionOf(source, LIMITS.maxSourceLength),
+    );
   return new Parser(source).parseAll();
 }
 
@@ -89,18 +98,21 @@ function children(node: Node): readonly Node[] {
 
 class Parser {
   private readonly tokens: Token[];
+  private readonly position: (offset: number) => SourcePosition;
   private i = 0;
   private depth = 0;
+  private nodes = 0;
 
   constructor(private readonly source: string) {
     this.tokens = tokenize(source);
+    this.position = positions(source);
   }
 
   parseAll(): Node {
     const node = this.expression(0);
     // Chains such as `1 + 1 + ...` build depth without recursing here, yet evaluation recurses on it.
     const tooDeep = deeperThan(node, MAX_DEPTH);
-    if (tooDeep) throw new CesqlError('parse', `the expression nests deeper than ${MAX_DEPTH} levels`, positionOf(this.source, tooDeep.at));
+    if (tooDeep) throw new CesqlError('parse', `the expression nests deeper than ${MAX_DEPTH} levels (the limit maxDepth)`, tooDeep.at);
     const t = this.peek();
     if (t.type !== 'end') {
       const prev = this.tokens[this.i - 1];
@@ -129,7 +141,7 @@ class Parser {
       this.i++;
       // Left-associative operators take a tighter right operand; AND/OR/XOR take their own level (right-associative).
       const right = this.expression(power === LOGIC ? power : power + 1);
-      left = { kind: 'binary', operator: operator as BinaryOperator, left, right, at: t.start };
+      left = this.node({ kind: 'binary', operator: operator as BinaryOperator, left, right, at: this.at(t) });
     }
     this.depth--;
     return left;
@@ -154,7 +166,7 @@ class Parser {
           // §3.4.3: the pattern must be a string literal without casting, else a parse error.
           if (p.type !== 'string')
             throw this.error(p, `expected a string literal as the LIKE pattern, found ${describeToken(p, this.source)}`);
-          return { kind: 'like', operand, pattern: p.value, negated, at: op.start };
+          return this.node({ kind: 'like', operand, pattern: p.value, negated, at: this.at(op) });
         },
       };
     return {
@@ -163,9 +175,9 @@ class Parser {
         this.i += skip;
         const open = this.expect('(', 'to open the set after IN');
         // §2.3: a set has at least one element.
-        const set = this.list(open, 'IN (');
+        const set = this.list(open, 'IN (', LIMITS.maxInListLength);
         if (set.length === 0) throw this.error(this.tokens[this.i - 1]!, 'expected at least one element in the IN set, found ()');
-        return { kind: 'in', operand, set, negated, at: op.start };
+        return this.node({ kind: 'in', operand, set, negated, at: this.at(op) });
       },
     };
   }
@@ -190,7 +202,7 @@ class Parser {
     this.enter();
     const operand = this.unary();
     this.depth--;
-    return { kind, operand, at: t.start };
+    return this.node({ kind, operand, at: this.at(t) });
   }
 
   private primary(): Node {
@@ -199,9 +211,9 @@ class Parser {
       case 'integer':
         return this.integer(t.digits, t);
       case 'string':
-        return { kind: 'literal', value: t.value, at: t.start };
+        return this.node({ kind: 'literal', value: t.value, at: this.at(t) });
       case 'name':
-        return this.peekIs('(') ? this.call(t) : { kind: 'attribute', name: this.attribute(t), at: t.start };
+        return this.peekIs('(') ? this.call(t) : this.node({ kind: 'attribute', name: this.attribute(t), at: this.at(t) });
       case 'symbol':
         if (t.symbol === '(') {
           const inner = this.expression(0);
@@ -210,11 +222,12 @@ class Parser {
         }
         break;
       case 'keyword':
-        if (t.keyword === 'TRUE' || t.keyword === 'FALSE') return { kind: 'literal', value: t.keyword === 'TRUE', at: t.start };
+        if (t.keyword === 'TRUE' || t.keyword === 'FALSE')
+          return this.node({ kind: 'literal', value: t.keyword === 'TRUE', at: this.at(t) });
         if (t.keyword === 'EXISTS') {
           const n = this.next();
           if (n.type !== 'name') throw this.error(n, `expected an attribute name after EXISTS, found ${describeToken(n, this.source)}`);
-          return { kind: 'exists', name: this.attribute(n), at: t.start };
+          return this.node({ kind: 'exists', name: this.attribute(n), at: this.at(t) });
         }
         break;
       case 'end':
@@ -233,7 +246,7 @@ class Parser {
   private integer(text: string, t: Token): Node {
     const n = Number(text);
     if (!isInt32(n)) throw this.error(t, `integer literal ${text} is outside the 32-bit range [-2147483648, 2147483647]`);
-    return { kind: 'literal', value: n | 0, at: t.start };
+    return this.node({ kind: 'literal', value: n | 0, at: this.at(t) });
   }
 
   /**
@@ -251,11 +264,11 @@ class Parser {
     if (!FUNCTION_NAME.test(t.text)) throw this.error(t, `'${t.text}' is not a function name (a letter, then letters and '_')`);
     const open = this.next();
     const name = t.text.toUpperCase();
-    return { kind: 'call', name, args: this.list(open, `${name}(`), at: t.start };
+    return this.node({ kind: 'call', name, args: this.list(open, `${name}(`), at: this.at(t) });
   }
 
-  /** `expression (, expression)* )` after an opening parenthesis already consumed; possibly empty. */
-  private list(open: Token, what: string): Node[] {
+  /** `expression (, expression)* )` after an opening parenthesis already consumed; possibly empty; at most `max` items. */
+  private list(open: Token, what: string, max = Infinity): Node[] {
     const items: Node[] = [];
     if (this.peekIs(')')) {
       this.i++;
@@ -267,6 +280,8 @@ class Parser {
           this.peek(),
           `expected an expression or ')' to close ${what} at ${this.where(open)}, found the end of the expression`,
         );
+      if (items.length === max)
+        throw this.error(this.peek(), `the IN set at ${this.where(open)} has more than ${max} elements (the limit maxInListLength)`);
       items.push(this.expression(0));
       const t = this.next();
       if (t.type === 'symbol' && t.symbol === ')') return items;
@@ -276,7 +291,23 @@ class Parser {
   }
 
   private enter(): void {
-    if (++this.depth > MAX_DEPTH) throw this.error(this.peek(), `the expression nests deeper than ${MAX_DEPTH} levels`);
+    if (++this.depth > MAX_DEPTH)
+      throw this.error(this.peek(), `the expression nests deeper than ${MAX_DEPTH} levels (the limit maxDepth)`);
+  }
+
+  /** Every node is made here, so that the count is exact and the limit is met where it is passed. */
+  private node<N extends Node>(n: N): N {
+    if (++this.nodes > LIMITS.maxNodes)
+      throw new CesqlError(
+        'parse',
+        `the expression has more than ${LIMITS.maxNodes} literals, attributes, operators and calls (the limit maxNodes)`,
+        n.at,
+      );
+    return n;
+  }
+
+  private at(t: Token): SourcePosition {
+    return this.position(t.start);
   }
 
   private expect(symbol: Punct, why: string): Token {
@@ -303,11 +334,11 @@ class Parser {
   }
 
   private where(t: Token): string {
-    const p = positionOf(this.source, t.start);
+    const p = this.at(t);
     return `${p.line}:${p.column}`;
   }
 
   private error(t: Token, message: string): CesqlError {
-    return new CesqlError('parse', message, positionOf(this.source, t.start));
+    return new CesqlError('parse', message, this.at(t));
   }
 }

@@ -50,20 +50,33 @@ export function cast(v: CesqlValue, target: CesqlType, mode: 'implicit' | 'expli
   }
 }
 
+/** A String as an error message shows it: quoted, and cut short, since an attribute may be a megabyte long. */
+export function quote(s: string): string {
+  return s.length > 40 ? `${JSON.stringify(s.slice(0, 40))}… (${s.length} characters)` : JSON.stringify(s);
+}
+
+/** Any value (a user function may return anything) as an error message shows it; never throws (JSON.stringify can). */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return quote(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null) return String(v);
+  return `a ${typeof v}`;
+}
+
 /** Base 10, an optional sign, nothing else (no spaces, no fraction); out of the 32-bit range is an error. */
 function parseInteger(s: string): Cast {
-  if (!/^[+-]?[0-9]+$/.test(s)) return { value: 0, failure: `cannot cast ${JSON.stringify(s)} to Integer: not a base-10 integer` };
+  if (!/^[+-]?[0-9]+$/.test(s)) return { value: 0, failure: `cannot cast ${quote(s)} to Integer: not a base-10 integer` };
   const n = Number(s);
-  if (!isInt32(n)) return { value: 0, failure: `cannot cast ${JSON.stringify(s)} to Integer: outside the 32-bit range` };
+  if (!isInt32(n)) return { value: 0, failure: `cannot cast ${quote(s)} to Integer: outside the 32-bit range` };
   // `| 0` turns "-0" into 0.
   return { value: n | 0 };
 }
 
 function parseBoolean(s: string): Cast {
-  const lower = s.toLowerCase();
+  // Only 4 or 5 characters can be a Boolean: a long String is not lower-cased to find out.
+  const lower = s.length <= 5 ? s.toLowerCase() : '';
   if (lower === 'true') return { value: true };
   if (lower === 'false') return { value: false };
-  return { value: false, failure: `cannot cast ${JSON.stringify(s)} to Boolean: only "true" and "false" (in any case) are` };
+  return { value: false, failure: `cannot cast ${quote(s)} to Boolean: only "true" and "false" (in any case) are` };
 }
 
 /**
@@ -85,9 +98,19 @@ export function fromAttribute(raw: unknown): CesqlValue | undefined {
       return raw >= INT32_MIN && raw <= INT32_MAX ? Number(raw) : String(raw);
     default:
       if (raw === null) return undefined;
-      if (raw instanceof Date) return raw.toISOString();
-      if (raw instanceof Uint8Array) return Buffer.from(raw).toString('base64');
-      if (raw instanceof URL) return raw.href;
-      return typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+      return textOf(raw);
+  }
+}
+
+/** An object's (or a symbol's, a function's) canonical text; never throws, since evaluation must not. */
+function textOf(raw: unknown): string {
+  try {
+    if (raw instanceof Date) return Number.isNaN(raw.getTime()) ? 'Invalid Date' : raw.toISOString();
+    if (raw instanceof Uint8Array) return Buffer.from(raw).toString('base64');
+    if (raw instanceof URL) return raw.href;
+    return (typeof raw === 'object' ? JSON.stringify(raw) : undefined) ?? String(raw);
+  } catch {
+    // A cycle, a BigInt inside, a throwing toJSON or toString: the object is still present, as some text.
+    return Object.prototype.toString.call(raw);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * dev/mesh/delivery — one event to one destination the way Knative's dispatcher does it: binary
- * mode (or structured with `format: json`), `Prefer: reply`, a timeout per attempt, retries on
+ * mode (or structured with `format: json`), `Prefer: reply`, a timeout per attempt (the spec's, else
+ * DEFAULT_DELIVERY_TIMEOUT_MS: a subscriber that never answers is a failed attempt), retries on
  * 404, 408, 409, 429, 5xx and network errors with linear or exponential backoff, a 2xx body read
  * as the reply (a non-empty body that is not a CloudEvent is a failure, 502), and the dead-letter
  * message with `knativeerrordest`, `knativeerrorcode` and base64 `knativeerrordata`.
@@ -12,6 +13,14 @@ import { parseRequest, toBinaryResponse } from '../../functions/_kit/binding.js'
 import type { DeliverySpec } from './manifests.js';
 
 export type Event = CloudEvent<unknown>;
+
+/**
+ * The time an attempt gets when the delivery spec has no `timeout`: 30 s, what knative/broker.yaml
+ * declares. Knative's broker-filter sets none then (kncloudevents gives its HTTP client a timeout
+ * only for a spec's `timeout`) and the channel's fanout stops waiting after 15 minutes; a
+ * subscriber that never answers must not keep a delivery, its retries and its dead letter open.
+ */
+export const DEFAULT_DELIVERY_TIMEOUT_MS = 30_000;
 
 /** What one delivery came to, after every attempt. */
 export interface Delivered {
@@ -62,6 +71,8 @@ function headersOf(res: Response): IncomingHttpHeaders {
 
 export interface DeliverOptions {
   readonly spec: DeliverySpec;
+  /** Per attempt when `spec.timeout` is absent (or zero, which Knative reads as unset); default DEFAULT_DELIVERY_TIMEOUT_MS. */
+  readonly defaultTimeoutMs?: number;
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Called after each attempt, for the timeline and tests. */
@@ -72,14 +83,24 @@ const sleeper = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, 
 
 /** Sends `event` to `url` with the delivery's retries and timeout. Never throws. */
 export async function deliver(url: string, event: Event, options: DeliverOptions): Promise<Delivered> {
+  try {
+    return await withRetries(url, event, options);
+  } catch (err) {
+    // A spec loadMesh did not check (a bad duration from a programmatic caller) fails the delivery, not the caller.
+    const error = `cannot deliver: ${err instanceof Error ? err.message : String(err)}`;
+    return { ok: false, status: 500, attempts: 0, body: error, error };
+  }
+}
+
+async function withRetries(url: string, event: Event, options: DeliverOptions): Promise<Delivered> {
   const { spec } = options;
   const send = options.fetch ?? fetch;
   const sleep = options.sleep ?? sleeper;
-  const attempts = 1 + Math.max(0, spec.retry ?? 0);
-  const timeout = durationMs(spec.timeout);
+  const tries = 1 + Math.max(0, spec.retry ?? 0);
+  const timeout = durationMs(spec.timeout) || (options.defaultTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS);
   const message = toMessage(event, spec.format);
   let last: Delivered = { ok: false, status: 500, attempts: 0, body: '' };
-  for (let n = 1; n <= attempts; n++) {
+  for (let n = 1; n <= tries; n++) {
     if (n > 1) await sleep(backoffMs(spec, n - 1));
     last = await attempt(send, url, message, timeout, n);
     options.onAttempt?.(n, last.status);
@@ -92,7 +113,7 @@ async function attempt(
   send: typeof fetch,
   url: string,
   message: { headers: Record<string, string>; body: string | Buffer },
-  timeout: number | undefined,
+  timeout: number,
   n: number,
 ): Promise<Delivered> {
   let res: Response;
@@ -102,7 +123,7 @@ async function attempt(
       method: 'POST',
       headers: { ...message.headers, prefer: 'reply' },
       body: message.body,
-      ...(timeout ? { signal: AbortSignal.timeout(timeout) } : {}),
+      signal: AbortSignal.timeout(timeout),
     });
     body = Buffer.from(await res.arrayBuffer());
   } catch (err) {

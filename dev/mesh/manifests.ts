@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { durationMs } from './delivery.js';
 
 export interface Manifest {
   readonly apiVersion: string;
@@ -178,6 +179,22 @@ function destination(v: unknown, where: string): Destination {
   return d;
 }
 
+/**
+ * A delivery spec whose durations are ISO-8601, as Knative's webhook requires: a bad one is refused
+ * here, naming where, rather than failing every delivery that reads it.
+ */
+function delivery(v: unknown, where: string): DeliverySpec {
+  const d = v as DeliverySpec;
+  for (const key of ['timeout', 'backoffDelay'] as const) {
+    try {
+      if (d[key] !== undefined) durationMs(String(d[key]));
+    } catch (err) {
+      throw new ManifestError(where, `delivery.${key}: ${(err as Error).message}`);
+    }
+  }
+  return d;
+}
+
 /** Loads `dir` (default: the repository's knative/) as kustomize would, then picks what routes events. */
 export function loadMesh(dir: string): Mesh {
   const root = resolve(dir);
@@ -191,7 +208,7 @@ export function loadMesh(dir: string): Mesh {
     .map((o) => ({
       namespace: ns(o),
       name: o.metadata.name,
-      ...(spec(o)['delivery'] ? { delivery: spec(o)['delivery'] as DeliverySpec } : {}),
+      ...(spec(o)['delivery'] ? { delivery: delivery(spec(o)['delivery'], o.from) } : {}),
       from: o.from,
     }));
   const triggers = objects
@@ -210,7 +227,7 @@ export function loadMesh(dir: string): Mesh {
         ...(attributes ? { filter: { attributes } } : {}),
         ...(s['filters'] !== undefined ? { filters: checkFilters(s['filters'], o.from) } : {}),
         subscriber: destination(s['subscriber'], `${o.from} spec.subscriber`),
-        ...(s['delivery'] ? { delivery: s['delivery'] as DeliverySpec } : {}),
+        ...(s['delivery'] ? { delivery: delivery(s['delivery'], `${o.from} Trigger ${o.metadata.name}`) } : {}),
         from: o.from,
       };
     });

@@ -24,21 +24,14 @@ export function bounded(value: unknown, maxDepth = MAX_DEPTH): unknown {
   return copy(value, 0);
 }
 
-/** How deep `value` nests, counting no further than `limit` (cheap: it stops there). */
-export function depthOf(value: unknown, limit = MAX_DEPTH + 1): number {
-  const walk = (v: unknown, depth: number): number => {
-    if (v === null || typeof v !== 'object' || depth >= limit) return depth;
-    let max = depth + 1;
-    for (const x of Array.isArray(v) ? v : Object.values(v)) {
-      max = Math.max(max, walk(x, depth + 1));
-      if (max >= limit) return limit;
-    }
-    return max;
-  };
-  return walk(value, 0);
-}
-
-/** JSON.stringify that cannot overflow the stack: containers past the bound become a marker. */
-export function stringify(value: unknown, maxDepth = MAX_DEPTH): string {
-  return JSON.stringify(depthOf(value, maxDepth + 1) > maxDepth ? bounded(value, maxDepth) : value) ?? 'null';
+/** Does JSON-like data nest deeper than `limit` arrays and objects? Walked without recursion, stopping at the limit. */
+export function deeperThan(data: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[data, 0]];
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [value, depth] = top;
+    if (typeof value !== 'object' || value === null || Buffer.isBuffer(value) || ArrayBuffer.isView(value)) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -4,10 +4,9 @@
  * contract of docs/architecture.md §6, health, metrics, logs and graceful shutdown.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { createAuthenticator } from './auth.js';
 import { parseRequest, toBinaryResponse, type Mode } from './binding.js';
 import { parseRuntimeConfig, type Env, type RuntimeConfig } from './config.js';
@@ -25,6 +24,7 @@ import {
 } from './errors.js';
 import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
 import { createEmitter } from './emit.js';
+import { answerHttpErrors } from './http.js';
 import { kubeCluster, kubeconfigOf, type Cluster, type KubeconfigSource } from './k8s.js';
 import { createLogger, type Logger, type Sink } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -268,20 +268,8 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     const s = app.listen(runtime.port, runtime.host, () => resolve(s));
     s.once('error', reject);
   });
-  // Requests Node itself cannot parse (bad framing, oversized headers) get the same problem+json
-  // as everything else, not Node's bare text answer.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
-  // An Expect other than 100-continue: Node would answer a bare 417; the same problem+json instead.
-  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    const body = problemBody(
-      417,
-      'Expectation failed',
-      `Expect: ${String(req.headers['expect']).slice(0, 100)} is not supported; only 100-continue`,
-    );
-    res
-      .writeHead(417, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), connection: 'close' })
-      .end(body);
-  });
+  // Requests Node itself cannot parse, and unsupported Expect headers: problem+json, not Node's bare text.
+  answerHttpErrors(server);
   const port = (server.address() as AddressInfo).port;
   log.info('listening', { port, host: runtime.host, accepts: definition.accepts.map((a) => a.type), auth: runtime.auth.mode });
 
@@ -389,24 +377,6 @@ function credentials(name: string, env: Env, needed: boolean): KubeconfigSource 
     );
   if (source !== 'in-cluster' && !existsSync(source.file)) throw new ConfigError('KUBECONFIG', `${source.file}: no such file`);
   return source;
-}
-
-const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request header fields too large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout'],
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload too large'],
-};
-
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request'];
-  const body = problemBody(status, title, `the HTTP request could not be read (${err.code ?? err.message})`);
-  socket.end(
-    `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
 }
 
 /** Runs a function as a process: config from the environment, SIGTERM/SIGINT drain, exit codes. */

@@ -6,11 +6,11 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevBroker, type DevBroker, type BrokerRecord } from '../../dev/mesh/broker.js';
+import { startDevBroker, type DevBroker, type DevBrokerOptions, type BrokerRecord } from '../../dev/mesh/broker.js';
 import { loadMesh, ManifestError } from '../../dev/mesh/manifests.js';
 
 interface Hit {
@@ -89,12 +89,15 @@ afterEach(async () => {
   for (const o of open.splice(0)) await o.close();
 });
 
-async function start(objects: string[], extra: { sleeps?: number[]; records?: BrokerRecord[] } = {}): Promise<DevBroker> {
+type Tuning = Partial<Pick<DevBrokerOptions, 'maxBodyBytes' | 'deliveryTimeoutMs'>>;
+
+async function start(objects: string[], extra: { sleeps?: number[]; records?: BrokerRecord[]; options?: Tuning } = {}): Promise<DevBroker> {
   const b = await startDevBroker({
     mesh: loadMesh(manifests(objects)),
     resolve: () => undefined,
     sleep: async (ms) => void extra.sleeps?.push(ms),
     ...(extra.records ? { onRecord: (r) => extra.records!.push(r) } : {}),
+    ...extra.options,
   });
   open.push({ close: async () => (await b.idle(), await b.close()) });
   return b;
@@ -141,6 +144,125 @@ describe('ingress', () => {
   it('404 for a Broker the manifests do not have, 405 for GET', async () => {
     expect((await post(b.ingress('dev', 'nope'), ce('t'))).status).toBe(404);
     expect((await fetch(b.ingress('dev', 'default'))).status).toBe(405);
+  });
+});
+
+/** Resolves with what `promise` gives, or rejects after `ms`: a regression must fail, not hang the suite. */
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** A binary-mode request whose body is JSON of exactly `bytes` bytes. */
+function sized(url: string, bytes: number): Promise<Response> {
+  const body = `{"p":"${'x'.repeat(bytes - 8)}"}`;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const [k, v] of Object.entries(ce('t.sized'))) headers[`ce-${k}`] = v;
+  return fetch(url, { method: 'POST', headers, body });
+}
+
+describe('ingress limits', () => {
+  it('a client that aborts its upload mid-body is dropped: no unhandled rejection, and the broker goes on answering', async () => {
+    const rejections: unknown[] = [];
+    const spy = (reason: unknown): void => void rejections.push(reason);
+    process.on('unhandledRejection', spy);
+    try {
+      const sub = await subscriber();
+      open.push(sub);
+      const b = await start([broker(), trigger('all', sub.url, '')]);
+      // Headers promising 1000 bytes, half of them, then the connection goes away.
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(new URL(b.url).port), '127.0.0.1', () => {
+          const head = Object.entries(ce('t.aborted')).map(([k, v]) => `ce-${k}: ${v}\r\n`);
+          socket.write(
+            `POST /dev/default HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${head.join('')}content-length: 1000\r\n\r\n`,
+          );
+          socket.write(`{"half":"${'x'.repeat(490)}`, () => setTimeout(() => (socket.destroy(), resolve()), 50));
+        });
+        socket.on('error', reject);
+      });
+      // Long enough for the server to see the abort and for a rejection to be reported.
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await post(b.ingress('dev', 'default'), ce('t.after'))).status).toBe(202);
+      await b.idle();
+      expect(sub.hits.map((h) => h.headers['ce-type'])).toEqual(['t.after']);
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', spy);
+    }
+  });
+
+  it('a body over maxBodyBytes is 413 with a problem body; exactly at the limit is accepted', async () => {
+    const b = await start([broker()], { options: { maxBodyBytes: 4096 } });
+    const over = await sized(b.ingress('dev', 'default'), 4097);
+    expect(over.status).toBe(413);
+    expect(over.headers.get('content-type')).toBe('application/problem+json');
+    expect(await over.json()).toMatchObject({ status: 413, title: 'Payload too large', detail: expect.stringMatching(/4096 bytes/) });
+    // The refused upload does not spoil what follows (on the same keep-alive connection, as fetch reuses it).
+    expect((await sized(b.ingress('dev', 'default'), 4096)).status).toBe(202);
+    expect((await sized(b.ingress('dev', 'default'), 5000)).status).toBe(413);
+  });
+
+  it('data nested deeper than the broker can serialize again is refused at the ingress (400), never accepted and lost', async () => {
+    const sub = await subscriber();
+    open.push(sub);
+    const records: BrokerRecord[] = [];
+    const b = await start([broker(), trigger('all', sub.url, '')], { records });
+    // JSON.parse takes any depth; JSON.stringify (here too) gives up past ~4,400 levels.
+    const nested = (attrs: Record<string, string>, n: number): Promise<Response> => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      for (const [k, v] of Object.entries(attrs)) headers[`ce-${k}`] = v;
+      return fetch(b.ingress('dev', 'default'), { method: 'POST', headers, body: `${'['.repeat(n)}${']'.repeat(n)}` });
+    };
+    const deep = await nested(ce('t.deep'), 5000);
+    expect(deep.status).toBe(400);
+    expect(await deep.json()).toMatchObject({ status: 400, detail: expect.stringMatching(/nests deeper than 1000 levels/) });
+    expect((await nested(ce('t.fine', { id: 'fine' }), 1000)).status).toBe(202);
+    await b.idle();
+    expect(sub.hits.map((h) => [h.headers['ce-id'], h.body.length])).toEqual([['fine', 2000]]);
+    expect(records.filter((r) => r.kind === 'delivered' && !r.result.ok)).toEqual([]);
+  });
+
+  it("what Node's HTTP parser refuses is answered with a problem body too, as by the functions", async () => {
+    const b = await start([broker()]);
+    /** The raw answer to raw bytes. */
+    const raw = (request: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(new URL(b.url).port), '127.0.0.1', () => socket.end(request));
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const both = await raw('POST /dev/default HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n');
+    expect(both).toMatch(/^HTTP\/1\.1 400 [^]*content-type: application\/problem\+json[^]*"status":400/);
+    const expect100 = await raw('POST /dev/default HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\ncontent-length: 0\r\n\r\n');
+    expect(expect100).toMatch(/^HTTP\/1\.1 417 [^]*content-type: application\/problem\+json[^]*"status":417/);
+  });
+
+  it("the default limit is the functions' REFLEX_MAX_BODY_BYTES default, 1 MiB", async () => {
+    const b = await start([broker()]);
+    expect((await sized(b.ingress('dev', 'default'), 1024 * 1024)).status).toBe(202);
+    expect((await sized(b.ingress('dev', 'default'), 1024 * 1024 + 1)).status).toBe(413);
+  });
+
+  it('reading stops at the limit: a chunked upload that never ends gets its 413 while still sending', async () => {
+    const b = await start([broker()], { options: { maxBodyBytes: 4096 } });
+    const url = new URL(b.ingress('dev', 'default'));
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    for (const [k, v] of Object.entries(ce('t.endless'))) headers[`ce-${k}`] = v;
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers });
+    req.on('error', () => {}); // the server closes the connection after its answer
+    const pump = setInterval(() => req.write('x'.repeat(1024)), 5);
+    try {
+      const res = await within(5000, new Promise<IncomingMessage>((r) => req.on('response', r)), 'the 413');
+      expect(res.statusCode).toBe(413);
+      res.resume();
+    } finally {
+      clearInterval(pump);
+      req.destroy();
+    }
   });
 });
 
@@ -331,6 +453,36 @@ describe('delivery', () => {
   });
 });
 
+describe('delivery without a timeout', () => {
+  it('a subscriber that never answers is a timed-out attempt: retried, then dead-lettered', async () => {
+    const hung: { count: number } = { count: 0 };
+    // Reads the request and never answers.
+    const silent = createServer((req) => void (hung.count++, req.resume()));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    open.push({ close: () => new Promise((r) => (silent.closeAllConnections(), silent.close(() => r()))) });
+    const dead = await subscriber();
+    open.push(dead);
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+    const b = await start([broker(), trigger('t', url, `  delivery:\n    retry: 1\n    deadLetterSink: { uri: "${dead.url}" }`)], {
+      options: { deliveryTimeoutMs: 200 },
+    });
+    const started = Date.now();
+    await post(b.ingress('dev', 'default'), ce('t'));
+    await within(5000, b.idle(), 'the delivery');
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(hung.count).toBe(2);
+    expect(dead.hits).toHaveLength(1);
+    expect(dead.hits[0]!.headers['ce-knativeerrorcode']).toBe('500');
+    expect(Buffer.from(String(dead.hits[0]!.headers['ce-knativeerrordata']), 'base64').toString()).toMatch(/^dispatch error: .*time/i);
+  });
+
+  it('a delivery with a duration that is not ISO-8601 is refused at load, naming the Trigger', async () => {
+    const bad = manifests([broker(), trigger('slow', 'http://127.0.0.1:1/', '  delivery: { timeout: 30s }')]);
+    expect(() => loadMesh(bad)).toThrow(ManifestError);
+    expect(() => loadMesh(bad)).toThrow(/Trigger slow: delivery\.timeout: "30s" is not an ISO-8601 duration/);
+  });
+});
+
 describe('replies', () => {
   /** Answers every event with a reply of the same type: a reply loop. */
   async function echoSubscriber(): Promise<Subscriber> {
@@ -379,6 +531,26 @@ describe('replies', () => {
     await post(b.ingress('dev', 'default'), ce('loop'));
     await b.idle();
     expect(echo.hits).toHaveLength(255);
+  });
+
+  it('a client cannot lengthen a loop: a knativebrokerttl above 255 counts as 255', async () => {
+    // Stops replying after 300 hops, so that a regression fails instead of looping a million times.
+    const echo = await subscriber((hit, n) =>
+      n > 300
+        ? { status: 202 }
+        : {
+            status: 200,
+            headers: { 'ce-specversion': '1.0', 'ce-id': `${String(hit.headers['ce-id'])}+`, 'ce-source': '/echo', 'ce-type': 'loop' },
+          },
+    );
+    open.push(echo);
+    const records: BrokerRecord[] = [];
+    const b = await start([broker(), trigger('echo', echo.url, '')], { records });
+    expect((await post(b.ingress('dev', 'default'), ce('loop', { knativebrokerttl: '1000000' }))).status).toBe(202);
+    await b.idle();
+    expect(echo.hits).toHaveLength(255);
+    const first = records.find((r) => r.kind === 'accepted');
+    expect(first?.kind === 'accepted' && first.ttl).toBe(255);
   });
 
   it('a non-empty reply that is not a CloudEvent is a failed delivery (502): retried, then dead-lettered', async () => {
