@@ -125,7 +125,16 @@ async function attempt(
       body: message.body,
       signal: AbortSignal.timeout(timeout),
     });
-    body = Buffer.from(await res.arrayBuffer());
+    const read = await readLimited(res, MAX_REPLY_BYTES);
+    if (read === undefined)
+      return {
+        ok: false,
+        status: 502,
+        attempts: n,
+        body: '',
+        error: `the ${res.status} response is larger than ${MAX_REPLY_BYTES} bytes: a reply goes back into the Broker, whose ingress takes no more`,
+      };
+    body = read;
   } catch (err) {
     const error = `dispatch error: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`;
     return { ok: false, status: 500, attempts: n, body: error, error };
@@ -148,6 +157,31 @@ async function attempt(
       body: text,
       error: `the ${res.status} response is neither empty nor a CloudEvent: ${(err as Error).message}`,
     };
+  }
+}
+
+/** A reply goes back into the Broker: no larger than its ingress takes (REFLEX_MAX_BODY_BYTES' default). */
+const MAX_REPLY_BYTES = 1024 * 1024;
+
+/** The response body, or undefined as soon as it grows past `limit` (the rest is never read). */
+async function readLimited(res: Response, limit: number): Promise<Buffer | undefined> {
+  if (Number(res.headers.get('content-length') ?? 0) > limit) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  if (!reader) return Buffer.alloc(0);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(Buffer.from(value));
   }
 }
 

@@ -512,6 +512,21 @@ describe('replies', () => {
     expect(second.hits.map((h) => [h.headers['ce-id'], h.body])).toEqual([['r1', '{"ok":true}']]);
   });
 
+  it('a reply larger than the ingress takes is a failed delivery (502), not read to the end', async () => {
+    const records: BrokerRecord[] = [];
+    const big = await subscriber(() => ({
+      status: 200,
+      headers: { 'ce-specversion': '1.0', 'ce-id': 'r', 'ce-source': '/big', 'ce-type': 'big.reply', 'content-type': 'application/json' },
+      body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }),
+    }));
+    open.push(big);
+    const b = await start([broker(), trigger('big', big.url, '')], { records });
+    expect((await post(b.ingress('dev', 'default'), ce('loop'))).status).toBe(202);
+    await b.idle();
+    const delivered = records.filter((r) => r.kind === 'delivered') as Extract<BrokerRecord, { kind: 'delivered' }>[];
+    expect(delivered[0]?.result).toMatchObject({ ok: false, status: 502, error: expect.stringMatching(/larger than 1048576 bytes/) });
+  });
+
   it('a reply loop stops when knativebrokerttl runs out', async () => {
     const records: BrokerRecord[] = [];
     const echo = await echoSubscriber();
