@@ -15,7 +15,7 @@ export default {
       displayName: 'unit',
       testMatch: ['<rootDir>/functions/**/*.test.ts', '<rootDir>/dev/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts'],
     },
-    { ...common, displayName: 'wire', testMatch: ['<rootDir>/test/wire/**/*.test.ts'] },
+    { ...common, displayName: 'wire', testMatch: ['<rootDir>/test/wire/**/*.test.ts', '<rootDir>/test/fuzz/**/*.test.ts'] },
     {
       ...common,
       displayName: 'cluster',

@@ -15,7 +15,11 @@ interface EventSeen {
   deprecatedCount?: number;
 }
 
-const countOf = (e: EventSeen): number => e.series?.count ?? e.count ?? e.deprecatedCount ?? 1;
+/** The Event's count (series.count first); anything but a positive integer is no count at all. */
+const countOf = (e: EventSeen): number | undefined => {
+  const n = e.series?.count ?? e.count ?? e.deprecatedCount ?? 1;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+};
 
 /** Undefined when confirmed; otherwise why not. `targetUid`: the target as just read. */
 export async function confirmEvent(
@@ -41,7 +45,11 @@ export async function confirmEvent(
   const t = signal.target;
   const aboutTarget = inv.uid ? inv.uid === targetUid : inv.kind === t.kind && inv.name === t.name && (inv.namespace ?? '') === t.namespace;
   if (!aboutTarget) return `${event} is about ${inv.kind} ${inv.name}, not ${t.kind} ${t.name}`;
-  if (countOf(live as EventSeen) < countOf(claimed)) return `${event} counts ${countOf(live as EventSeen)}, fewer than the signal claims`;
+  // The claim comes from the sender: its count is checked for type before it is compared.
+  const claimedCount = countOf(claimed);
+  if (claimedCount === undefined) return `the signal's copy of ${event} has no count that is a positive integer`;
+  const liveCount = countOf(live as EventSeen) ?? 1;
+  if (liveCount < claimedCount) return `${event} counts ${liveCount}, fewer than the signal claims`;
   const last = Date.parse(String(live.series?.lastObservedTime ?? live.lastTimestamp ?? live.eventTime ?? ''));
   const age = (now.getTime() - last) / 1000;
   if (!(age <= maxAgeSeconds))

@@ -70,7 +70,15 @@ export function countOf(...candidates: (number | null | undefined)[]): number {
  * in CloudEvent headers, subjects and commands: one that no API server would store (longer than
  * 253, a slash, a control character or space, `.`/`..`) is evidence of nothing.
  */
-export function refFault(r: { readonly kind: string; readonly name: string; readonly namespace?: string | undefined }): string | undefined {
+export function refFault(r: {
+  readonly apiVersion?: string | undefined;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string | undefined;
+}): string | undefined {
+  // group/version: a DNS subdomain (at most 253) and a version; anything longer cannot be served.
+  if (r.apiVersion !== undefined && (r.apiVersion.length > 253 || !/^([a-z0-9.-]+\/)?[a-z0-9]+$/.test(r.apiVersion)))
+    return `${JSON.stringify(truncate(r.apiVersion, 64))} is not an API version`;
   if (!/^[A-Za-z][A-Za-z0-9]{0,62}$/.test(r.kind)) return `${JSON.stringify(truncate(r.kind, 64))} is not a Kubernetes kind`;
   if (r.name.length > 253 || !/^[^\s/%\p{Cc}]+$/u.test(r.name) || r.name === '.' || r.name === '..')
     return `${JSON.stringify(truncate(r.name, 64))} is not a Kubernetes object name`;
