@@ -313,8 +313,14 @@ function dropRest(req: IncomingMessage): void {
   if (req.complete) return;
   req.resume();
   const cut = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
-  req.once('end', () => clearTimeout(cut));
-  req.socket.once('close', () => clearTimeout(cut));
+  // Both listeners go once either fires: a keep-alive socket refusing many uploads gathers none.
+  const done = (): void => {
+    clearTimeout(cut);
+    req.off('end', done);
+    req.socket.off('close', done);
+  };
+  req.once('end', done);
+  req.socket.once('close', done);
 }
 
 /**
