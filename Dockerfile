@@ -1,6 +1,6 @@
 # One image for every function; the function is the first argument (or REFLEX_FUNCTION).
 #   docker build -t registry.example/reflex:0.1.0 . && docker push registry.example/reflex:0.1.0
-#   cd knative && kustomize edit set image reflex=registry.example/reflex:0.1.0
+#   then a kustomization with images: [{name: ghcr.io/reflex-dev/reflex, newName: …}] (docs/install.md)
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./

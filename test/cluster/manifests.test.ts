@@ -4,7 +4,9 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
@@ -124,6 +126,25 @@ describe('the kustomization', () => {
     expect(broker.spec).toMatchObject({
       delivery: { backoffPolicy: 'exponential', deadLetterSink: { ref: { kind: 'Service', name: 'deadletter' } } },
     });
+  });
+});
+
+describe('docs/install.md with kubectl alone', () => {
+  it('the kustomization it shows points every function at your image, rendered by kubectl', () => {
+    const doc = readFileSync(`${root}docs/install.md`, 'utf8');
+    const block = /cat > my-reflex\/kustomization\.yaml <<'YAML'\n([\s\S]*?)\nYAML\n/.exec(doc)?.[1];
+    expect(block).toBeDefined();
+    // Beside a copy of the checkout, as the page has it: my-reflex/ next to knative/ and overlays/.
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-install-'));
+    cpSync(`${root}knative`, join(dir, 'knative'), { recursive: true });
+    cpSync(`${root}overlays`, join(dir, 'overlays'), { recursive: true });
+    mkdirSync(join(dir, 'my-reflex'));
+    writeFileSync(join(dir, 'my-reflex', 'kustomization.yaml'), block!);
+    const r = spawnSync(kubectlBin, ['kustomize', join(dir, 'my-reflex')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const images = [...r.stdout.matchAll(/^\s+image: (.*)$/gm)].map((m) => m[1]);
+    expect(images.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(images)).toEqual(new Set(['registry.example/reflex:0.1.0']));
   });
 });
 
