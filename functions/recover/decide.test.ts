@@ -156,6 +156,14 @@ describe('playbooks', () => {
       'resized set-memory:384Mi/96Mi',
     ],
     ['oomkilled without a limit', signal('oomkilled'), { memory: { limit: undefined, request: undefined } }, state(), 'escalated'],
+    // Said as a sentence (it read "container ? has no memory limit to raise").
+    [
+      'oomkilled without a container',
+      signal('oomkilled', { container: undefined as unknown as string }),
+      { memory: { limit: '1Gi', request: undefined } },
+      state(),
+      'escalated',
+    ],
     [
       'probefailed',
       signal('probefailed'),
@@ -316,5 +324,13 @@ describe('state and quantities', () => {
     ['lots', undefined],
   ])('%s is %s bytes', (q, bytes) => {
     expect(bytesOf(q)).toBe(bytes);
+  });
+});
+
+describe('reasons read as sentences', () => {
+  it('an OOM kill with no container named', () => {
+    const { container: _none, ...rest } = signal('oomkilled');
+    const p = plan(rest as SignalData, { memory: { limit: '1Gi', request: undefined } }, state(), policy, NOW);
+    expect(p.reason).toBe('the signal names no container, so there is no memory limit to raise');
   });
 });

@@ -224,7 +224,13 @@ function oomkilled(signal: SignalData, observed: Observed, policy: Policy): Plan
   const container = signal.container;
   const limit = observed.memory?.limit ? bytesOf(observed.memory.limit) : undefined;
   if (!container || limit === undefined)
-    return { kind: 'escalate', verb: 'escalated', reason: `container ${container ?? '?'} has no memory limit to raise` };
+    return {
+      kind: 'escalate',
+      verb: 'escalated',
+      reason: container
+        ? `container ${container} has no memory limit to raise`
+        : 'the signal names no container, so there is no memory limit to raise',
+    };
   const ceiling = policy.oomkilled.ceilingBytes;
   if (limit >= ceiling)
     return { kind: 'escalate', verb: 'escalated', reason: `memory limit ${observed.memory?.limit} is at the ceiling (${mi(ceiling)})` };
