@@ -1,46 +1,285 @@
 /**
  * dev/reflex — the `reflex` command: run Reflex locally (`start`, `dev`), ask what it would
  * have done (`replay`), check configuration (`validate`). See docs/local.md.
+ *
+ * Exit status: 0 ok, 1 problems found or a runtime failure, 2 a usage error.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeconfigOf } from '../functions/_kit/k8s.js';
 import { projectRoot } from '../functions/_kit/schemas.js';
-import { definitionOf, startMesh, defaultManifests } from './mesh/mesh.js';
-import { loadMesh, ManifestError } from './mesh/manifests.js';
+import { definitionOf, startMesh, defaultManifests, type RunningMesh } from './mesh/mesh.js';
+import { loadMesh } from './mesh/manifests.js';
 import { compileFilter } from './mesh/filters.js';
-import { feed, play } from './mesh/play.js';
-import { readRecording } from './mesh/replay.js';
-import { startApiServerWatches, startPingSources } from './mesh/sources.js';
-import { lineOf, render, type Line } from './mesh/timeline.js';
+import { play, startRecordedMesh } from './mesh/play.js';
+import { readRecording, RECORDING_FORMATS, type Recorded } from './mesh/replay.js';
+import {
+  ClusterUnreachable,
+  probeCluster,
+  requestFault,
+  startApiServerWatches,
+  startPingSources,
+  type ClusterInfo,
+} from './mesh/sources.js';
+import { colourFor, lineOf, render, summary, type Line } from './mesh/timeline.js';
 
-const USAGE = `usage: reflex <command> [options]
+const EXIT_PROBLEMS = 1;
+const EXIT_USAGE = 2;
 
-  start                 Reflex with what this machine has: against the current kube context when
-                        there is a kubeconfig, else the bundled incident replayed with no cluster
-  dev                   the development broker and every function the manifests deploy
-      --manifests DIR     kustomization to load (default: knative/)
-      --port P            ingress port (default 8080): POST to http://127.0.0.1:P/<namespace>/<broker>
-      --source S          auto (default) | cluster | none | <recording file>
-      --act               let recover and scale change the cluster (default: dry-run)
-      --no-pings          do not run the manifests' PingSources (sweep, scale ticks)
-      --verbose           print every function's log lines too
-  replay <file>         what Reflex would have done with a recording (kubectl get events -A -o json,
-                        or --watch --output-watch-events NDJSON), with no cluster
-      --json              one JSON object per line instead of the table
-      --rules FILE        classify with other rules (what-if)
-      --manifests DIR
-  validate              check the manifests, the rules and every policy, explaining each error
-      --manifests DIR
-`;
+type Names = 'start' | 'dev' | 'replay' | 'validate';
 
-const tty = process.stdout.isTTY;
+interface Flag {
+  readonly type: 'string' | 'boolean';
+  /** The value's name in help (`--port P`). */
+  readonly value?: string;
+  /** Shown as `--no-<name>` (a boolean on by default). */
+  readonly negated?: boolean;
+  readonly help: string;
+}
+
+interface Command {
+  readonly synopsis: string;
+  readonly summary: string;
+  readonly about: string;
+  /** The most positional arguments it takes, and what they are. */
+  readonly positionals: { readonly max: number; readonly name?: string };
+  readonly flags: Readonly<Record<string, Flag>>;
+  readonly examples: readonly string[];
+}
+
+const FLAGS = {
+  json: {
+    type: 'boolean',
+    help: 'one JSON object per line, {"at","kind","text"} (kind: event, signal, action, problem), instead of the timeline',
+  },
+  rules: {
+    type: 'string',
+    value: 'FILE',
+    help: "classify with these rules (what-if); default: $REFLEX_RULES_FILE when set, else the manifests' (knative/config/classify-rules.yaml)",
+  },
+  manifests: { type: 'string', value: 'DIR', help: 'the kustomization to load (default: knative/)' },
+  port: {
+    type: 'string',
+    value: 'P',
+    help: 'the ingress port (default 8080; 0: any free port): POST to http://127.0.0.1:P/<namespace>/<broker>',
+  },
+  source: {
+    type: 'string',
+    value: 'S',
+    help: 'auto (default: cluster with a kubeconfig, else none) | cluster (the current kube context) | none (only what is posted) | <recording> (replayed, then the ingress stays up)',
+  },
+  act: { type: 'boolean', help: 'let recover and scale change the cluster (default: dry-run; the policies still guard)' },
+  pings: { type: 'boolean', negated: true, help: "do not run the manifests' PingSources (sweep and scale ticks)" },
+  verbose: { type: 'boolean', help: "print every function's log lines too, prefixed with its name" },
+  replay: { type: 'boolean', help: 'replay even when there is a kubeconfig' },
+} as const satisfies Record<string, Flag>;
+
+const COMMANDS: Readonly<Record<Names, Command>> = {
+  start: {
+    synopsis: 'start [<recording>] [options]',
+    summary: 'Reflex with what this machine has: your cluster in dry-run, or the bundled incident replayed',
+    about:
+      'With a kubeconfig (KUBECONFIG or ~/.kube/config): `reflex dev --source cluster` against its current context, in dry-run,\n' +
+      'until Ctrl-C. With none, or given a recording or --replay: that recording (default: the bundled incident,\n' +
+      'examples/incident/checkout.ndjson) replayed as `reflex replay` does, then it exits.',
+    positionals: { max: 1, name: 'recording' },
+    flags: {
+      replay: FLAGS.replay,
+      rules: FLAGS.rules,
+      json: FLAGS.json,
+      manifests: FLAGS.manifests,
+      port: { ...FLAGS.port, help: `with a cluster: ${FLAGS.port.help}` },
+      act: { ...FLAGS.act, help: `with a cluster: ${FLAGS.act.help}` },
+      pings: { ...FLAGS.pings, help: `with a cluster: ${FLAGS.pings.help}` },
+      verbose: FLAGS.verbose,
+    },
+    examples: [
+      'npm start                                      # your cluster in dry-run, or with no kubeconfig the bundled incident',
+      'npm start -- --replay                          # the bundled incident, even with a kubeconfig',
+      'npm start -- my-incident.ndjson --rules my-rules.yaml --json',
+      'REFLEX_RULES_FILE=my-rules.yaml npm start -- my-incident.ndjson',
+      'npm start -- --act                             # let recover and scale change your cluster',
+    ],
+  },
+  dev: {
+    synopsis: 'dev [options]',
+    summary: 'the development broker and every function the manifests deploy, until Ctrl-C',
+    about:
+      'The Brokers and Triggers of the manifests, routed as Knative routes them, and each function they deploy as a\n' +
+      'local HTTP server. Fed by your cluster, by a recording (replayed on its own clock, as `reflex replay` does), or\n' +
+      'by whatever you POST to the ingress.',
+    positionals: { max: 0 },
+    flags: {
+      manifests: FLAGS.manifests,
+      port: FLAGS.port,
+      source: FLAGS.source,
+      rules: FLAGS.rules,
+      act: FLAGS.act,
+      pings: FLAGS.pings,
+      verbose: FLAGS.verbose,
+      json: { ...FLAGS.json, help: `${FLAGS.json.help}; the banner goes to stderr` },
+    },
+    examples: [
+      'npx reflex dev                                   # POST CloudEvents to http://127.0.0.1:8080/reflex/reflex',
+      'npx reflex dev --source examples/incident/checkout.ndjson   # the incident, then the ingress stays up',
+      'npx reflex dev --source cluster --act            # your current kube context, acting',
+      'npx reflex dev --port 0 --json | jq .            # any free port; JSON lines',
+    ],
+  },
+  replay: {
+    synopsis: 'replay <recording> [options]',
+    summary: 'what Reflex would have done with a recording, with no cluster',
+    about:
+      "Every watch event the manifests' ApiServerSources would bridge goes through the development broker and the real\n" +
+      "functions on the recording's clock; recover and scale read the cluster as the recording knows it. Nothing is\n" +
+      `contacted, nothing is changed.\n\n${RECORDING_FORMATS}`,
+    positionals: { max: 1, name: 'recording' },
+    flags: { json: FLAGS.json, rules: FLAGS.rules, manifests: FLAGS.manifests, verbose: FLAGS.verbose },
+    examples: [
+      'kubectl get events -A -o json > events.json',
+      'npx reflex replay events.json                       # a readable timeline',
+      'npx reflex replay events.json --json | jq .         # one object per line',
+      'npx reflex replay events.json --rules my-rules.yaml # classify with other rules',
+      'kubectl get event web.18799a0c1b2d3e4f -n shop -o json > one.json && npx reflex replay one.json',
+    ],
+  },
+  validate: {
+    synopsis: 'validate [options]',
+    summary: 'check the manifests, the rules and every policy, explaining each error',
+    about:
+      "Loads the manifests as the broker would, then runs each function's own configuration step with its Service's\n" +
+      'environment (rules, policies, notify routes), and prints every error with the file and key it comes from.',
+    positionals: { max: 0 },
+    flags: {
+      manifests: FLAGS.manifests,
+      json: { type: 'boolean', help: 'one JSON document, {"valid","manifests","checked","errors"}, instead of the list' },
+    },
+    examples: ['npx reflex validate', 'npx reflex validate --manifests my-overlay/ --json | jq .errors'],
+  },
+};
+
+const EXIT_TEXT =
+  'Exit status: 0 ok, 1 problems found (an invalid configuration, a failed delivery) or a runtime failure, 2 a usage error.';
+
+function mainHelp(): string {
+  const names = Object.keys(COMMANDS) as Names[];
+  return [
+    'usage: reflex <command> [options]',
+    '',
+    'Reflex on this machine: run it, ask what it would have done, check its configuration.',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(10)}${COMMANDS[n].summary}`),
+    '',
+    'Options:',
+    `  ${'-h, --help'.padEnd(14)}this help; \`reflex <command> --help\`: a command's options and examples`,
+    `  ${'--version'.padEnd(14)}the version of Reflex`,
+    '',
+    'Environment: KUBECONFIG (the cluster of start and dev), REFLEX_RULES_FILE (rules, as --rules), NO_COLOR (no colour).',
+    EXIT_TEXT,
+    'See docs/local.md.',
+    '',
+  ].join('\n');
+}
+
+function commandHelp(name: Names): string {
+  const c = COMMANDS[name];
+  const flags = Object.entries(c.flags).map(
+    ([k, f]) => [f.negated ? `--no-${k}` : `--${k}${f.value ? ` ${f.value}` : ''}`, f.help] as const,
+  );
+  const all = [...flags, ['-h, --help', 'this help'] as const];
+  const width = Math.max(...all.map(([f]) => f.length)) + 2;
+  return [
+    `usage: reflex ${c.synopsis}`,
+    '',
+    c.about,
+    '',
+    'Options:',
+    ...all.map(([f, h]) => `  ${f.padEnd(width)}${h}`),
+    '',
+    'Examples:',
+    ...c.examples.map((e) => `  ${e}`),
+    '',
+    EXIT_TEXT,
+    '',
+  ].join('\n');
+}
+
 const out = (s: string): boolean => process.stdout.write(s);
-const fail = (msg: string, code = 1): never => {
+// A reader that has had enough (`reflex replay x.json | head`) ends the command, quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+/** A runtime failure or a problem found: what happened and what to do, exit 1. */
+function fail(msg: string, code = EXIT_PROBLEMS): never {
   process.stderr.write(`reflex: ${msg}\n`);
   process.exit(code);
-};
+}
+
+/** A usage error: the fault and where the help is, exit 2. */
+function usage(command: Names | undefined, msg: string): never {
+  process.stderr.write(
+    `reflex${command ? ` ${command}` : ''}: ${msg}\nRun \`reflex ${command ? `${command} ` : ''}--help\` for the options and examples.\n`,
+  );
+  process.exit(EXIT_USAGE);
+}
+
+interface Values {
+  readonly json?: boolean;
+  readonly rules?: string;
+  readonly manifests?: string;
+  readonly port?: string;
+  readonly source?: string;
+  readonly act?: boolean;
+  readonly pings?: boolean;
+  readonly verbose?: boolean;
+  readonly replay?: boolean;
+  readonly help?: boolean;
+}
+
+/** Node's parseArgs faults, said as a person would. */
+function parseFault(err: unknown): string {
+  const e = err as Error & { code?: string };
+  const flag = /'(-[^' ]+)/.exec(e.message)?.[1] ?? '';
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${flag}`;
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+    return /does not take an argument/.test(e.message) ? `${flag} takes no value` : `${flag} needs a value`;
+  return e.message;
+}
+
+function parse(name: Names, args: readonly string[]): { values: Values; positionals: string[] } {
+  const c = COMMANDS[name];
+  const options = Object.fromEntries(Object.entries(c.flags).map(([k, f]) => [k, { type: f.type }]));
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      allowNegative: true,
+      strict: true,
+    });
+  } catch (err) {
+    return usage(name, parseFault(err));
+  }
+  const values = parsed.values as Values;
+  if (values.help) {
+    out(commandHelp(name));
+    process.exit(0);
+  }
+  const extra = parsed.positionals.length - c.positionals.max;
+  if (extra > 0)
+    usage(
+      name,
+      c.positionals.max === 0
+        ? `${name} takes no arguments (given: ${parsed.positionals.join(' ')})`
+        : `${name} takes one ${c.positionals.name} (given: ${parsed.positionals.join(' ')})`,
+    );
+  return { values, positionals: parsed.positionals };
+}
 
 /** The kubeconfig file the functions would load, if there is one on this machine. */
 function kubeconfigPath(): string | undefined {
@@ -50,74 +289,205 @@ function kubeconfigPath(): string | undefined {
 
 const incident = (): string => join(projectRoot(), 'examples', 'incident', 'checkout.ndjson');
 
-async function replayCommand(file: string, opts: { json?: boolean; rules?: string; manifests?: string; banner?: boolean }): Promise<void> {
-  let records;
+/** Where the person is: npm runs scripts in the package's folder, and says where it was started in INIT_CWD. */
+const here = (): string => process.env['INIT_CWD'] || process.cwd();
+
+/** A path the person gave, from where they are (`npm start -- ../my.ndjson` from a subfolder too). */
+const given = (path: string): string => resolve(here(), path);
+
+/** A path as the person would type it: relative to where they are when it is below. */
+const shown = (path: string): string => {
+  const r = relative(here(), path);
+  return r && !r.startsWith('..') ? r : path;
+};
+
+const OFFLINE =
+  'Without a cluster:\n' +
+  '    npm start -- --replay           the bundled incident, replayed through the real functions\n' +
+  '    npx reflex replay <recording>   what Reflex would have done with `kubectl get events -A -o json` output';
+
+function recordingOf(file: string): Recorded[] {
   try {
-    records = readRecording(file);
+    return readRecording(given(file));
   } catch (err) {
-    fail((err as Error).message);
+    return fail((err as Error).message);
   }
-  if (opts.banner)
-    out(
-      `\nReflex: replaying ${file}\n(no cluster is contacted: the real functions run behind the development broker, in dry-run,\n reading the cluster as the recording knows it)\n\n`,
-    );
-  const progress = !opts.json && process.stderr.isTTY && records!.length > 200;
-  const played = await play(records!, {
-    ...(opts.rules ? { rulesFile: resolve(opts.rules) } : {}),
-    ...(opts.manifests ? { manifests: resolve(opts.manifests) } : {}),
-    onLine: (l) => out(opts.json ? `${JSON.stringify({ at: l.at.toISOString(), kind: l.kind, text: l.text })}\n` : `${render(l, tty)}\n`),
-    ...(progress ? { onProgress: (done, total) => process.stderr.write(`\r${done}/${total} events${done === total ? '\n' : ''}`) } : {}),
-  }).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
-  const count = (k: Line['kind']): number => played.lines.filter((l) => l.kind === k).length;
-  if (opts.json) return;
-  out(
-    `\n${played.bridged} events in (${played.contextOnly} more only described the cluster), ${count('signal')} signals, ` +
-      `${count('action')} decisions, ${count('problem')} delivery problems.\n` +
-      `Nothing was changed. In a cluster the same Triggers route the same events: see knative/, docs/local.md and docs/events.md.\n`,
-  );
 }
 
-async function devCommand(opts: {
-  manifests?: string;
-  port?: string;
-  source?: string;
-  act?: boolean;
-  verbose?: boolean;
-  pings?: boolean;
-}): Promise<void> {
-  const source = opts.source ?? 'auto';
-  const kubeconfig = kubeconfigPath();
-  const useCluster = source === 'cluster' || (source === 'auto' && kubeconfig !== undefined);
-  if (source === 'cluster' && !kubeconfig) fail('--source cluster: no kubeconfig found (KUBECONFIG or ~/.kube/config)');
-  const port = Number(opts.port ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port ${opts.port}: not a port number`);
-  const running = await startMesh({
-    manifests: resolve(opts.manifests ?? defaultManifests()),
-    port,
-    act: opts.act === true,
-    onRecord: (r) => {
-      const l = lineOf(r);
-      if (l) out(`${render({ ...l, at: l.kind === 'problem' ? new Date() : l.at }, tty)}\n`);
+/** The rules file to classify with: --rules, else $REFLEX_RULES_FILE, else (undefined) the manifests'. */
+function rulesOf(flag: string | undefined): string | undefined {
+  const fromEnv = process.env['REFLEX_RULES_FILE']?.trim();
+  const file = flag ?? (fromEnv || undefined);
+  if (file === undefined) return undefined;
+  const path = given(file);
+  if (!existsSync(path))
+    fail(`${flag !== undefined ? `--rules ${flag}` : `REFLEX_RULES_FILE=${file}`}: no such file (the classify rules to use)`);
+  return path;
+}
+
+const jsonLine = (l: Line): string =>
+  `${JSON.stringify({ at: Number.isNaN(l.at.getTime()) ? null : l.at.toISOString(), kind: l.kind, text: l.text })}\n`;
+
+/** Counts what a timeline showed, for its summary. */
+function tally(): { add(l: Line): void; of(fed: { bridged: number; contextOnly: number }): string; problems(): number } {
+  const n = { signal: 0, action: 0, problem: 0 };
+  return {
+    add: (l) => {
+      if (l.kind === 'signal' || l.kind === 'action' || l.kind === 'problem') n[l.kind]++;
     },
-    ...(opts.verbose ? { logSink: (line: string, svc: string) => out(`[${svc}] ${line}\n`) } : {}),
-  }).catch((err: unknown) => fail(err instanceof ManifestError || err instanceof Error ? err.message : String(err)));
-  const stops: (() => void)[] = [];
-  const warn = (m: string): boolean => process.stderr.write(`reflex: ${m}\n`);
-  if (useCluster) {
-    stops.push(
-      await startApiServerWatches(running.mesh, running.broker, undefined, warn).catch((e: unknown) => fail(String((e as Error).message))),
+    of: (fed) => summary({ ...fed, signals: n.signal, decisions: n.action, problems: n.problem }),
+    problems: () => n.problem,
+  };
+}
+
+async function replayCommand(file: string, opts: Values & { readonly banner?: string }): Promise<void> {
+  const records = recordingOf(file);
+  const rulesFile = rulesOf(opts.rules);
+  const colour = !opts.json && colourFor(process.stdout, process.env);
+  if (opts.banner && !opts.json) out(opts.banner);
+  const seen = tally();
+  const progress = progressOf(opts, records);
+  const played = await play(records, {
+    ...(rulesFile ? { rulesFile } : {}),
+    ...(opts.manifests ? { manifests: given(opts.manifests) } : {}),
+    onLine: (l) => {
+      seen.add(l);
+      out(opts.json ? jsonLine(l) : `${render(l, colour)}\n`);
+    },
+    ...(opts.verbose ? { logSink: (line: string, svc: string) => process.stderr.write(`[${svc}] ${line}\n`) } : {}),
+    ...(progress ? { onProgress: progress } : {}),
+  }).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+  if (!opts.json)
+    out(
+      `\n${seen.of(played)}\n` +
+        `Nothing was changed. In a cluster the same Triggers route the same events: see knative/, docs/local.md and docs/events.md.\n`,
     );
-    if (opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
-  } else if (source !== 'none' && source !== 'auto') {
-    // A recording: into the broker as the sources would send it, then keep serving the ingress.
-    await Promise.resolve()
-      .then(() => feed(running, readRecording(source)))
-      .catch((err: unknown) => fail((err as Error).message));
-  }
-  out(
-    `\nReflex dev: ${running.services.size} functions, broker ingress ${running.mesh.brokers.map((b) => running.broker.ingress(b.namespace, b.name)).join(', ')}\n` +
-      `  source: ${useCluster ? `the cluster of ${kubeconfig} (${opts.act ? 'ACTING' : 'dry-run'})` : source === 'auto' || source === 'none' ? 'none: POST CloudEvents to the ingress' : source}\n  Ctrl-C to stop.\n\n`,
+  // A delivery that failed is a problem found: what would fail in a cluster too.
+  if (seen.problems() > 0) process.exitCode = EXIT_PROBLEMS;
+}
+
+/** A start-up failure, said with what to do about it. */
+function startFailure(err: unknown, port: number): never {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE')
+    fail(
+      `port ${port} is in use (another reflex dev?): choose another with --port, e.g. --port ${port + 1}, or --port 0 for any free port`,
+    );
+  if (e.code === 'EACCES') fail(`port ${port} is not open to this user (below 1024 it needs privileges): choose another with --port`);
+  return fail(e instanceof Error ? e.message : String(err));
+}
+
+function unreachable(err: unknown): never {
+  if (err instanceof ClusterUnreachable)
+    fail(
+      `${err.message}\n  Is the cluster running? Check with: kubectl --context ${err.context} cluster-info; or switch context: kubectl config use-context <name>.\n  ${OFFLINE}`,
+    );
+  return fail(`${(err as Error).message}\n  ${OFFLINE}`);
+}
+
+type Mode = 'cluster' | 'none' | 'recording';
+
+/** `auto` is `cluster` when there is a kubeconfig, else `none`; anything else names a recording. */
+const modeOf = (source: string, kubeconfig: string | undefined): Mode =>
+  source === 'cluster' || (source === 'auto' && kubeconfig) ? 'cluster' : source === 'auto' || source === 'none' ? 'none' : 'recording';
+
+/** Why --act cannot be honoured: a recording is replayed in dry-run, and with no kubeconfig there is no cluster. */
+function noClusterToActOn(mode: Mode, kubeconfig: string | undefined): string | undefined {
+  if (mode === 'recording') return 'a recording is replayed in dry-run (it has no cluster to act on); acting needs --source cluster';
+  if (mode === 'none' && !kubeconfig) return 'with no kubeconfig there is no cluster to act on; acting needs one';
+  return undefined;
+}
+
+/** What `dev` was asked for, checked before anything starts: usage errors exit 2, missing inputs 1. */
+function devPlan(opts: Values): {
+  mode: Mode;
+  source: string;
+  port: number;
+  kubeconfig?: string;
+  records?: Recorded[];
+  rulesFile?: string;
+} {
+  const source = opts.source ?? 'auto';
+  const port = Number(opts.port ?? 8080);
+  if (opts.port !== undefined && (!/^\d+$/.test(opts.port) || port > 65535))
+    usage('dev', `--port ${opts.port}: not a port number (0-65535)`);
+  const kubeconfig = kubeconfigPath();
+  const mode = modeOf(source, kubeconfig);
+  const cannotAct = opts.act ? noClusterToActOn(mode, kubeconfig) : undefined;
+  if (cannotAct) usage('dev', `--act: ${cannotAct}`);
+  if (mode === 'cluster' && !kubeconfig) fail(`--source cluster: no kubeconfig found (KUBECONFIG or ~/.kube/config).\n  ${OFFLINE}`);
+  const rulesFile = rulesOf(opts.rules);
+  return {
+    mode,
+    source,
+    port,
+    ...(kubeconfig ? { kubeconfig } : {}),
+    ...(mode === 'recording' ? { records: recordingOf(source) } : {}),
+    ...(rulesFile ? { rulesFile } : {}),
+  };
+}
+
+/** On a terminal's stderr, a long recording's progress. */
+function progressOf(opts: Values, records: readonly Recorded[]): ((done: number, total: number) => void) | undefined {
+  if (opts.json || !process.stderr.isTTY || records.length <= 200) return undefined;
+  return (done, total) => process.stderr.write(`\r${done}/${total} events${done === total ? '\n' : ''}`);
+}
+
+/** The banner's `source:` line. */
+function sourceText(plan: ReturnType<typeof devPlan>, cluster: ClusterInfo | undefined, act: boolean): string {
+  return plan.mode === 'cluster'
+    ? `kube context ${cluster?.context} (${cluster?.server}), ${act ? 'ACTING: recover and scale may change it' : 'in dry-run'}`
+    : plan.mode === 'recording'
+      ? `${shown(plan.source)}, replayed on its own clock (dry-run, the cluster as the recording knows it); then what you POST`
+      : `none: POST CloudEvents to the ingress${plan.kubeconfig ? '' : ' (no kubeconfig: the functions read an empty cluster)'}`;
+}
+
+async function devCommand(opts: Values): Promise<void> {
+  const plan = devPlan(opts);
+  const cluster: ClusterInfo | undefined =
+    plan.kubeconfig && plan.mode === 'cluster' ? await probeCluster(undefined, plan.kubeconfig).catch(unreachable) : undefined;
+  const colour = !opts.json && colourFor(process.stdout, process.env);
+  // With --json, stdout carries only the lines; what is said to the person goes to stderr.
+  const say = (s: string): boolean => (opts.json ? process.stderr : process.stdout).write(s);
+  const seen = tally();
+  const print = (l: Line): void => {
+    seen.add(l);
+    out(opts.json ? jsonLine(l) : `${render(l, colour)}\n`);
+  };
+  const common = {
+    manifests: opts.manifests ? given(opts.manifests) : defaultManifests(),
+    port: plan.port,
+    ...(opts.verbose ? { logSink: (line: string, svc: string) => say(`[${svc}] ${line}\n`) } : {}),
+  };
+  const signals = plan.rulesFile ? { REFLEX_RULES_FILE: plan.rulesFile } : undefined;
+  // The replay's mesh, kept up: the functions get this shell's environment (notify's webhooks)
+  // but no credentials for a cluster, which the recording stands for.
+  const { KUBECONFIG: _k, KUBERNETES_SERVICE_HOST: _h, KUBERNETES_SERVICE_PORT: _p, ...env } = process.env;
+  const recorded = plan.records
+    ? await startRecordedMesh({
+        ...common,
+        live: true,
+        env,
+        onLine: print,
+        ...(plan.rulesFile ? { rulesFile: plan.rulesFile } : {}),
+      }).catch((err: unknown) => startFailure(err, plan.port))
+    : undefined;
+  const running: RunningMesh =
+    recorded?.running ??
+    (await startMesh({
+      ...common,
+      act: opts.act === true,
+      ...(signals ? { serviceEnv: { classify: signals, sweep: signals } } : {}),
+      onRecord: (r) => {
+        const l = lineOf(r);
+        if (l) print(l);
+      },
+    }).catch((err: unknown) => startFailure(err, plan.port)));
+  const ingress = running.mesh.brokers.map((b) => running.broker.ingress(b.namespace, b.name)).join(', ');
+  say(
+    `\nReflex dev: ${running.services.size} functions, broker ingress ${ingress}\n  source: ${sourceText(plan, cluster, opts.act === true)}\n  Ctrl-C to stop.\n\n`,
   );
+  const stops: (() => void)[] = [];
   const stop = async (): Promise<void> => {
     for (const s of stops) s();
     await running.close(false);
@@ -125,34 +495,60 @@ async function devCommand(opts: {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  const warn = (m: string): boolean => process.stderr.write(`reflex: ${m}\n`);
+  if (cluster) {
+    stops.push(
+      await startApiServerWatches(running.mesh, running.broker, undefined, warn).catch((err: unknown) =>
+        fail(`watching the cluster of kube context ${cluster.context} (${cluster.server}) failed: ${requestFault(err)}`),
+      ),
+    );
+    if (opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
+  }
+  if (recorded && plan.records) {
+    const fed = await recorded.feed(plan.records, progressOf(opts, plan.records));
+    say(`\nThe recording is over: ${seen.of(fed)}\nThe ingress stays up: POST CloudEvents to ${ingress}; Ctrl-C to stop.\n\n`);
+  }
 }
 
-async function validateCommand(opts: { manifests?: string }): Promise<void> {
-  const dir = resolve(opts.manifests ?? defaultManifests());
+async function validateCommand(opts: Values): Promise<void> {
+  const dir = opts.manifests ? given(opts.manifests) : defaultManifests();
+  const checked: string[] = [];
   const errors: string[] = [];
-  const ok = (m: string): boolean => out(`${tty ? '\u001b[32m✓\u001b[0m' : 'ok'} ${m}\n`);
+  const colour = !opts.json && colourFor(process.stdout, process.env);
+  const ok = (m: string): void => {
+    checked.push(m);
+    if (!opts.json) out(`${colour ? '\u001b[32m✓\u001b[0m' : 'ok'} ${m}\n`);
+  };
+  const report = (): void => {
+    if (opts.json) out(`${JSON.stringify({ valid: errors.length === 0, manifests: dir, checked, errors })}\n`);
+    else {
+      const red = colourFor(process.stderr, process.env);
+      for (const e of errors) process.stderr.write(`${red ? '\u001b[31m✗\u001b[0m' : 'error'} ${e}\n`);
+      if (!errors.length) out('valid\n');
+    }
+    if (errors.length) process.exitCode = EXIT_PROBLEMS;
+  };
   let mesh;
   try {
     mesh = loadMesh(dir);
   } catch (err) {
-    fail(`✗ ${(err as Error).message}`);
+    errors.push((err as Error).message);
+    return report();
   }
-  const count = (kind: string): number => mesh!.objects.filter((o) => o.kind === kind).length;
-  ok(
-    `${dir}: ${mesh!.objects.length} objects (${count('Broker')} Broker, ${count('Trigger')} Triggers, ${mesh!.services.length} Services)`,
-  );
-  for (const t of mesh!.triggers) {
+  const count = (kind: string): number => mesh.objects.filter((o) => o.kind === kind).length;
+  ok(`${dir}: ${mesh.objects.length} objects (${count('Broker')} Broker, ${count('Trigger')} Triggers, ${mesh.services.length} Services)`);
+  for (const t of mesh.triggers) {
     try {
       compileFilter(t);
       const ref = t.subscriber.ref;
-      if (ref?.kind === 'Service' && !mesh!.services.some((s) => s.name === ref.name && s.namespace === (ref.namespace ?? t.namespace)))
+      if (ref?.kind === 'Service' && !mesh.services.some((s) => s.name === ref.name && s.namespace === (ref.namespace ?? t.namespace)))
         throw new Error(`${t.from}: Trigger ${t.name} subscribes Service ${ref.name}, which the manifests do not define`);
       ok(`Trigger ${t.name}`);
     } catch (err) {
       errors.push((err as Error).message);
     }
   }
-  for (const s of mesh!.services) {
+  for (const s of mesh.services) {
     const fn = s.args[0] ?? '';
     const def = await definitionOf(s);
     if (!def) {
@@ -170,56 +566,57 @@ async function validateCommand(opts: { manifests?: string }): Promise<void> {
       errors.push(`${s.from}: Service ${s.name}: ${(err as Error).message}`);
     }
   }
-  for (const e of errors) process.stderr.write(`${tty ? '\u001b[31m✗\u001b[0m' : 'error'} ${e}\n`);
-  if (errors.length) process.exit(1);
-  out('valid\n');
+  report();
 }
 
-const [command, ...rest] = process.argv.slice(2);
-const { values, positionals } = (() => {
-  try {
-    return parseArgs({
-      args: rest,
-      allowPositionals: true,
-      allowNegative: true,
-      options: {
-        manifests: { type: 'string' },
-        port: { type: 'string' },
-        source: { type: 'string' },
-        act: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        json: { type: 'boolean' },
-        rules: { type: 'string' },
-        replay: { type: 'boolean' },
-        pings: { type: 'boolean' },
-      },
+const [first, ...rest] = process.argv.slice(2);
+const isCommand = (c: string | undefined): c is Names => c !== undefined && Object.hasOwn(COMMANDS, c);
+
+if (first === undefined || first === '--help' || first === '-h') out(mainHelp());
+else if (first === '--version') {
+  const { version } = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+  out(`reflex ${version}\n`);
+} else if (first === 'help') {
+  const about = rest[0];
+  if (about === undefined) out(mainHelp());
+  else if (isCommand(about)) out(commandHelp(about));
+  else usage(undefined, `no command ${about}; the commands are ${Object.keys(COMMANDS).join(', ')}`);
+} else if (!isCommand(first))
+  usage(
+    undefined,
+    `${first.startsWith('-') ? `unknown option ${first}` : `unknown command ${first}`}; the commands are ${Object.keys(COMMANDS).join(', ')}`,
+  );
+else if (first === 'start') {
+  const { values, positionals } = parse('start', rest);
+  const file = positionals[0];
+  if (values.replay || file !== undefined || !kubeconfigPath()) {
+    const why =
+      file !== undefined
+        ? 'given a recording, start replays it'
+        : values.replay
+          ? 'with --replay, start replays'
+          : 'with no kubeconfig on this machine, start replays the bundled incident';
+    if (values.act) usage('start', `--act: ${why}, and a replay never acts; acting needs a cluster (a kubeconfig, without --replay)`);
+    if (values.port !== undefined)
+      usage(
+        'start',
+        `--port: ${why}, and a replay serves no port; for one that stays up: npx reflex dev --source <recording> --port ${values.port}`,
+      );
+    if (values.pings === false) usage('start', `--no-pings: ${why}, and a replay runs no PingSource`);
+    const path = file !== undefined ? given(file) : incident();
+    const because =
+      file !== undefined || values.replay ? '' : ' (no kubeconfig on this machine: with one, npm start runs against its cluster)';
+    await replayCommand(path, {
+      ...values,
+      banner:
+        `\nReflex: replaying ${shown(path)}${because}\n` +
+        'No cluster is contacted: the real functions run behind the development broker, in dry-run,\n' +
+        'reading the cluster as the recording knows it.\n\n',
     });
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${USAGE}`, 2);
-  }
-})();
-
-switch (command) {
-  case 'start':
-    if (kubeconfigPath() && !values.replay) await devCommand({ ...values, source: 'cluster' });
-    else await replayCommand(positionals[0] ?? incident(), { banner: true });
-    break;
-  case 'dev':
-    await devCommand(values);
-    break;
-  case 'replay':
-    if (!positionals[0]) fail(`replay needs a file\n\n${USAGE}`, 2);
-    await replayCommand(positionals[0]!, values);
-    break;
-  case 'validate':
-    await validateCommand(values);
-    break;
-  case undefined:
-  case 'help':
-  case '--help':
-  case '-h':
-    out(USAGE);
-    break;
-  default:
-    fail(`unknown command ${command}\n\n${USAGE}`, 2);
-}
+  } else await devCommand({ ...values, source: 'cluster' });
+} else if (first === 'dev') await devCommand(parse('dev', rest).values);
+else if (first === 'replay') {
+  const { values, positionals } = parse('replay', rest);
+  if (positionals[0] === undefined) usage('replay', `replay needs a recording.\n${RECORDING_FORMATS}`);
+  await replayCommand(positionals[0], values);
+} else await validateCommand(parse('validate', rest).values);

@@ -261,7 +261,14 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
     else res.writeHead(202).end();
   }
 
-  await new Promise<void>((r) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', r));
+  // A port in use (EADDRINUSE) rejects, for the caller to say which: not an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const addr = server.address() as AddressInfo;
   base = `http://${addr.address}:${addr.port}`;
   return {

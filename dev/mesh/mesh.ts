@@ -11,6 +11,7 @@ import type { Env } from '../../functions/_kit/config.js';
 import { projectRoot } from '../../functions/_kit/schemas.js';
 import { kubeconfigOf } from '../../functions/_kit/k8s.js';
 import { startDevBroker, type BrokerRecord, type DevBroker } from './broker.js';
+import type { K8sObject } from './apiserversource.js';
 import { RecordedCluster } from './recorded.js';
 import { loadMesh, type Mesh, type ServiceManifest } from './manifests.js';
 
@@ -33,7 +34,8 @@ export interface MeshOptions {
   /**
    * The Kubernetes port every function gets. Default: each its own, from the credentials of
    * `env`; with none on this machine, an empty recorded cluster (nothing to read, nothing
-   * written), so the functions run as in a replay instead of failing to start.
+   * written) and owners resolved by names, so the functions run as in a replay instead of
+   * failing to start or answering 503.
    */
   readonly cluster?: Cluster;
   /** The broker's wait between retries (replays do not wait). */
@@ -60,16 +62,35 @@ export async function definitionOf(s: Pick<ServiceManifest, 'args'>): Promise<Fu
   return ((await import(pathToFileURL(file).href)) as { default: FunctionDefinition<unknown> }).default;
 }
 
+const BRIDGED = /^dev\.knative\.apiserver\.resource\.(add|update|delete)$/;
+const WATCH = { add: 'ADDED', update: 'MODIFIED', delete: 'DELETED' } as const;
+
+/**
+ * With no cluster, what the ApiServerSource bridges is all the functions can know of it: an
+ * object posted to the ingress (Resource mode) is recorded before the Triggers route it, as a
+ * replay records its objects, so the bundled incident posted by hand decides as its replay does.
+ */
+function observeBridged(cluster: RecordedCluster, event: { type: string; data?: unknown }): void {
+  const verb = BRIDGED.exec(event.type)?.[1] as keyof typeof WATCH | undefined;
+  const o = event.data as Partial<K8sObject> | undefined;
+  if (!verb || typeof o !== 'object' || o === null || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') return;
+  cluster.observe(WATCH[verb], o as K8sObject);
+}
+
 export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh> {
   const mesh = loadMesh(options.manifests ?? defaultManifests());
-  const cluster = options.cluster ?? (kubeconfigOf(options.env ?? process.env) ? undefined : new RecordedCluster());
+  const offline = options.cluster === undefined && !kubeconfigOf(options.env ?? process.env);
+  const cluster = options.cluster ?? (offline ? new RecordedCluster() : undefined);
   const services = new Map<string, RunningServer>();
   const key = (ns: string, name: string): string => `${ns}/${name}`;
   const broker = await startDevBroker({
     mesh,
     ...(options.port !== undefined ? { port: options.port } : {}),
     resolve: (ref, ns) => (ref.kind === 'Service' ? services.get(key(ns, ref.name))?.url : undefined),
-    ...(options.onRecord ? { onRecord: options.onRecord } : {}),
+    onRecord: (r) => {
+      if (cluster instanceof RecordedCluster && r.kind === 'accepted') observeBridged(cluster, r.event);
+      options.onRecord?.(r);
+    },
     ...(options.sleep ? { sleep: options.sleep } : {}),
   });
   // SinkBinding: the subject Service gets K_SINK = the sink's address (always a Broker here).
@@ -97,6 +118,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
         REFLEX_HOST: '127.0.0.1',
         ...(options.act ? {} : { REFLEX_DRY_RUN: 'true' }),
         ...(sink ? { K_SINK: sink } : {}),
+        // No cluster to follow ownerReferences in: owners by their names, as in a replay.
+        ...(offline ? { REFLEX_RESOLVE_OWNERS: 'names' } : {}),
         ...options.serviceEnv?.[fn],
       };
       const server = await startServer(def, {

@@ -4,10 +4,13 @@
  * would send it, on the recording's clock; the real functions answer, recover and scale reading
  * the cluster as the recording knows it (dev/mesh/recorded.ts), all in dry-run, no
  * secrets, nothing sent anywhere. What each step decided, and why, comes back as timeline lines.
+ * `reflex replay` plays a recording and stops; `reflex dev --source <recording>` plays it the same
+ * way, then serves the ingress on.
  */
 import type { CloudEvent } from 'cloudevents';
 import { apiServerSourceEvent, type K8sObject } from './apiserversource.js';
 import { parseRequest } from '../../functions/_kit/binding.js';
+import type { Env } from '../../functions/_kit/config.js';
 import { startMesh, type RunningMesh } from './mesh.js';
 import { RecordedCluster } from './recorded.js';
 import { timeOf, type Recorded } from './replay.js';
@@ -19,6 +22,8 @@ export interface PlayOptions {
   readonly rulesFile?: string;
   readonly onLine?: (line: Line) => void;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Function log lines (JSON); default: dropped. */
+  readonly logSink?: (line: string, service: string) => void;
 }
 
 export interface Played {
@@ -26,6 +31,23 @@ export interface Played {
   /** Watch events bridged to the broker, and those that only informed the recorded cluster. */
   readonly bridged: number;
   readonly contextOnly: number;
+}
+
+export interface RecordedMeshOptions extends Omit<PlayOptions, 'onProgress'> {
+  readonly port?: number;
+  /**
+   * Serve on after the recording (`reflex dev --source <file>`): afterwards events are on the wall
+   * clock and retries wait, as live ones. Without it (a replay), the clock stays the recording's.
+   */
+  readonly live?: boolean;
+  /** The functions' environment (default: none). Never credentials for a cluster: the recording is the cluster. */
+  readonly env?: Env;
+}
+
+export interface RecordedMesh {
+  readonly running: RunningMesh;
+  /** Plays a recording into the mesh on its clock, each event settled before the next. */
+  feed(records: readonly Recorded[], onProgress?: (done: number, total: number) => void): Promise<{ bridged: number; contextOnly: number }>;
 }
 
 interface SourceView {
@@ -74,42 +96,72 @@ export function asCoreEvent(o: K8sObject): K8sObject {
   };
 }
 
-export async function play(records: readonly Recorded[], options: PlayOptions = {}): Promise<Played> {
+const sleeper = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The mesh a recording plays through: the functions read a RecordedCluster (what the recording
+ * carried), classify and sweep resolve owners by names, everything in dry-run, and the functions'
+ * clock is the recording's while it plays. The same for `replay` and `dev --source <file>`, so
+ * both decide alike.
+ */
+export async function startRecordedMesh(options: RecordedMeshOptions = {}): Promise<RecordedMesh> {
   const cluster = new RecordedCluster();
-  let clock = new Date(0);
-  const lines: Line[] = [];
+  // A replay starts at the epoch (its first record sets the time); dev, on the wall clock until fed.
+  let clock: Date | undefined = options.live ? undefined : new Date(0);
+  const now = (): Date => clock ?? new Date();
+  const signals: Env = { REFLEX_RESOLVE_OWNERS: 'names', ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}) };
   const running = await startMesh({
     ...(options.manifests ? { manifests: options.manifests } : {}),
-    // No KUBECONFIG, no sink secrets: a replay reaches nothing outside this process.
-    env: {},
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    // A replay: no KUBECONFIG, no sink secrets, nothing reached outside this process.
+    env: options.env ?? {},
     act: false,
-    // Every function reads the cluster as the recording knows it; a sweep lists a live cluster, so it does not run.
+    // Every function reads the cluster as the recording knows it. A replay's sweep would list it at
+    // no tick of its own, so it does not run; dev keeps it for what is posted to the ingress.
     cluster,
-    definitions: { sweep: null },
-    serviceEnv: {
-      classify: { REFLEX_RESOLVE_OWNERS: 'names', ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}) },
-    },
-    now: () => clock,
-    sleep: async () => {},
+    definitions: options.live ? {} : { sweep: null },
+    serviceEnv: { classify: signals, sweep: signals },
+    now,
+    // The recording's retries do not wait (its clock does not move while they would); live ones do.
+    sleep: (ms) => (clock ? Promise.resolve() : sleeper(ms)),
     onRecord: (r) => {
       const line = lineOf(r);
-      if (!line) return;
-      const stamped = line.kind === 'problem' ? { ...line, at: clock } : line;
-      lines.push(stamped);
-      options.onLine?.(stamped);
+      if (line) options.onLine?.(line.kind === 'problem' ? { ...line, at: now() } : line);
+    },
+    ...(options.logSink ? { logSink: options.logSink } : {}),
+  });
+  return {
+    running,
+    async feed(records, onProgress) {
+      try {
+        return await feed(running, records, {
+          before: (r, at) => {
+            clock = at;
+            if (r.type !== 'CLOUDEVENT') cluster.observe(r.type, r.object);
+          },
+          ...(onProgress ? { onProgress } : {}),
+        });
+      } finally {
+        if (options.live) clock = undefined;
+      }
+    },
+  };
+}
+
+export async function play(records: readonly Recorded[], options: PlayOptions = {}): Promise<Played> {
+  const lines: Line[] = [];
+  const recorded = await startRecordedMesh({
+    ...options,
+    onLine: (line) => {
+      lines.push(line);
+      options.onLine?.(line);
     },
   });
   try {
-    const fed = await feed(running, records, {
-      before: (r, at) => {
-        clock = at;
-        if (r.type !== 'CLOUDEVENT') cluster.observe(r.type, r.object);
-      },
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
+    const fed = await recorded.feed(records, options.onProgress);
     return { lines, ...fed };
   } finally {
-    await running.close();
+    await recorded.running.close();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * dev/mesh/replay — reads recordings: watch events (`kubectl get … --watch --output-watch-events -o
- * json`), pretty-printed or NDJSON, and `kubectl get … -o json` Lists; and the recording's clock.
- * dev/mesh/play.ts replays them through the mesh.
+ * json`), pretty-printed or NDJSON, `kubectl get … -o json` Lists and single objects, CloudEvents;
+ * and the recording's clock. dev/mesh/play.ts replays them through the mesh.
  */
 import { readFileSync } from 'node:fs';
 import type { K8sObject, WatchType } from './apiserversource.js';
@@ -17,69 +17,121 @@ export interface CloudEventRecord {
 }
 export type Recorded = WatchRecord | CloudEventRecord;
 
+/** What a recording may be, for messages and help. */
+export const RECORDING_FORMATS = [
+  'A recording is JSON:',
+  '  - watch events, as `kubectl get events -A --watch --output-watch-events -o json` writes them (pretty-printed or one per line)',
+  '  - a List: `kubectl get events -A -o json`',
+  '  - one object: `kubectl get event NAME -n NAMESPACE -o json`',
+  '  - CloudEvents in the JSON format, one per line',
+].join('\n');
+
+/** A recording that cannot be read, or is not one: the message names the file (and line) and says what is read. */
+export class RecordingError extends Error {
+  override readonly name = 'RecordingError';
+}
+
 /**
  * Splits a stream of JSON values: NDJSON, or the pretty-printed objects one after another that
- * `kubectl … --watch -o json` writes. Returns each value's text and its starting line.
+ * `kubectl … --watch -o json` writes. Returns each value's text and its starting line; anything
+ * between values that is not white space (YAML, a log line) is `stray`, with its line.
  */
-export function jsonValues(text: string): { text: string; line: number }[] {
-  const out: { text: string; line: number }[] = [];
+export function jsonValues(text: string): { values: { text: string; line: number }[]; stray?: number; unclosed?: number } {
+  const values: { text: string; line: number }[] = [];
   let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let start = -1;
+  let start = 0;
   let line = 1;
   let startLine = 1;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
+    const c = text[i]!;
     if (c === '\n') line++;
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (c === '\\') escaped = true;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === '"') inString = true;
-    else if (c === '{' || c === '[') {
-      if (depth === 0) {
-        start = i;
-        startLine = line;
-      }
-      depth++;
-    } else if (c === '}' || c === ']') {
-      depth--;
-      if (depth === 0) out.push({ text: text.slice(start, i + 1), line: startLine });
-    }
+    else if (depth === 0 && c !== '{' && c !== '[') {
+      if (!/\s/.test(c)) return { values, stray: line };
+    } else if (c === '"') {
+      const end = endOfString(text, i);
+      line += text.slice(i, end).split('\n').length - 1;
+      i = end;
+    } else if (c === '{' || c === '[') {
+      if (depth++ === 0) [start, startLine] = [i, line];
+    } else if ((c === '}' || c === ']') && --depth === 0) values.push({ text: text.slice(start, i + 1), line: startLine });
   }
-  return out;
+  return depth > 0 ? { values, unclosed: startLine } : { values };
 }
+
+/** The index of the quote that closes the string opened at `open` (past the end if none does). */
+function endOfString(text: string, open: number): number {
+  for (let i = open + 1; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === '"') return i;
+  }
+  return text.length;
+}
+
+const WATCH_TYPES: readonly unknown[] = ['ADDED', 'MODIFIED', 'DELETED'];
 
 /**
  * Reads a recording: watch events ({"type": ADDED|MODIFIED|DELETED, "object": …}, as
  * `kubectl get events -A --watch --output-watch-events -o json` writes them, pretty-printed or
- * one per line), a `kubectl get … -o json` List (each item replayed as ADDED), or CloudEvents in
- * the JSON format (sent to the Broker as they are). A value that is none of these names its line.
+ * one per line), a `kubectl get … -o json` List (each item replayed as ADDED), one object as
+ * `kubectl get <kind> NAME -o json` writes it (ADDED), or CloudEvents in the JSON format (sent to
+ * the Broker as they are). Anything else is a RecordingError naming the file and line.
  */
 export function readRecording(path: string): Recorded[] {
-  return jsonValues(readFileSync(path, 'utf8')).flatMap(({ text, line }): Recorded[] => {
-    let v: { type?: unknown; object?: K8sObject; kind?: unknown; items?: Partial<K8sObject>[]; specversion?: unknown };
+  const text = textOf(path);
+  if (text.trim() === '') throw new RecordingError(`${path} is empty.\n${RECORDING_FORMATS}`);
+  const { values, stray, unclosed } = jsonValues(text);
+  if (stray !== undefined) throw new RecordingError(`${path}:${stray}: not JSON (YAML or text?).\n${RECORDING_FORMATS}`);
+  if (unclosed !== undefined) throw new RecordingError(`${path}:${unclosed}: this JSON value does not end (a truncated file?)`);
+  return values.flatMap(({ text, line }) => {
+    let value: unknown;
     try {
-      v = JSON.parse(text) as typeof v;
-    } catch {
-      throw new Error(`${path}:${line}: not JSON`);
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new RecordingError(`${path}:${line}: not JSON (${(err as Error).message}).\n${RECORDING_FORMATS}`);
     }
-    if (typeof v.specversion === 'string') return [{ type: 'CLOUDEVENT', event: v as Record<string, unknown> }];
-    if (v.kind === 'List' || (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items))) {
-      // kubectl writes apiVersion and kind on each item; a bare Event list may not.
-      return (v.items ?? []).map((o) => ({
-        type: 'ADDED',
-        object: { ...o, apiVersion: o.apiVersion ?? 'v1', kind: o.kind ?? 'Event' } as K8sObject,
-      }));
-    }
-    if (!v.object?.kind || !['ADDED', 'MODIFIED', 'DELETED'].includes(String(v.type))) {
-      throw new Error(`${path}:${line}: expected {"type": ADDED|MODIFIED|DELETED, "object": {...}}, a List or a CloudEvent`);
-    }
-    return [{ type: v.type as WatchType, object: v.object }];
+    return recordsOf(value, `${path}:${line}`);
   });
+}
+
+function textOf(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = { ENOENT: 'no such file', EISDIR: 'it is a directory', EACCES: 'permission denied' }[code ?? ''] ?? (err as Error).message;
+    throw new RecordingError(`cannot read ${path}: ${why}`);
+  }
+}
+
+/** The records one JSON value of a recording stands for; `where` is its file and line. */
+function recordsOf(value: unknown, where: string): Recorded[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new RecordingError(`${where}: not a recording: a JSON array, where an object was expected.\n${RECORDING_FORMATS}`);
+  const v = value as {
+    type?: unknown;
+    object?: K8sObject;
+    apiVersion?: unknown;
+    kind?: unknown;
+    metadata?: unknown;
+    items?: unknown;
+    specversion?: unknown;
+  };
+  if (typeof v.specversion === 'string') return [{ type: 'CLOUDEVENT', event: v as Record<string, unknown> }];
+  if (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items)) {
+    // kubectl writes apiVersion and kind on each item; a bare Event list may not.
+    return (v.items as Partial<K8sObject>[]).map((o) => ({
+      type: 'ADDED',
+      object: { ...o, apiVersion: o.apiVersion ?? 'v1', kind: o.kind ?? 'Event' } as K8sObject,
+    }));
+  }
+  if (v.object?.kind && WATCH_TYPES.includes(v.type)) return [{ type: v.type as WatchType, object: v.object }];
+  // One object, as `kubectl get event NAME -o json` writes it: as if it had just been added.
+  if (typeof v.apiVersion === 'string' && typeof v.kind === 'string' && typeof v.metadata === 'object' && v.metadata !== null)
+    return [{ type: 'ADDED', object: v as K8sObject }];
+  throw new RecordingError(
+    `${where}: not a recording: expected a watch event {"type": ADDED|MODIFIED|DELETED, "object": {...}}, a List, ` +
+      `an object with apiVersion, kind and metadata, or a CloudEvent.\n${RECORDING_FORMATS}`,
+  );
 }
 
 /** When the recorded object says it happened (its last occurrence), for the replay clock. */

@@ -242,3 +242,84 @@ export async function startApiServerWatches(
     for (const s of stops) s();
   };
 }
+
+/** The current context of a kubeconfig and its API server, once it has answered. */
+export interface ClusterInfo {
+  readonly context: string;
+  readonly server: string;
+}
+
+/** The API server of a kubeconfig's current context did not answer: which, where from, and why. */
+export class ClusterUnreachable extends Error {
+  override readonly name = 'ClusterUnreachable';
+  constructor(
+    readonly context: string,
+    readonly server: string,
+    readonly file: string,
+    readonly why: string,
+  ) {
+    super(`the API server of kube context ${context} (${server}, from ${file}) cannot be reached: ${why}`);
+  }
+}
+
+/** What a failed request to the API server comes to: its status and message, or the innermost transport error. */
+export function requestFault(err: unknown): string {
+  const { code, body } = (err ?? {}) as { code?: unknown; body?: unknown };
+  if (typeof code !== 'number') return rootCause(err);
+  let message: unknown;
+  try {
+    message = (JSON.parse(String(body)) as { message?: unknown }).message;
+  } catch {
+    // not a Status: the status alone says enough
+  }
+  return `the API server answered ${code}${typeof message === 'string' && message ? `: ${message}` : ''}`;
+}
+
+/** The innermost reason of a failed request ("fetch failed" says nothing; its cause does). */
+export function rootCause(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause !== undefined) e = e.cause;
+  if (e instanceof AggregateError && e.errors.length > 0) return e.errors.map(rootCause).join('; ');
+  if (e instanceof Error) return e.message || String((e as NodeJS.ErrnoException).code ?? e.name);
+  return String(e);
+}
+
+/**
+ * Asks the API server of the kubeconfig's current context for its version, before anything is
+ * started on it: an answer of any status means it is there (authorization is the watches' to
+ * report); no answer within `timeoutMs` is a ClusterUnreachable.
+ */
+export async function probeCluster(
+  kubeconfig: string | undefined,
+  from = kubeconfig ?? 'the kubeconfig',
+  timeoutMs = 10_000,
+): Promise<ClusterInfo> {
+  const lib = await import('@kubernetes/client-node');
+  const config = new lib.KubeConfig();
+  try {
+    // As the watches load it (connect): a file, or KUBECONFIG's list merged, else ~/.kube/config.
+    if (kubeconfig) config.loadFromFile(kubeconfig);
+    else config.loadFromDefault();
+  } catch (err) {
+    throw new Error(`${from}: not a kubeconfig that can be read: ${rootCause(err)}`);
+  }
+  const context = config.getCurrentContext();
+  const server = config.getCurrentCluster()?.server;
+  if (!context || !server)
+    throw new Error(
+      `${from}: ${context ? `context ${context} names no cluster server` : 'no current context is set (kubectl config use-context <name>)'}`,
+    );
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    await Promise.race([config.makeApiClient(lib.VersionApi).getCode(), late]);
+  } catch (err) {
+    // An HTTP status (401, 403…) is an answer: the server is there.
+    if (typeof (err as { code?: unknown }).code !== 'number') throw new ClusterUnreachable(context, server, from, rootCause(err));
+  } finally {
+    clearTimeout(timer);
+  }
+  return { context, server };
+}

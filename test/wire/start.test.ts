@@ -15,18 +15,20 @@ describe('the embedded incident', () => {
     expect(decisive).toEqual([
       expect.stringMatching(/^signal crashloop WARNING on Deployment shop\/web/),
       // The recording's ReplicaSets: revision 2 crash-loops, revision 1 has 3 ready.
-      expect.stringMatching(/^recover: dryrun rolledback on Deployment shop\/web: .*revision 1 \(web-5d7c9b8a6\) has 3 ready/),
+      expect.stringMatching(
+        /^recover would roll back Deployment shop\/web \(dry-run, by policy\): .*revision 1 \(web-5d7c9b8a6\) has 3 ready/,
+      ),
       expect.stringMatching(/^signal oomkilled WARNING on Deployment shop\/worker/),
-      expect.stringMatching(/^recover: dryrun resized on Deployment shop\/worker: .*OOM-killed at 256Mi: limit to 384Mi/),
+      expect.stringMatching(/^recover would resize Deployment shop\/worker \(dry-run, by policy\): .*OOM-killed at 256Mi: limit to 384Mi/),
       // An events.k8s.io/v1 Event reaches the core/v1 source as the API server would show it.
       expect.stringMatching(/^signal unschedulable WARNING on Deployment shop\/web/),
-      expect.stringMatching(/^recover: escalated escalated on Deployment shop\/web: a pod that cannot be scheduled needs capacity/),
+      expect.stringMatching(/^recover escalated Deployment shop\/web to a person: a pod that cannot be scheduled needs capacity/),
       expect.stringMatching(/^signal nodenotready CRITICAL on Node node-3/),
-      expect.stringMatching(/^recover: skipped drained on Node node-3: .*within the 300s grace period/),
+      expect.stringMatching(/^recover did not drain Node node-3: .*within the 300s grace period/),
       expect.stringMatching(/^signal loadhigh INFO on Deployment shop\/worker/),
-      expect.stringMatching(/^scale: dryrun scaled on Deployment shop\/worker: .*replicas 2 -> 3/),
+      expect.stringMatching(/^scale would scale Deployment shop\/worker \(dry-run, by policy\): load is high: replicas 2 -> 3/),
       expect.stringMatching(/^signal loadhigh INFO on Deployment shop\/worker/),
-      expect.stringMatching(/^scale: (dryrun|skipped) scaled on Deployment shop\/worker/),
+      expect.stringMatching(/^scale (would scale|did not scale) Deployment shop\/worker/),
     ]);
     expect(lines.filter((l) => l.kind === 'problem')).toEqual([]);
     // Times never run backwards in the recording.
@@ -37,8 +39,10 @@ describe('the embedded incident', () => {
     const p = start('npm', ['start', '--silent'], { KUBECONFIG: '/nonexistent/kubeconfig', npm_config_loglevel: 'silent' });
     expect(await p.exited).toBe(0);
     expect(p.output()).toContain('-> signal crashloop WARNING on Deployment shop/web (BackOff)');
-    expect(p.output()).toMatch(/-> recover: dryrun rolledback on Deployment shop\/web/);
-    expect(p.output()).toMatch(/15 events in \(4 more only described the cluster\), 6 signals, 6 decisions, 0 delivery problems/);
+    expect(p.output()).toMatch(/-> recover would roll back Deployment shop\/web/);
+    expect(p.output()).toMatch(
+      /15 events went through the broker \(4 more only described the cluster\); 6 signals, 6 decisions, no delivery problems\./,
+    );
   }, 60_000);
 
   it('reflex replay --json: one object per line, the same decisions', async () => {
@@ -116,7 +120,9 @@ describe('recordings of CloudEvents', () => {
     expect(lines.filter((l) => l.kind === 'signal' || l.kind === 'action').map((l) => `${l.kind} ${l.text}`)).toEqual([
       expect.stringMatching(/^signal signal crashloop WARNING on Deployment shop\/web/),
       // Only one ReplicaSet in this recording: the playbook's other branch, restart the pod once.
-      expect.stringMatching(/^action recover: dryrun restarted on Deployment shop\/web: .*restarting web-7d9c8b5f4-x2x7q once/),
+      expect.stringMatching(
+        /^action recover would restart Deployment shop\/web \(dry-run, by policy\): .*restarting web-7d9c8b5f4-x2x7q once/,
+      ),
     ]);
   });
 });
@@ -164,6 +170,6 @@ describe('recordings', () => {
     );
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"type":"ADDED","object":{"kind":"Event"}}\n{"hello": "world"}\n');
-    expect(() => readRecording(bad)).toThrow(/bad\.json:2: expected/);
+    expect(() => readRecording(bad)).toThrow(/bad\.json:2: not a recording: expected/);
   });
 });
