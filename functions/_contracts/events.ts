@@ -20,6 +20,13 @@ export const SIGNAL_CLASSES = [
   'nodenotready',
   'nodepressure',
   'createfailed',
+  'configerror',
+  'startfailed',
+  'sandboxfailed',
+  'jobfailed',
+  'autoscalerfailed',
+  'storagefailed',
+  'nodeproblem',
   'loadhigh',
   'loadlow',
 ] as const;

@@ -23,7 +23,7 @@ export function knownKind(o: { apiVersion?: unknown; kind?: unknown }): KnownKin
 
 export type Outcome =
   | { readonly kind: 'findings'; readonly findings: readonly Finding[]; readonly repeatAfterSeconds: number }
-  | { readonly kind: 'skip'; readonly reason: string };
+  | { readonly kind: 'skip'; readonly reason: string; readonly rule?: string };
 
 /** State findings are re-signalled after this long if the state persists. */
 const STATE_REPEAT_AFTER_SECONDS = 600;

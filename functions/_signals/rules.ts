@@ -116,8 +116,10 @@ function compilePattern(pattern: string, rule: string, where: string, source: st
   }
 }
 
+/** A skip names the rule that matched (ignored it, or whose threshold is not met yet), if one did. */
 export type Match =
-  { readonly kind: 'finding'; readonly finding: Finding; readonly rule: Rule } | { readonly kind: 'skip'; readonly reason: string };
+  | { readonly kind: 'finding'; readonly finding: Finding; readonly rule: Rule }
+  | { readonly kind: 'skip'; readonly reason: string; readonly rule?: string };
 
 function matches(rule: Rule, o: Occurrence, message: string): boolean {
   return (
@@ -152,11 +154,11 @@ export function classifyOccurrence(o: Occurrence, rules: Rules, eventObject: Rec
   const rule = rules.rules.find((r) => matches(r, o, message));
   if (!rule)
     return { kind: 'skip', reason: `no rule matches reason ${o.reason || '(none)'} (${o.type || 'no type'}) on ${o.involved.kind}` };
-  if (rule.class === 'ignore') return { kind: 'skip', reason: `rule ${rule.name} ignores it` };
+  if (rule.class === 'ignore') return { kind: 'skip', reason: `rule ${rule.name} ignores it`, rule: rule.name };
   const seen = occurrencesWithin(o, rule.withinSeconds);
   if (seen < rule.occurrences) {
     const within = rule.withinSeconds ? ` within ${rule.withinSeconds}s` : '';
-    return { kind: 'skip', reason: `rule ${rule.name}: ${seen} of ${rule.occurrences} occurrences${within}` };
+    return { kind: 'skip', reason: `rule ${rule.name}: ${seen} of ${rule.occurrences} occurrences${within}`, rule: rule.name };
   }
   return {
     kind: 'finding',

@@ -17,6 +17,13 @@ export const RECOVER_CLASSES: readonly SignalClass[] = [
   'mountfailed',
   'unschedulable',
   'createfailed',
+  'configerror',
+  'startfailed',
+  'sandboxfailed',
+  'jobfailed',
+  'autoscalerfailed',
+  'storagefailed',
+  'nodeproblem',
 ];
 
 const recover = defineFunction({
