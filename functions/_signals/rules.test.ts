@@ -92,8 +92,13 @@ describe('the default rules', () => {
     [core({ reason: 'BackOff', message: 'Back-off pulling image "registry.example/web:2.0"' }), 'imagepull'],
     [core({ reason: 'Failed', message: 'Failed to pull image "registry.example/web:2.0": rpc error: code = NotFound' }), 'imagepull'],
     [core({ reason: 'Failed', message: 'Error: ErrImagePull' }), 'imagepull'],
-    // Failed for other causes (e.g. CreateContainerConfigError) is not an image pull.
-    [core({ reason: 'Failed', message: 'Error: configmap "cfg" not found' }), /skip: no rule matches reason Failed/],
+    // Failed for other causes is not an image pull: a missing ConfigMap (CreateContainerConfigError) lasting 5 minutes.
+    [core({ reason: 'Failed', message: 'Error: configmap "cfg" not found' }), 'configerror'],
+    // …but one seen for 4 seconds may be a Secret still being issued.
+    [
+      core({ reason: 'Failed', message: 'Error: secret "tls" not found', last: '2026-11-22T10:00:04Z' }),
+      /skip: rule container-config-error: seen for 4s of the 120s/,
+    ],
     [core({ reason: 'Unhealthy', message: 'Liveness probe failed: HTTP probe failed with statuscode: 500', count: 3 }), 'probefailed'],
     [
       core({
@@ -113,11 +118,20 @@ describe('the default rules', () => {
       }),
       'oomkilled',
     ],
-    // The scheduler writes events.k8s.io/v1; repeats arrive as series.count.
+    // The scheduler writes events.k8s.io/v1; repeats arrive as series.count. A first attempt is
+    // not yet a problem (a PVC binding, a node joining); one still failing 5 minutes on is.
     [
       modern({
         reason: 'FailedScheduling',
         message: '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available.',
+      }),
+      /skip: rule unschedulable: seen for 0s of the 120s/,
+    ],
+    [
+      modern({
+        reason: 'FailedScheduling',
+        message: '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available.',
+        count: 2,
       }),
       'unschedulable',
     ],

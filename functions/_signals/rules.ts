@@ -17,7 +17,7 @@ interface RawRule {
   when: { reason: Strings; type?: string[]; involvedKind?: Strings; component?: Strings; message?: string };
   class: SignalClass | 'ignore';
   severity?: Severity;
-  threshold?: { occurrences: number; withinSeconds?: number };
+  threshold?: { occurrences?: number; withinSeconds?: number; forSeconds?: number };
   repeatAfterSeconds?: number;
 }
 interface RawRules {
@@ -37,6 +37,8 @@ export interface Rule {
   readonly severity: Severity;
   readonly occurrences: number;
   readonly withinSeconds: number | undefined;
+  /** How long the problem must have lasted (last seen - first seen): noise that clears sooner is no signal. */
+  readonly forSeconds: number;
   readonly repeatAfterSeconds: number;
 }
 
@@ -75,6 +77,7 @@ function compileRules(raw: RawRules, source: string): Rules {
       severity: r.severity ?? 'warning',
       occurrences: r.threshold?.occurrences ?? 1,
       withinSeconds: r.threshold?.withinSeconds,
+      forSeconds: r.threshold?.forSeconds ?? 0,
       repeatAfterSeconds: r.repeatAfterSeconds ?? raw.defaults?.repeatAfterSeconds ?? DEFAULT_REPEAT_AFTER_SECONDS,
     };
   });
@@ -160,6 +163,13 @@ export function classifyOccurrence(o: Occurrence, rules: Rules, eventObject: Rec
     const within = rule.withinSeconds ? ` within ${rule.withinSeconds}s` : '';
     return { kind: 'skip', reason: `rule ${rule.name}: ${seen} of ${rule.occurrences} occurrences${within}`, rule: rule.name };
   }
+  const lasted = Math.max(0, Math.floor((o.lastSeen.getTime() - o.firstSeen.getTime()) / 1000));
+  if (lasted < rule.forSeconds)
+    return {
+      kind: 'skip',
+      reason: `rule ${rule.name}: seen for ${lasted}s of the ${rule.forSeconds}s it must last (it may be start-up noise)`,
+      rule: rule.name,
+    };
   return {
     kind: 'finding',
     rule,

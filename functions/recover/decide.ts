@@ -8,6 +8,7 @@ import { parseState, type ActionRecord as ActRecord, type ActState } from '../_a
 import type { SignalData } from '../_contracts/events.js';
 import { amountOf } from '../_kit/config.js';
 import { bytesOf, type Policy } from './config.js';
+import { escalation } from './escalate.js';
 
 /** recover's history on its target, in the annotation reflex.dev/recover. */
 export type RecoverState = ActState<Step>;
@@ -75,6 +76,7 @@ export interface Observed {
 
 export type Plan = ActPlan<Step>;
 
+/** Classes with no safe playbook: a person is told what is wrong and what to fix (escalate.ts has the precise causes). */
 const ESCALATE_ONLY: Record<string, string> = {
   imagepull: 'an image that cannot be pulled needs a person: fix the image reference or the pull secret',
   mountfailed: 'a volume that cannot be mounted needs a person',
@@ -82,6 +84,7 @@ const ESCALATE_ONLY: Record<string, string> = {
   createfailed: 'pods cannot be created (quota, admission or policy): a person must look',
   nodepressure: 'node pressure is reported, not acted on',
 };
+const escalateOnly = (s: SignalData): string | undefined => escalation(s) ?? ESCALATE_ONLY[s.class];
 
 const ACTS_ON_POD = new Set(['crashloop', 'probefailed', 'oomkilled']);
 
@@ -93,7 +96,7 @@ const ACTS_ON_POD = new Set(['crashloop', 'probefailed', 'oomkilled']);
  */
 export function confirm(signal: SignalData, o: Observed): string | undefined {
   const t = `${signal.target.kind} ${signal.target.namespace ? `${signal.target.namespace}/` : ''}${signal.target.name}`;
-  if (ESCALATE_ONLY[signal.class] || signal.target.kind === 'Pod' || (signal.class === 'oomkilled' && signal.target.kind === 'Node'))
+  if (escalateOnly(signal) || signal.target.kind === 'Pod' || (signal.class === 'oomkilled' && signal.target.kind === 'Node'))
     return undefined;
   if (ACTS_ON_POD.has(signal.class) && signal.involved.kind === 'Pod') {
     const pod = `pod ${signal.involved.name}`;
@@ -131,7 +134,7 @@ export function plan(
   policy: Policy,
   now: Date = new Date(signal.lastSeen),
 ): Plan {
-  const esc = ESCALATE_ONLY[signal.class];
+  const esc = escalateOnly(signal);
   if (esc) return { kind: 'escalate', verb: 'escalated', reason: esc };
   // Nothing recreates a pod without a controller: restarting it would delete it for good.
   if (signal.target.kind === 'Pod')

@@ -1,0 +1,3 @@
+module reflex.dev/vocabulary/extract
+
+go 1.26.8
