@@ -22,7 +22,7 @@ import {
   startPingSources,
   type ClusterInfo,
 } from './mesh/sources.js';
-import { colourFor, lineOf, render, summary, type Line } from './mesh/timeline.js';
+import { colourFor, jsonRow, Narrator, printer, summary, type Line } from './mesh/timeline.js';
 
 const EXIT_PROBLEMS = 1;
 const EXIT_USAGE = 2;
@@ -51,7 +51,7 @@ interface Command {
 const FLAGS = {
   json: {
     type: 'boolean',
-    help: 'one JSON object per line, {"at","kind","text"} (kind: event, signal, action, problem), instead of the timeline',
+    help: 'one JSON object per line, {"at","kind","text",…} with the fields of its kind (event, signal, action, problem; see docs/local.md), instead of the timeline',
   },
   rules: {
     type: 'string',
@@ -325,8 +325,7 @@ function rulesOf(flag: string | undefined): string | undefined {
   return path;
 }
 
-const jsonLine = (l: Line): string =>
-  `${JSON.stringify({ at: Number.isNaN(l.at.getTime()) ? null : l.at.toISOString(), kind: l.kind, text: l.text })}\n`;
+const jsonLine = (l: Line): string => `${JSON.stringify(jsonRow(l))}\n`;
 
 /** Counts what a timeline showed, for its summary. */
 function tally(): { add(l: Line): void; of(fed: { bridged: number; contextOnly: number }): string; problems(): number } {
@@ -347,12 +346,13 @@ async function replayCommand(file: string, opts: Values & { readonly banner?: st
   if (opts.banner && !opts.json) out(opts.banner);
   const seen = tally();
   const progress = progressOf(opts, records);
+  const print = printer(colour);
   const played = await play(records, {
     ...(rulesFile ? { rulesFile } : {}),
     ...(opts.manifests ? { manifests: given(opts.manifests) } : {}),
     onLine: (l) => {
       seen.add(l);
-      out(opts.json ? jsonLine(l) : `${render(l, colour)}\n`);
+      out(opts.json ? jsonLine(l) : print(l));
     },
     ...(opts.verbose ? { logSink: (line: string, svc: string) => process.stderr.write(`[${svc}] ${line}\n`) } : {}),
     ...(progress ? { onProgress: progress } : {}),
@@ -450,15 +450,19 @@ async function devCommand(opts: Values): Promise<void> {
   // With --json, stdout carries only the lines; what is said to the person goes to stderr.
   const say = (s: string): boolean => (opts.json ? process.stderr : process.stdout).write(s);
   const seen = tally();
+  const rendered = printer(colour);
   const print = (l: Line): void => {
     seen.add(l);
-    out(opts.json ? jsonLine(l) : `${render(l, colour)}\n`);
+    out(opts.json ? jsonLine(l) : rendered(l));
   };
+  const verbose = opts.verbose ? (line: string, svc: string) => say(`[${svc}] ${line}\n`) : undefined;
   const common = {
     manifests: opts.manifests ? given(opts.manifests) : defaultManifests(),
     port: plan.port,
-    ...(opts.verbose ? { logSink: (line: string, svc: string) => say(`[${svc}] ${line}\n`) } : {}),
+    ...(verbose ? { logSink: verbose } : {}),
   };
+  // What the broker records and the functions log (their decisions, per CloudEvent), as timeline lines.
+  const narrator = new Narrator(print);
   const signals = plan.rulesFile ? { REFLEX_RULES_FILE: plan.rulesFile } : undefined;
   // The replay's mesh, kept up: the functions get this shell's environment (notify's webhooks)
   // but no credentials for a cluster, which the recording stands for.
@@ -478,9 +482,10 @@ async function devCommand(opts: Values): Promise<void> {
       ...common,
       act: opts.act === true,
       ...(signals ? { serviceEnv: { classify: signals, sweep: signals } } : {}),
-      onRecord: (r) => {
-        const l = lineOf(r);
-        if (l) print(l);
+      onRecord: (r) => narrator.record(r),
+      logSink: (line, svc) => {
+        narrator.log(line);
+        verbose?.(line, svc);
       },
     }).catch((err: unknown) => startFailure(err, plan.port)));
   const ingress = running.mesh.brokers.map((b) => running.broker.ingress(b.namespace, b.name)).join(', ');

@@ -42,6 +42,8 @@ export function apiServerSourceMessage(
   source: string,
   now = new Date(),
   mode: 'Resource' | 'Reference' = 'Resource',
+  /** The source's `ceOverrides.extensions`: set on every event it sends, as the adapter does. */
+  extensions: Readonly<Record<string, string>> = {},
 ): { headers: Record<string, string>; body: string } {
   const ns = object.metadata.namespace ?? '';
   const ref = { kind: object.kind, namespace: ns, name: object.metadata.name, apiVersion: object.apiVersion };
@@ -60,6 +62,7 @@ export function apiServerSourceMessage(
       'ce-name': object.metadata.name,
       'ce-namespace': ns,
       'content-type': 'application/json',
+      ...Object.fromEntries(Object.entries(extensions).map(([k, v]) => [`ce-${k}`, v])),
     },
     body: JSON.stringify(data),
   };
@@ -72,7 +75,8 @@ export function apiServerSourceEvent(
   source: string,
   now = new Date(),
   mode: 'Resource' | 'Reference' = 'Resource',
+  extensions: Readonly<Record<string, string>> = {},
 ): CloudEvent<unknown> {
-  const { headers, body } = apiServerSourceMessage(watch, object, source, now, mode);
+  const { headers, body } = apiServerSourceMessage(watch, object, source, now, mode, extensions);
   return parseRequest(headers, Buffer.from(body)).events[0]!;
 }

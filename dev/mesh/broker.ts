@@ -49,7 +49,14 @@ interface Refusal {
 
 /** What happened to one event at one Trigger: the broker's log line, and the timeline's row. */
 export type BrokerRecord =
-  | { readonly kind: 'accepted'; readonly broker: string; readonly event: Event; readonly ttl: number }
+  | {
+      readonly kind: 'accepted';
+      readonly broker: string;
+      readonly event: Event;
+      readonly ttl: number;
+      /** The Triggers whose filters pass it (`namespace/name`): one `delivered` record will follow for each. */
+      readonly triggers: readonly string[];
+    }
   | { readonly kind: 'refused'; readonly broker: string; readonly status: number; readonly reason: string }
   | {
       readonly kind: 'delivered';
@@ -176,10 +183,10 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
         detail: `data nests deeper than ${MAX_DATA_DEPTH} levels, more than the development broker can serialize again for delivery`,
       });
     const event = withExtensions(incoming, { [ARRIVAL]: new Date().toISOString(), [TTL]: ttl });
-    record({ kind: 'accepted', broker: where, event, ttl });
     const attrs = attributesOf(event);
-    for (const route of routes.get(where) ?? []) {
-      if (!route.filter(attrs)) continue;
+    const routed = (routes.get(where) ?? []).filter((route) => route.filter(attrs));
+    record({ kind: 'accepted', broker: where, event, ttl, triggers: routed.map((r) => key(r.trigger.namespace, r.trigger.name)) });
+    for (const route of routed) {
       const t = route.trigger;
       // dispatch does not throw by design; should it, the failure is a record, never an unhandled rejection.
       const p = dispatch(b, t, event, ttl)

@@ -5,6 +5,8 @@ import { retryable } from '../../functions/_kit/errors.js';
 import { backoffMs, durationMs } from './delivery.js';
 import { loadMesh } from './manifests.js';
 import { cronMatches, pingEvent } from './sources.js';
+import { asCoreEvent } from './play.js';
+import type { K8sObject } from './apiserversource.js';
 
 describe('the shipped manifests, as the development broker reads them', () => {
   const mesh = loadMesh(join(projectRoot(), 'knative'));
@@ -95,5 +97,60 @@ describe('PingSource schedules', () => {
       { tick: 'sweep' },
       '2026-11-22T10:00:00.000Z',
     ]);
+  });
+});
+
+describe('an events.k8s.io/v1 Event as the API server shows it through core/v1 (Convert_v1_Event_To_core_Event)', () => {
+  const base = {
+    apiVersion: 'events.k8s.io/v1',
+    kind: 'Event',
+    metadata: { name: 'e', namespace: 'shop', uid: 'u' },
+    regarding: { kind: 'Pod', namespace: 'shop', name: 'p' },
+    reason: 'FailedMount',
+    type: 'Warning',
+    note: 'MountVolume.SetUp failed',
+    reportingController: 'kubelet',
+    reportingInstance: 'node-1',
+    action: 'Mounting',
+  };
+
+  it('written through events.k8s.io/v1: eventTime and series as they are, no first/last timestamp, no count', () => {
+    const series = { count: 3, lastObservedTime: '2026-11-22T10:04:00.250000Z' };
+    expect(asCoreEvent({ ...base, eventTime: '2026-11-22T10:03:00.500000Z', series, deprecatedSource: {} } as K8sObject)).toEqual({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: base.metadata,
+      involvedObject: base.regarding,
+      reason: 'FailedMount',
+      type: 'Warning',
+      message: 'MountVolume.SetUp failed',
+      source: {},
+      firstTimestamp: null,
+      lastTimestamp: null,
+      eventTime: '2026-11-22T10:03:00.500000Z',
+      series,
+      reportingComponent: 'kubelet',
+      reportingInstance: 'node-1',
+      action: 'Mounting',
+    });
+  });
+
+  it('written through core/v1 (eventTime null): the deprecated fields are its own', () => {
+    const o = asCoreEvent({
+      ...base,
+      eventTime: null,
+      deprecatedFirstTimestamp: '2026-11-22T10:00:30Z',
+      deprecatedLastTimestamp: '2026-11-22T10:02:30Z',
+      deprecatedCount: 3,
+      deprecatedSource: { component: 'kubelet', host: 'node-1' },
+    } as unknown as K8sObject);
+    expect(o).toMatchObject({
+      firstTimestamp: '2026-11-22T10:00:30Z',
+      lastTimestamp: '2026-11-22T10:02:30Z',
+      count: 3,
+      eventTime: null,
+      source: { component: 'kubelet', host: 'node-1' },
+    });
+    expect(o).not.toHaveProperty('series');
   });
 });

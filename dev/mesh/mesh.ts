@@ -122,6 +122,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
         ...(offline ? { REFLEX_RESOLVE_OWNERS: 'names' } : {}),
         ...options.serviceEnv?.[fn],
       };
+      // The timeline reads decisions from the functions' log lines: classify's `no signal` (debug,
+      // with why) and the acting functions' info lines; never quieter than that here.
+      if (fn === 'classify') env['REFLEX_LOG_LEVEL'] = 'debug';
+      else if (env['REFLEX_LOG_LEVEL'] === 'warn' || env['REFLEX_LOG_LEVEL'] === 'error') env['REFLEX_LOG_LEVEL'] = 'info';
       const server = await startServer(def, {
         env,
         logSink: (line) => options.logSink?.(line, s.name),

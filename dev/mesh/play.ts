@@ -14,7 +14,7 @@ import type { Env } from '../../functions/_kit/config.js';
 import { startMesh, type RunningMesh } from './mesh.js';
 import { RecordedCluster } from './recorded.js';
 import { timeOf, type Recorded } from './replay.js';
-import { lineOf, type Line } from './timeline.js';
+import { Narrator, type Line } from './timeline.js';
 
 export interface PlayOptions {
   readonly manifests?: string;
@@ -59,40 +59,39 @@ interface SourceView {
   metadata: { namespace?: string };
 }
 
-/** An events.k8s.io/v1 Event as the API server shows it through core/v1 (its field mapping). */
+/**
+ * An events.k8s.io/v1 Event as the API server shows it through core/v1: the same object, the
+ * deprecated* fields as core/v1's own (null or absent when the Event was written through
+ * events.k8s.io/v1), `eventTime` and `series` as they are.
+ * @see k8s.io/kubernetes pkg/apis/events/v1/conversion.go (Convert_v1_Event_To_core_Event)
+ */
 export function asCoreEvent(o: K8sObject): K8sObject {
   const {
     apiVersion: _v,
     regarding,
-    related,
     note,
-    series,
     deprecatedCount,
     deprecatedFirstTimestamp,
     deprecatedLastTimestamp,
     deprecatedSource,
     reportingController,
-    reportingInstance,
     eventTime,
     ...rest
   } = o as K8sObject & { [k: string]: unknown };
-  const s = series as { count?: number; lastObservedTime?: string } | undefined;
   return {
     ...rest,
     apiVersion: 'v1',
     kind: 'Event',
     metadata: o.metadata,
     involvedObject: regarding,
-    ...(related ? { related } : {}),
-    message: note,
-    count: s?.count ?? deprecatedCount ?? 1,
-    firstTimestamp: deprecatedFirstTimestamp ?? eventTime ?? null,
-    lastTimestamp: s?.lastObservedTime ?? deprecatedLastTimestamp ?? eventTime ?? null,
+    ...(note !== undefined ? { message: note } : {}),
+    source: deprecatedSource ?? {},
+    firstTimestamp: deprecatedFirstTimestamp ?? null,
+    lastTimestamp: deprecatedLastTimestamp ?? null,
+    // int32 with omitempty: a count of 0 (an Event written through events.k8s.io/v1) is not shown.
+    ...(typeof deprecatedCount === 'number' && deprecatedCount !== 0 ? { count: deprecatedCount } : {}),
     eventTime: eventTime ?? null,
-    source: deprecatedSource ?? { component: reportingController },
     reportingComponent: reportingController ?? '',
-    reportingInstance: reportingInstance ?? '',
-    ...(s ? { series: s } : {}),
   };
 }
 
@@ -109,6 +108,7 @@ export async function startRecordedMesh(options: RecordedMeshOptions = {}): Prom
   // A replay starts at the epoch (its first record sets the time); dev, on the wall clock until fed.
   let clock: Date | undefined = options.live ? undefined : new Date(0);
   const now = (): Date => clock ?? new Date();
+  const narrator = new Narrator((line) => options.onLine?.(line.kind === 'problem' ? { ...line, at: now() } : line));
   const signals: Env = { REFLEX_RESOLVE_OWNERS: 'names', ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}) };
   const running = await startMesh({
     ...(options.manifests ? { manifests: options.manifests } : {}),
@@ -124,11 +124,12 @@ export async function startRecordedMesh(options: RecordedMeshOptions = {}): Prom
     now,
     // The recording's retries do not wait (its clock does not move while they would); live ones do.
     sleep: (ms) => (clock ? Promise.resolve() : sleeper(ms)),
-    onRecord: (r) => {
-      const line = lineOf(r);
-      if (line) options.onLine?.(line.kind === 'problem' ? { ...line, at: now() } : line);
+    onRecord: (r) => narrator.record(r),
+    // The functions' log lines say why an event became no signal (classify's `why`, per CloudEvent id).
+    logSink: (line, service) => {
+      narrator.log(line);
+      options.logSink?.(line, service);
     },
-    ...(options.logSink ? { logSink: options.logSink } : {}),
   });
   return {
     running,
@@ -139,6 +140,8 @@ export async function startRecordedMesh(options: RecordedMeshOptions = {}): Prom
             clock = at;
             if (r.type !== 'CLOUDEVENT') cluster.observe(r.type, r.object);
           },
+          // Settled: every event row still waiting has all it will get.
+          after: () => narrator.flush(),
           ...(onProgress ? { onProgress } : {}),
         });
       } finally {
@@ -169,12 +172,16 @@ export async function play(records: readonly Recorded[], options: PlayOptions = 
  * Puts a recording into a running mesh, one event at a time, waiting for each to settle: watch
  * events as the manifests' ApiServerSources would send them (the kinds they watch, their mode,
  * their Broker), on the recording's clock; recorded CloudEvents as they are, to the first Broker.
- * `before` sees every record with its time, bridged or not.
+ * `before` sees every record with its time, bridged or not; `after`, every record once it has settled.
  */
 export async function feed(
   running: RunningMesh,
   records: readonly Recorded[],
-  options: { before?: (r: Recorded, at: Date) => void; onProgress?: (done: number, total: number) => void } = {},
+  options: {
+    before?: (r: Recorded, at: Date) => void;
+    after?: (r: Recorded) => void;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<{ bridged: number; contextOnly: number }> {
   const bridges = new Map<string, { namespace: string; name: string; mode: 'Resource' | 'Reference' }>();
   for (const s of running.mesh.sources.filter((o) => o.kind === 'ApiServerSource') as unknown as SourceView[]) {
@@ -212,6 +219,7 @@ export async function feed(
       running.broker.publish(to.namespace, to.name, event);
       await running.broker.idle();
     }
+    options.after?.(r);
     options.onProgress?.(i + 1, records.length);
   }
   return { bridged, contextOnly: records.length - bridged };

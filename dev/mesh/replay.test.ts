@@ -3,7 +3,8 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jsonValues, readRecording } from './replay.js';
+import type { K8sObject } from './apiserversource.js';
+import { inTimeOrder, jsonValues, readRecording, timeOf } from './replay.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'reflex-replay-'));
 const recording = (name: string, text: string): string => {
@@ -49,5 +50,99 @@ describe('readRecording', () => {
     ['a directory', undefined, /cannot read .*reflex-replay-\w+: it is a directory/],
   ])('%s is refused, naming the file and line', (name, text, message) => {
     expect(() => readRecording(text === undefined ? dir : recording(name, text))).toThrow(message);
+  });
+});
+
+describe('a List is replayed in the order things happened (issue 17)', () => {
+  const at = (name: string, fields: Record<string, unknown>) => ({ ...event, metadata: { name, namespace: 'shop' }, ...fields });
+  // As kubectl writes it: in name order, which is not the order of their times.
+  const list = {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      at('a', { lastTimestamp: '2026-11-22T10:05:00Z' }),
+      at('b', { lastTimestamp: null, eventTime: '2026-11-22T10:00:30.000001Z' }),
+      at('c', { lastTimestamp: '2026-11-22T10:01:00Z', series: { count: 2, lastObservedTime: '2026-11-22T10:03:00Z' } }),
+      at('d', { lastTimestamp: '2026-11-22T10:00:00Z' }),
+      at('e', { lastTimestamp: null, metadata: { name: 'e', namespace: 'shop', creationTimestamp: '2026-11-22T10:00:10Z' } }),
+      at('f', { lastTimestamp: '2026-11-22T10:00:00Z' }),
+    ],
+  };
+
+  it('sorted by series.lastObservedTime, lastTimestamp, eventTime, else creation; ties keep their order', () => {
+    const names = readRecording(recording('list.json', JSON.stringify(list, null, 2))).map((r) =>
+      r.type === 'CLOUDEVENT' ? '' : r.object.metadata.name,
+    );
+    expect(names).toEqual(['d', 'f', 'e', 'b', 'c', 'a']);
+  });
+
+  it('watch events keep the order they were recorded in', () => {
+    const watch = list.items.map((object) => JSON.stringify({ type: 'MODIFIED', object })).join('\n');
+    expect(readRecording(recording('watch.ndjson', watch)).map((r) => (r.type === 'CLOUDEVENT' ? '' : r.object.metadata.name))).toEqual([
+      'a',
+      'b',
+      'c',
+      'd',
+      'e',
+      'f',
+    ]);
+  });
+
+  it('records with no time at all come first, in their order', () => {
+    const bare = (name: string): { type: 'ADDED'; object: K8sObject } => ({
+      type: 'ADDED',
+      object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } },
+    });
+    const timed = { type: 'ADDED' as const, object: at('t', { lastTimestamp: '2026-11-22T10:00:00Z' }) as K8sObject };
+    expect(inTimeOrder([timed, bare('x'), bare('y')]).map((r) => r.object.metadata.name)).toEqual(['x', 'y', 't']);
+  });
+});
+
+describe('the replay clock reads an Event of either API, written through either', () => {
+  const previous = new Date('2026-11-22T09:00:00Z');
+  const v1 = (fields: Record<string, unknown>) =>
+    ({
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: 'e', namespace: 'shop', creationTimestamp: '2026-11-22T10:00:00Z' },
+      regarding: { kind: 'Pod', name: 'p' },
+      ...fields,
+    }) as K8sObject;
+
+  it.each<[string, K8sObject, string]>([
+    // Written through core/v1, read through events.k8s.io/v1: eventTime is null, the deprecated fields are set.
+    [
+      'eventTime null, deprecatedLastTimestamp',
+      v1({ eventTime: null, deprecatedFirstTimestamp: '2026-11-22T10:00:30Z', deprecatedLastTimestamp: '2026-11-22T10:02:30Z' }),
+      '2026-11-22T10:02:30.000Z',
+    ],
+    // …with a series: its last observation.
+    [
+      'eventTime null, a series',
+      v1({
+        eventTime: null,
+        deprecatedLastTimestamp: '2026-11-22T10:02:30Z',
+        series: { count: 5, lastObservedTime: '2026-11-22T10:06:00Z' },
+      }),
+      '2026-11-22T10:06:00.000Z',
+    ],
+    // Written through events.k8s.io/v1: eventTime, then the series.
+    ['eventTime', v1({ eventTime: '2026-11-22T10:04:00.412903Z' }), '2026-11-22T10:04:00.412Z'],
+    // Nothing but its creation: when it was first seen, not the record before it.
+    ['only a creation time', v1({ eventTime: null }), '2026-11-22T10:00:00.000Z'],
+    // A zero time (year 1) is no time.
+    [
+      'a zero eventTime',
+      v1({ eventTime: '0001-01-01T00:00:00Z', deprecatedLastTimestamp: '2026-11-22T10:02:30Z' }),
+      '2026-11-22T10:02:30.000Z',
+    ],
+  ])('%s', (_what, object, time) => {
+    expect(timeOf(object, previous).toISOString()).toBe(time);
+  });
+
+  it('an object that is not an Event, with no time of its own, happens when the record before it did', () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', creationTimestamp: '2026-01-01T00:00:00Z' } } as K8sObject;
+    expect(timeOf(pod, previous)).toEqual(previous);
+    expect(timeOf(pod, new Date(0))).toEqual(new Date('2026-01-01T00:00:00Z'));
   });
 });

@@ -1,10 +1,11 @@
 /**
  * dev/mesh/replay — reads recordings: watch events (`kubectl get … --watch --output-watch-events -o
- * json`), pretty-printed or NDJSON, `kubectl get … -o json` Lists and single objects, CloudEvents;
- * and the recording's clock. dev/mesh/play.ts replays them through the mesh.
+ * json`), pretty-printed or NDJSON, `kubectl get … -o json` Lists (sorted by time) and single
+ * objects, CloudEvents; and the recording's clock. dev/mesh/play.ts replays them through the mesh.
  */
 import { readFileSync } from 'node:fs';
 import type { K8sObject, WatchType } from './apiserversource.js';
+import { timeOf as validTime } from '../../functions/_signals/model.js';
 
 export interface WatchRecord {
   readonly type: WatchType;
@@ -119,10 +120,12 @@ function recordsOf(value: unknown, where: string): Recorded[] {
   if (typeof v.specversion === 'string') return [{ type: 'CLOUDEVENT', event: v as Record<string, unknown> }];
   if (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items)) {
     // kubectl writes apiVersion and kind on each item; a bare Event list may not.
-    return (v.items as Partial<K8sObject>[]).map((o) => ({
-      type: 'ADDED',
+    const items = (v.items as Partial<K8sObject>[]).map((o) => ({
+      type: 'ADDED' as const,
       object: { ...o, apiVersion: o.apiVersion ?? 'v1', kind: o.kind ?? 'Event' } as K8sObject,
     }));
+    // A List is in name order (the API server lists by key), not in the order things happened.
+    return inTimeOrder(items);
   }
   if (v.object?.kind && WATCH_TYPES.includes(v.type)) return [{ type: v.type as WatchType, object: v.object }];
   // One object, as `kubectl get event NAME -o json` writes it: as if it had just been added.
@@ -134,19 +137,50 @@ function recordsOf(value: unknown, where: string): Recorded[] {
   );
 }
 
-/** When the recorded object says it happened (its last occurrence), for the replay clock. */
+/** A time from a recorded object: a string in 1970-9999 (a zero or absent time is no time; model.ts timeOf). */
+const dateOf = (value: unknown): Date | undefined => (typeof value === 'string' ? validTime(value) : undefined);
+
+/**
+ * When the recorded object says it happened, if it says: an Event's last occurrence, whichever API
+ * wrote it — `series.lastObservedTime` (a series, either API), `lastTimestamp` (core/v1, written
+ * through core/v1) or `deprecatedLastTimestamp` (the same, read through events.k8s.io/v1),
+ * `eventTime` (written through events.k8s.io/v1: its first occurrence; null when written through
+ * core/v1), and else its creation, which is its first occurrence — or a Pod's last termination.
+ * @see k8s.io/kubernetes pkg/apis/events/v1/conversion.go, pkg/apis/core/validation/events.go
+ */
+export function ownTimeOf(o: K8sObject): Date | undefined {
+  const series = o['series'] as { lastObservedTime?: unknown } | null | undefined;
+  const status = o['status'] as { containerStatuses?: { lastState?: { terminated?: { finishedAt?: unknown } } }[] } | undefined;
+  const candidates =
+    o.kind === 'Event'
+      ? [series?.lastObservedTime, o['lastTimestamp'], o['deprecatedLastTimestamp'], o['eventTime'], createdOf(o)]
+      : [status?.containerStatuses?.[0]?.lastState?.terminated?.finishedAt];
+  for (const c of candidates) {
+    const d = dateOf(c);
+    if (d) return d;
+  }
+  return undefined;
+}
+
+const createdOf = (o: Partial<K8sObject>): unknown => (o.metadata as { creationTimestamp?: unknown } | undefined)?.creationTimestamp;
+
+/** When the recorded object happened, for the replay clock: its own time, else `fallback` (the record before it). */
 export function timeOf(o: K8sObject, fallback: Date): Date {
-  const series = o['series'] as { lastObservedTime?: string } | undefined;
-  const status = o['status'] as { containerStatuses?: { lastState?: { terminated?: { finishedAt?: string } } }[] } | undefined;
-  const candidates = [
-    series?.lastObservedTime,
-    o['lastTimestamp'],
-    o['eventTime'],
-    status?.containerStatuses?.[0]?.lastState?.terminated?.finishedAt,
-  ];
-  for (const c of candidates) if (typeof c === 'string' && !Number.isNaN(Date.parse(c))) return new Date(c);
+  const own = ownTimeOf(o);
+  if (own) return own;
   // An object with no time of its own happens when the one before it did; the first, at its creation.
-  const created = (o.metadata as { creationTimestamp?: string }).creationTimestamp;
-  if (fallback.getTime() === 0 && created && !Number.isNaN(Date.parse(created))) return new Date(created);
-  return fallback;
+  const created = dateOf(createdOf(o));
+  return fallback.getTime() === 0 && created ? created : fallback;
+}
+
+/**
+ * Records sorted by when they happened (their own time, else their creation; none: first), ties
+ * and records with no time keeping their order.
+ */
+export function inTimeOrder<R extends WatchRecord>(records: readonly R[]): R[] {
+  const key = (r: R): number => (ownTimeOf(r.object) ?? dateOf(createdOf(r.object)))?.getTime() ?? -Infinity;
+  return records
+    .map((r, i) => ({ r, i, at: key(r) }))
+    .sort((a, b) => a.at - b.at || a.i - b.i)
+    .map(({ r }) => r);
 }

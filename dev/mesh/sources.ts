@@ -97,6 +97,7 @@ interface SourceSpec {
   mode?: string;
   namespaceSelector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
   resources?: { apiVersion: string; kind: string; selector?: { matchLabels?: Record<string, string> } }[];
+  ceOverrides?: { extensions?: Record<string, string> };
 }
 
 const selectorText = (labels: Record<string, string> | undefined): string | undefined =>
@@ -199,6 +200,7 @@ export async function startApiServerWatches(
                   server,
                   new Date(),
                   mode,
+                  spec.ceOverrides?.extensions,
                 );
                 broker.publish(to.namespace, to.name, event);
               },

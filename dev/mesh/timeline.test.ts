@@ -3,8 +3,9 @@ import { describe, expect, it } from '@jest/globals';
 import { CloudEvent } from 'cloudevents';
 import * as timeline from './timeline.js';
 import type { BrokerRecord } from './broker.js';
+import { apiServerSourceEvent, type K8sObject } from './apiserversource.js';
 
-const { describeEvent, lineOf } = timeline;
+const { describeEvent, lineOf, Narrator } = timeline;
 
 /** A reply of an acting function, as functions/_contracts/events.ts actionEvent makes it. */
 function action(who: string, outcome: string, verb: string, reason: string, steps: string[] = [], target = ['Deployment', 'shop', 'web']) {
@@ -98,6 +99,12 @@ describe('what a function decided, one sentence per outcome', () => {
       at: new Date('2026-11-22T10:02:30Z'),
       kind: 'action',
       text: line,
+      function: 'recover',
+      outcome,
+      verb,
+      target: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+      reason,
+      dryRun: outcome === 'dryrun',
     });
   });
 
@@ -211,5 +218,183 @@ describe('colour', () => {
     [undefined, {}, false],
   ])('a terminal: %s, env %j -> %s', (isTTY, env, colour) => {
     expect(timeline.colourFor(isTTY === undefined ? {} : { isTTY }, env)).toBe(colour);
+  });
+});
+
+describe('every event row says what came of it, in the words of the function that decided (issue 17)', () => {
+  const at = new Date('2026-11-22T10:01:10Z');
+  const backOff = {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: 'web-1.18799a1a2b3c4d5e', namespace: 'shop' },
+    involvedObject: { kind: 'Pod', namespace: 'shop', name: 'web-1' },
+    reason: 'BackOff',
+    type: 'Warning',
+    count: 2,
+    message: 'Back-off restarting failed container web\nin pod web-1_shop(p-1)',
+  };
+  const bridged = (object: K8sObject = backOff): CloudEvent<unknown> =>
+    apiServerSourceEvent('MODIFIED', object, 'https://kubernetes.default.svc', at);
+  const accepted = (event: CloudEvent<unknown>, triggers = ['reflex/classify-on-resource']): BrokerRecord => ({
+    kind: 'accepted',
+    broker: 'reflex/reflex',
+    event,
+    ttl: 255,
+    triggers,
+  });
+  const delivered = (event: CloudEvent<unknown>, reply?: CloudEvent<unknown>): BrokerRecord => ({
+    kind: 'delivered',
+    trigger: 'reflex/classify-on-resource',
+    subscriber: 'http://127.0.0.1:1',
+    event,
+    result: { ok: true, status: reply ? 200 : 202, attempts: 1, body: '', ...(reply ? { reply } : {}) },
+  });
+  /** classify's log line for a request, as the kit writes it (ceId from the request's child logger). */
+  const said = (event: CloudEvent<unknown>, why: string, rule?: string): string =>
+    JSON.stringify({ time: 'x', level: 'info', msg: 'no signal', function: 'classify', ceId: event.id, why, ...(rule ? { rule } : {}) });
+  const narrate = (): { lines: timeline.Line[]; n: InstanceType<typeof Narrator> } => {
+    const lines: timeline.Line[] = [];
+    return { lines, n: new Narrator((l) => lines.push(l)) };
+  };
+
+  it('a skip: the row waits for its delivery and carries why and the rule, from the log line of that CloudEvent', () => {
+    const { lines, n } = narrate();
+    const e = bridged();
+    n.record(accepted(e));
+    // Another event's decision is not this one's.
+    n.log(said(bridged(), 'no rule matches reason Pulled (Normal) on Pod'));
+    expect(lines).toEqual([]);
+    n.log(said(e, 'rule crashloop-backoff: 2 of 3 occurrences within 900s', 'crashloop-backoff'));
+    n.record(delivered(e));
+    expect(lines).toEqual([
+      {
+        at,
+        kind: 'event',
+        text: 'BackOff x2 (Warning) on Pod shop/web-1: Back-off restarting failed container web in pod web-1_shop(p-1)',
+        namespace: 'shop',
+        object: { kind: 'Pod', name: 'web-1' },
+        reason: 'BackOff',
+        type: 'Warning',
+        count: 2,
+        message: 'Back-off restarting failed container web in pod web-1_shop(p-1)',
+        outcome: 'none',
+        why: 'rule crashloop-backoff: 2 of 3 occurrences within 900s',
+        rule: 'crashloop-backoff',
+      },
+    ]);
+    expect(timeline.render(lines[0]!, false)).toBe(
+      '10:01:10  BackOff x2 (Warning) on Pod shop/web-1: Back-off restarting failed container web in pod web-1_shop(p-1)\n' +
+        '          no signal: rule crashloop-backoff: 2 of 3 occurrences within 900s',
+    );
+  });
+
+  it('a signal: the row says which rule matched, and comes before the signal line', () => {
+    const { lines, n } = narrate();
+    const e = bridged();
+    const signal = new CloudEvent<unknown>(
+      {
+        id: 's1',
+        source: '/reflex/classify',
+        type: 'dev.reflex.signal.crashloop',
+        time: at.toISOString(),
+        data: {
+          class: 'crashloop',
+          severity: 'warning',
+          reason: 'BackOff',
+          rule: 'crashloop-backoff',
+          target: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+        },
+      },
+      false,
+    );
+    n.record(accepted(e, ['reflex/classify-on-resource', 'reflex/audit']));
+    n.record(delivered(e, signal));
+    n.record(accepted(signal, ['reflex/recover-on-failure']));
+    expect(lines.map((l) => [l.kind, l.kind === 'event' ? [l.outcome, l.why, l.rule] : l.text])).toEqual([
+      ['event', ['signal', 'rule crashloop-backoff matched: crashloop, warning', 'crashloop-backoff']],
+      ['signal', 'signal crashloop WARNING on Deployment shop/web (BackOff, rule crashloop-backoff)'],
+    ]);
+    expect(lines[1]).toMatchObject({
+      class: 'crashloop',
+      severity: 'warning',
+      target: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+      rule: 'crashloop-backoff',
+      reason: 'BackOff',
+    });
+    // The other Trigger's delivery, later, adds nothing and repeats nothing.
+    n.record(delivered(e));
+    expect(lines).toHaveLength(2);
+  });
+
+  it('no Trigger routes it: said at once; a row still waiting when the broker is idle is written at flush', () => {
+    const { lines, n } = narrate();
+    const deleted = apiServerSourceEvent('DELETED', backOff, 'https://kubernetes.default.svc', at);
+    n.record(accepted(deleted, []));
+    expect(lines).toMatchObject([
+      { outcome: 'none', why: 'no Trigger of Broker reflex/reflex routes dev.knative.apiserver.resource.delete' },
+    ]);
+    const e = bridged();
+    n.record(accepted(e));
+    n.flush();
+    expect(lines[1]).toMatchObject({ kind: 'event', outcome: 'none' });
+    expect(lines[1]).not.toHaveProperty('why');
+  });
+
+  it('an object that is not an Event: its kind, namespace and name', () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'shop' } };
+    expect(describeEvent(bridged(pod))).toEqual({
+      at,
+      kind: 'event',
+      text: 'Pod shop/web-1 changed',
+      namespace: 'shop',
+      object: { kind: 'Pod', name: 'web-1' },
+      outcome: 'none',
+    });
+  });
+
+  it('an events.k8s.io/v1 Event: note, regarding, and the largest of its counts', () => {
+    const e = {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: 'x', namespace: 'shop' },
+      regarding: { kind: 'Pod', namespace: 'shop', name: 'web-1' },
+      reason: 'FailedMount',
+      type: 'Warning',
+      note: 'MountVolume.SetUp failed',
+      deprecatedCount: 0,
+      series: { count: 4, lastObservedTime: '2026-11-22T10:01:10Z' },
+    };
+    expect(describeEvent(bridged(e))).toMatchObject({
+      text: 'FailedMount x4 (Warning) on Pod shop/web-1: MountVolume.SetUp failed',
+      count: 4,
+    });
+  });
+});
+
+describe('messages on one line', () => {
+  it.each([
+    ['short', 'a b', 20, 'a b'],
+    ['white space and newlines become one space', '  a\n\tb  \r\n c ', 20, 'a b c'],
+    ['cut at a word, with an ellipsis', 'the quick brown fox jumps over the lazy dog', 20, 'the quick brown fox…'],
+    ['cut at the last word that fits', 'the quick brown foxes jump', 20, 'the quick brown…'],
+    ['no word ends late enough: cut in the word', 'a supercalifragilisticexpialidocious', 20, 'a supercalifragilis…'],
+  ])('%s', (_what, text, max, line) => expect(timeline.oneLine(text, max)).toBe(line));
+});
+
+describe('dates and JSON rows', () => {
+  const row = (iso: string, text = 'x'): timeline.Line => ({ at: new Date(iso), kind: 'other', text });
+
+  it('the date is printed before the first line and when it changes, UTC as the times are', () => {
+    const print = timeline.printer(false);
+    expect(['2026-11-22T23:59:59Z', '2026-11-22T23:59:59.5Z', '2026-11-23T00:00:01Z'].map((t) => print(row(t))).join('')).toBe(
+      '2026-11-22\n23:59:59     -> x\n23:59:59     -> x\n2026-11-23\n00:00:01     -> x\n',
+    );
+  });
+
+  it('a JSON row: at in full ISO 8601, kind, text, then the fields of its kind', () => {
+    expect(JSON.stringify(timeline.jsonRow({ at: new Date('2026-11-22T10:04:00.412Z'), kind: 'problem', text: 'p' }))).toBe(
+      '{"at":"2026-11-22T10:04:00.412Z","kind":"problem","text":"p"}',
+    );
+    expect(timeline.jsonRow({ at: new Date(NaN), kind: 'other', text: 'o' })).toEqual({ at: null, kind: 'other', text: 'o' });
   });
 });

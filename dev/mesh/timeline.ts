@@ -1,45 +1,158 @@
 /**
  * dev/mesh/timeline — what the development broker saw, as lines a person reads: what happened in
- * the cluster, the signal it became, what each function decided and why, and deliveries that
- * failed or were dead-lettered. Each outcome has one sentence template (ACTION_TEMPLATES).
+ * the cluster and whether it became a signal (and why not, in classify's own words), the signal,
+ * what each function decided and why, and deliveries that failed or were dead-lettered. Each
+ * outcome has one sentence template (ACTION_TEMPLATES); each line is data too (`--json`).
  */
 import type { BrokerRecord } from './broker.js';
 import type { Event } from './delivery.js';
+import { truncate } from '../../functions/_signals/model.js';
 
-export interface Line {
+/** What a signal or a decision is about: `{kind, namespace, name}` (no namespace when cluster-scoped). */
+export interface Target {
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
+}
+
+interface Row {
   readonly at: Date;
-  /** 'event' (from the cluster), 'signal', 'action', 'problem' (failed delivery), 'other'. */
-  readonly kind: 'event' | 'signal' | 'action' | 'problem' | 'other';
+  /** The line as a person reads it. */
   readonly text: string;
 }
+
+/**
+ * Something that happened in the cluster (a Kubernetes Event, or an object that changed) and what
+ * came of it: a signal, or none and why — the reason the function gave (classify's `why` and
+ * `rule` on its log line for this CloudEvent), never one recomputed here.
+ */
+export interface EventLine extends Row {
+  readonly kind: 'event';
+  readonly namespace?: string;
+  /** The object it is about: an Event's involved object, else the object itself. */
+  readonly object: { readonly kind: string; readonly name: string };
+  readonly reason?: string;
+  readonly type?: string;
+  readonly count?: number;
+  /** On one line, cut to MESSAGE_FIELD characters. */
+  readonly message?: string;
+  readonly outcome: 'signal' | 'none';
+  readonly why?: string;
+  readonly rule?: string;
+}
+
+export interface SignalLine extends Row {
+  readonly kind: 'signal';
+  readonly class: string;
+  readonly severity: string;
+  readonly target: Target;
+  readonly rule?: string;
+  readonly reason: string;
+}
+
+export interface ActionLine extends Row {
+  readonly kind: 'action';
+  readonly function: string;
+  readonly outcome: string;
+  readonly verb: string;
+  readonly target: Target;
+  readonly reason: string;
+  readonly dryRun: boolean;
+}
+
+/** A delivery that failed ('problem'), or any other event ('other'). */
+export interface NoteLine extends Row {
+  readonly kind: 'problem' | 'other';
+}
+
+export type Line = EventLine | SignalLine | ActionLine | NoteLine;
 
 /** `1 signal`, `2 signals`: a count with its noun agreeing. */
 export function counted(n: number, singular: string, plural = `${singular}s`): string {
   return `${n} ${n === 1 ? singular : plural}`;
 }
 
+type Ref = { kind?: string | undefined; name?: string | undefined; namespace?: string | undefined };
 type Obj = {
   kind?: string;
   metadata?: { name?: string; namespace?: string };
   reason?: string;
   type?: string;
+  message?: string;
+  note?: string;
   count?: number;
-  series?: { count?: number };
-  involvedObject?: { kind?: string; name?: string; namespace?: string };
-  regarding?: { kind?: string; name?: string; namespace?: string };
+  deprecatedCount?: number;
+  series?: { count?: number } | null;
+  involvedObject?: Ref;
+  regarding?: Ref;
 };
 
 const named = (kind: string | undefined, namespace: string | undefined, name: string | undefined): string =>
   `${kind ?? '?'} ${namespace ? `${namespace}/` : ''}${name ?? '?'}`;
 
+/** A message in the timeline's text: one line, at most this many characters. */
+const MESSAGE_TEXT = 100;
+/** A message in a `--json` row: one line, at most this many characters (a message can be megabytes). */
+const MESSAGE_FIELD = 1024;
+
+/**
+ * Text on one line (every run of white space, newlines included, is one space), cut to `max`
+ * characters at a word when one ends in the last third, with `…`.
+ */
+export function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= max) return flat;
+  const keep = truncate(flat, max).slice(0, -1);
+  if (flat.charAt(keep.length) === ' ') return `${keep}…`;
+  const space = keep.lastIndexOf(' ');
+  return `${space > (max * 2) / 3 ? keep.slice(0, space) : keep}…`;
+}
+
+/** How many times an Event happened, whichever API wrote it: the largest of its counts, at least 1. */
+const countOf = (o: Obj): number =>
+  Math.max(1, ...[o.count, o.deprecatedCount, o.series?.count].filter((n): n is number => typeof n === 'number'));
+
 /** One watched object, in a few words: `BackOff x5 (Warning) on Pod shop/web-6f9d8c7b5-q7x2m`. */
 export function describeObject(o: Obj, verb = ''): string {
   if (o.kind === 'Event') {
     const inv = o.involvedObject ?? o.regarding;
-    const n = o.count ?? o.series?.count ?? 1;
+    const n = countOf(o);
     return `${o.reason ?? ''}${n > 1 ? ` x${n}` : ''} (${o.type ?? ''}) on ${named(inv?.kind, inv?.namespace, inv?.name)}`;
   }
   return `${named(o.kind, o.metadata?.namespace, o.metadata?.name)}${verb ? ` ${verb}` : ''}`;
+}
+
+/** A Kubernetes Event (either API) as an event row: what it is about, its reason, type, count and message. */
+function kubeEventLine(at: Date, o: Obj): EventLine {
+  const inv = o.involvedObject ?? o.regarding ?? {};
+  const message = o.message ?? o.note ?? '';
+  const namespace = inv.namespace || o.metadata?.namespace;
+  return {
+    at,
+    kind: 'event',
+    text: `${describeObject(o)}${message.trim() ? `: ${oneLine(message, MESSAGE_TEXT)}` : ''}`,
+    ...(namespace ? { namespace } : {}),
+    object: { kind: inv.kind ?? '', name: inv.name ?? '' },
+    ...(o.reason !== undefined ? { reason: o.reason } : {}),
+    ...(o.type !== undefined ? { type: o.type } : {}),
+    count: countOf(o),
+    ...(message ? { message: oneLine(message, MESSAGE_FIELD) } : {}),
+    outcome: 'none',
+  };
+}
+
+/** A bridged object as an event row, its outcome not known yet (Narrator learns it from the functions). */
+function eventLine(at: Date, o: Obj, verb: string): EventLine {
+  if (o.kind === 'Event') return kubeEventLine(at, o);
+  const namespace = o.metadata?.namespace;
+  return {
+    at,
+    kind: 'event',
+    text: describeObject(o, verb),
+    ...(namespace ? { namespace } : {}),
+    object: { kind: o.kind ?? '', name: o.metadata?.name ?? '' },
+    outcome: 'none',
+  };
 }
 
 const VERBS: { [k: string]: string } = { add: 'added', update: 'changed', delete: 'deleted' };
@@ -102,44 +215,81 @@ export function decisionText(d: Decision): string {
   return template ? template(d, does, did) : `${d.who} answered ${d.outcome} (${d.verb}) about ${d.target}: ${d.reason}${stepsOf(d)}`;
 }
 
-/** An event as a timeline line. */
+/** A target as a reply carries it, in its structured form (no namespace for a cluster-scoped one). */
+function targetOf(t: Ref | undefined): Target {
+  return { kind: t?.kind ?? '?', ...(t?.namespace ? { namespace: t.namespace } : {}), name: t?.name ?? '?' };
+}
+
+/** The Kubernetes objects the ApiServerSource bridges (Resource mode: the object; Reference mode: a reference). */
+const BRIDGED = /^dev\.knative\.apiserver\.(resource|ref)\.(add|update|delete)$/;
+
+/** An event as a timeline line (a bridged object's outcome is 'none' until a Narrator learns better). */
 export function describeEvent(e: Event): Line {
   const at = new Date(e.time ?? Date.now());
   const data = (e.data ?? {}) as { [k: string]: unknown };
-  if (e.type.startsWith('dev.knative.apiserver.resource.'))
-    return { at, kind: 'event', text: describeObject(data as Obj, VERBS[e.type.split('.').pop()!] ?? '') };
-  if (e.type.startsWith('dev.reflex.signal.')) {
-    const d = data as { class?: string; severity?: string; reason?: string; target?: { kind?: string; namespace?: string; name?: string } };
-    const t = d.target;
+  const bridged = BRIDGED.exec(e.type);
+  if (bridged) return eventLine(at, data as Obj, VERBS[bridged[2]!] ?? '');
+  if (e.type.startsWith('dev.reflex.signal.')) return signalLine(at, data);
+  if (e.type.startsWith('dev.reflex.action.')) {
+    const { decision, target, dryRun } = decisionOf(e);
     return {
       at,
-      kind: 'signal',
-      text: `signal ${d.class ?? '?'} ${String(d.severity ?? '').toUpperCase()} on ${named(t?.kind, t?.namespace, t?.name)} (${d.reason ?? ''})`,
+      kind: 'action',
+      text: decisionText(decision),
+      function: decision.who,
+      outcome: decision.outcome,
+      verb: decision.verb,
+      target,
+      reason: decision.reason,
+      dryRun,
     };
   }
-  if (e.type.startsWith('dev.reflex.action.')) return { at, kind: 'action', text: decisionText(decisionOf(e)) };
   return { at, kind: 'other', text: `${e.type}${e.subject ? ` ${e.subject}` : ''}` };
 }
 
+/** A signal as a line: its class, severity, target, the rule that matched (if one did) and its reason. */
+function signalLine(at: Date, data: { [k: string]: unknown }): SignalLine {
+  const d = data as { class?: string; severity?: string; reason?: string; rule?: string; target?: Ref };
+  const rule = typeof d.rule === 'string' && d.rule ? d.rule : undefined;
+  const target = targetOf(d.target);
+  const reason = d.reason ?? '';
+  return {
+    at,
+    kind: 'signal',
+    text: `signal ${d.class ?? '?'} ${String(d.severity ?? '').toUpperCase()} on ${named(target.kind, target.namespace, target.name)} (${reason}${rule ? `, rule ${rule}` : ''})`,
+    class: d.class ?? '?',
+    severity: d.severity ?? '?',
+    target,
+    ...(rule ? { rule } : {}),
+    reason,
+  };
+}
+
 /** A function's reply as a Decision: its data, else its routing extensions. */
-function decisionOf(e: Event): Decision {
+function decisionOf(e: Event): { decision: Decision; target: Target; dryRun: boolean } {
   const d = (e.data ?? {}) as {
     verb?: string;
     outcome?: string;
     reason?: string;
-    target?: { kind?: string; namespace?: string; name?: string };
+    target?: Ref;
     steps?: { detail?: string }[];
+    dryRun?: boolean;
   };
   const ext = e as unknown as { [k: string]: unknown };
   const str = (k: string): string | undefined => (typeof ext[k] === 'string' ? (ext[k] as string) : undefined);
   const t = d.target ?? { kind: str('targetkind'), namespace: str('targetns'), name: str('targetname') };
+  const outcome = d.outcome ?? str('outcome') ?? '?';
   return {
-    who: e.source.split('/').pop() ?? e.source,
-    outcome: d.outcome ?? str('outcome') ?? '?',
-    verb: d.verb ?? str('reflexaction') ?? e.type.split('.').pop()!,
-    target: named(t.kind, t.namespace, t.name),
-    reason: d.reason ?? '',
-    steps: (d.steps ?? []).map((s) => s.detail).filter((s): s is string => Boolean(s)),
+    decision: {
+      who: e.source.split('/').pop() ?? e.source,
+      outcome,
+      verb: d.verb ?? str('reflexaction') ?? e.type.split('.').pop()!,
+      target: named(t.kind, t.namespace, t.name),
+      reason: d.reason ?? '',
+      steps: (d.steps ?? []).map((s) => s.detail).filter((s): s is string => Boolean(s)),
+    },
+    target: targetOf(t),
+    dryRun: typeof d.dryRun === 'boolean' ? d.dryRun : outcome === 'dryrun',
   };
 }
 
@@ -174,6 +324,88 @@ export function lineOf(r: BrokerRecord): Line | undefined {
   };
 }
 
+/** Why an event became a signal, from the signal itself: the rule that matched, else the object's state. */
+function signalWhy(s: SignalLine): string {
+  return s.rule ? `rule ${s.rule} matched: ${s.class}, ${s.severity}` : `its state shows ${s.class}, ${s.severity} (${s.reason})`;
+}
+
+/** A function's log line, read for a decision: its CloudEvent (`ceId`, the kit's per-request field), `why` and `rule`. */
+function decisionIn(logLine: string): { id: string; why: string; rule?: string } | undefined {
+  if (!logLine.includes('"why"')) return undefined;
+  try {
+    const { ceId, why, rule } = JSON.parse(logLine) as { ceId?: unknown; why?: unknown; rule?: unknown };
+    if (typeof ceId !== 'string' || typeof why !== 'string') return undefined;
+    return { id: ceId, why, ...(typeof rule === 'string' && rule ? { rule } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+interface Waiting {
+  line: EventLine;
+  /** Deliveries of it still under way. */
+  routes: number;
+}
+
+/**
+ * Turns what the broker records and what the functions log into timeline lines, each event row
+ * with its outcome. A bridged object's row waits for its deliveries: the function that handled it
+ * logs its decision with the CloudEvent's id (classify: `no signal` with `why` and `rule`, at info),
+ * or replies with a signal; the row is written when every Trigger that routed it has delivered it,
+ * or as soon as one replied with a signal (before the signal's own line), or at `flush()`.
+ */
+export class Narrator {
+  private readonly waiting = new Map<string, Waiting>();
+
+  constructor(private readonly emit: (line: Line) => void) {}
+
+  /** A log line of any function (`logSink`): a decision about an event row still waiting is kept for it. */
+  log(logLine: string): void {
+    const d = decisionIn(logLine);
+    const w = d && this.waiting.get(d.id);
+    if (!d || !w || w.line.why !== undefined) return;
+    w.line = { ...w.line, why: d.why, ...(d.rule ? { rule: d.rule } : {}) };
+  }
+
+  record(r: BrokerRecord): void {
+    if (r.kind === 'accepted' && BRIDGED.test(r.event.type)) {
+      const line = describeEvent(r.event) as EventLine;
+      // A CloudEvent id posted twice while the first is under way: the first is written as it stands.
+      if (this.waiting.has(r.event.id)) this.finish(r.event.id);
+      if (r.triggers.length === 0) this.emit({ ...line, why: `no Trigger of Broker ${r.broker} routes ${r.event.type}` });
+      else this.waiting.set(r.event.id, { line, routes: r.triggers.length });
+      return;
+    }
+    if (r.kind === 'delivered') {
+      const w = this.waiting.get(r.event.id);
+      if (w) {
+        w.routes--;
+        const reply = r.result.reply;
+        if (reply?.type.startsWith('dev.reflex.signal.')) {
+          const s = describeEvent(reply) as SignalLine;
+          const { why: _w, rule: _r, ...line } = w.line;
+          w.line = { ...line, outcome: 'signal', why: signalWhy(s), ...(s.rule ? { rule: s.rule } : {}) };
+        }
+        if (w.line.outcome === 'signal' || w.routes <= 0) this.finish(r.event.id);
+      }
+    }
+    const line = lineOf(r);
+    if (line) this.emit(line);
+  }
+
+  /** Writes every event row still waiting (when the broker is idle: nothing more will be said of them). */
+  flush(): void {
+    for (const id of [...this.waiting.keys()]) this.finish(id);
+  }
+
+  private finish(id: string): void {
+    const w = this.waiting.get(id);
+    if (!w) return;
+    this.waiting.delete(id);
+    this.emit(w.line);
+  }
+}
+
 /** What a replay came to, in one sentence. */
 export function summary(s: {
   readonly bridged: number;
@@ -196,10 +428,43 @@ export function colourFor(stream: { readonly isTTY?: boolean }, env: { readonly 
 
 const COLOURS: { [k in Line['kind']]: string } = { event: '2', signal: '1;33', action: '1;36', problem: '31', other: '0' };
 
-/** The line as printed: `10:00:12  text`, coloured when `colour`. */
+/** The width of `10:00:12  `: what the line under an event row is indented by. */
+const TIME_WIDTH = 10;
+
+/**
+ * The line as printed: `10:00:12  text`, coloured when `colour`; an event that became no signal
+ * says why on the line below (a signal says it on its own line, after it).
+ */
 export function render(line: Line, colour: boolean): string {
   const time = Number.isNaN(line.at.getTime()) ? '--:--:--' : line.at.toISOString().slice(11, 19);
   const indent = line.kind === 'event' ? '' : '   -> ';
-  const text = `${time}  ${indent}${line.text}`;
-  return colour ? `\u001b[${COLOURS[line.kind]}m${text}\u001b[0m` : text;
+  const below =
+    line.kind === 'event' && line.outcome === 'none' ? `\n${' '.repeat(TIME_WIDTH)}no signal${line.why ? `: ${line.why}` : ''}` : '';
+  const text = `${time}  ${indent}${line.text}${below}`;
+  return colour
+    ? text
+        .split('\n')
+        .map((l) => `\u001b[${COLOURS[line.kind]}m${l}\u001b[0m`)
+        .join('\n')
+    : text;
+}
+
+/**
+ * A timeline printer: each line rendered (with its newline), and the date (UTC, as the times are)
+ * on a line of its own before the first line and whenever it changes.
+ */
+export function printer(colour: boolean): (line: Line) => string {
+  let date: string | undefined;
+  return (line) => {
+    const day = Number.isNaN(line.at.getTime()) ? undefined : line.at.toISOString().slice(0, 10);
+    const header = day !== undefined && day !== date ? `${colour ? `\u001b[1m${day}\u001b[0m` : day}\n` : '';
+    if (day !== undefined) date = day;
+    return `${header}${render(line, colour)}\n`;
+  };
+}
+
+/** The line as a `--json` row: `at` (ISO 8601, or null), `kind`, `text`, then its structured fields. */
+export function jsonRow(line: Line): { readonly [k: string]: unknown } {
+  const { at, kind, text, ...fields } = line;
+  return { at: Number.isNaN(at.getTime()) ? null : at.toISOString(), kind, text, ...fields };
 }

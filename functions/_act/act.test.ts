@@ -382,6 +382,14 @@ describe('act: one row per guard and outcome', () => {
     expect(JSON.parse(other.annotations[STATE]!)).toMatchObject({ lastHigh: NOW.toISOString(), actions: [{ state: 'done' }] });
   });
 
+  it('what is remembered is not lost when the target moves on meanwhile (its controller wrote its status)', async () => {
+    const port = new FakeTarget();
+    port.conflicts = 1;
+    const remember = (s: ActState<Step>): ActState<Step> => ({ ...s, lastHigh: NOW.toISOString() }) as ActState<Step>;
+    await act(actor(port, { kind: 'nothing', verb: 'scaled', reason: 'at max' }, { remember }), request(), ctx);
+    expect(JSON.parse(port.annotations[STATE]!)).toEqual({ actions: [], lastHigh: NOW.toISOString() });
+  });
+
   it('a refusal before trust reads nothing and is counted', async () => {
     const port = new FakeTarget();
     let loads = 0;

@@ -177,11 +177,12 @@ export async function act<S extends Step, St extends ActState<S>>(
     const plan = await actor.plan(target, loaded, state, now);
     const kept = actor.remember?.(state, now);
     if (plan.kind !== 'act') {
-      // What must be remembered is written even when nothing is done; losing that race is harmless.
+      // What must be remembered is written even when nothing is done. A conflict (the target's
+      // controller updated its status meanwhile, or another delivery wrote) re-runs the whole
+      // attempt on the fresh object: dropping it would lose e.g. scale's last high-load time and
+      // start its quiet window too early.
       if (kept && !(plan.kind === 'nothing' && plan.unconfirmed))
-        await port.writeState(target, loaded.resourceVersion, JSON.stringify(kept)).catch((err: unknown) => {
-          if (!(err instanceof ConflictError)) throw err;
-        });
+        await port.writeState(target, loaded.resourceVersion, JSON.stringify(kept));
       return plan.kind === 'escalate'
         ? stop({ verb: plan.verb, outcome: 'escalated', reason: plan.reason })
         : stop({ verb: plan.verb, outcome: 'skipped', reason: plan.reason });

@@ -84,7 +84,7 @@ export interface Target {
   readonly resolvedBy: 'ownerReferences' | 'name' | 'self';
 }
 
-export type EvidenceApi = 'core/v1 Event' | 'events.k8s.io/v1 Event' | 'Pod' | 'Deployment' | 'Node';
+export type EvidenceApi = 'core/v1 Event' | 'events.k8s.io/v1 Event' | 'Pod' | 'Deployment' | 'Node' | 'Job' | 'PersistentVolumeClaim';
 
 /** The data of a dev.reflex.signal.* CloudEvent. */
 export interface SignalData {

@@ -1,11 +1,22 @@
 /**
  * _signals/findings — pure: any object the bridge delivers (an Event of either API, a Pod, a
- * Deployment, a Node) -> the problems it shows, or a skip with the reason.
+ * Deployment, a Node, a Job, a PersistentVolumeClaim) -> the problems it shows, or a skip with the reason.
  */
 import { refFault, type Finding } from './model.js';
 import { containerOf, occurrenceOf, type KubeEvent } from './occurrence.js';
 import { classifyOccurrence, type Rules } from './rules.js';
-import { deploymentFindings, nodeFindings, podFindings, type Deployment, type Node, type Pod } from './state.js';
+import {
+  claimFindings,
+  deploymentFindings,
+  jobFindings,
+  nodeFindings,
+  podFindings,
+  type Deployment,
+  type Job,
+  type Node,
+  type PersistentVolumeClaim,
+  type Pod,
+} from './state.js';
 
 export const OBJECT_SCHEMAS = {
   'v1/Event': 'https://reflex.dev/schemas/k8s/core.v1.Event.json',
@@ -13,6 +24,8 @@ export const OBJECT_SCHEMAS = {
   'v1/Pod': 'https://reflex.dev/schemas/k8s/core.v1.Pod.json',
   'apps/v1/Deployment': 'https://reflex.dev/schemas/k8s/apps.v1.Deployment.json',
   'v1/Node': 'https://reflex.dev/schemas/k8s/core.v1.Node.json',
+  'batch/v1/Job': 'https://reflex.dev/schemas/k8s/batch.v1.Job.json',
+  'v1/PersistentVolumeClaim': 'https://reflex.dev/schemas/k8s/core.v1.PersistentVolumeClaim.json',
 } as const;
 export type KnownKind = keyof typeof OBJECT_SCHEMAS;
 
@@ -35,15 +48,30 @@ export function findingsOf(kind: KnownKind, object: Record<string, unknown>, rul
     const m = classifyOccurrence(occurrenceOf(event, now), rules, object, containerOf(event));
     return m.kind === 'skip' ? m : { kind: 'findings', findings: [m.finding], repeatAfterSeconds: m.rule.repeatAfterSeconds };
   }
-  const findings =
-    kind === 'v1/Pod'
-      ? podFindings(object as unknown as Pod, now, object)
-      : kind === 'apps/v1/Deployment'
-        ? deploymentFindings(object as unknown as Deployment, now, object)
-        : nodeFindings(object as unknown as Node, now, object);
+  const findings = stateFindings(kind, object, now);
   if (findings.length === 0) return { kind: 'skip', reason: `${String(object['kind'])} shows no problem` };
   // The object's own name: as for an Event's involved object, one no API server stores is no evidence.
   const fault = refFault(findings[0]!.involved);
   if (fault) return { kind: 'skip', reason: fault };
   return { kind: 'findings', findings, repeatAfterSeconds: STATE_REPEAT_AFTER_SECONDS };
+}
+
+/** The state readers, by kind (state.ts). */
+function stateFindings(
+  kind: Exclude<KnownKind, 'v1/Event' | 'events.k8s.io/v1/Event'>,
+  object: Record<string, unknown>,
+  now: Date,
+): Finding[] {
+  switch (kind) {
+    case 'v1/Pod':
+      return podFindings(object as unknown as Pod, now, object);
+    case 'apps/v1/Deployment':
+      return deploymentFindings(object as unknown as Deployment, now, object);
+    case 'v1/Node':
+      return nodeFindings(object as unknown as Node, now, object);
+    case 'batch/v1/Job':
+      return jobFindings(object as unknown as Job, now, object);
+    case 'v1/PersistentVolumeClaim':
+      return claimFindings(object as unknown as PersistentVolumeClaim, now, object);
+  }
 }

@@ -1,8 +1,13 @@
 /**
  * _signals/occurrence — pure: a core/v1 or events.k8s.io/v1 Event -> one normalised Occurrence.
- * Both APIs describe the same objects with different field names; repeats are aggregated into
- * `count` (core/v1) or `series.count` (events.k8s.io/v1).
+ * Both APIs show the same objects with different field names, and either may have written them:
+ * written through core/v1, an Event has firstTimestamp/lastTimestamp/count (deprecated* in
+ * events.k8s.io/v1) and a null eventTime; written through events.k8s.io/v1, it has eventTime (its
+ * first occurrence) and, once repeated, `series {count, lastObservedTime}`, with null first/last
+ * timestamps and no count in core/v1. Times come from whichever is set, else the Event's
+ * creation (its first occurrence); the clock only when an Event carries no time at all.
  * @see https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/
+ * @see k8s.io/kubernetes pkg/apis/events/v1/conversion.go, pkg/apis/core/validation/events.go
  */
 import type { EvidenceApi, Involved } from '../_contracts/events.js';
 import { countOf, timeOf } from './model.js';
@@ -100,7 +105,7 @@ export function occurrenceOf(event: KubeEvent, now: Date): Occurrence {
       involved: refOf(regarding),
       component: event.reportingController || event.deprecatedSource?.component || '',
       count: countOf(event.series?.count, event.deprecatedCount),
-      firstSeen: date(event.deprecatedFirstTimestamp, event.eventTime, event.metadata.creationTimestamp) ?? last,
+      firstSeen: date(event.eventTime, event.deprecatedFirstTimestamp, event.metadata.creationTimestamp) ?? last,
       lastSeen: last,
     };
   }

@@ -1,7 +1,8 @@
 /**
  * _signals/owners — which workload a problem belongs to: Pod -> ReplicaSet -> Deployment, or
- * StatefulSet / DaemonSet / Job, or the Node, through ownerReferences when the cluster is
- * reachable, else through the controllers' naming patterns.
+ * StatefulSet / DaemonSet / Job (-> CronJob), or the Node, through ownerReferences when the
+ * cluster is reachable, else through the controllers' naming patterns. Any other kind (a
+ * Deployment, a PersistentVolumeClaim, a HorizontalPodAutoscaler…) is its own target.
  */
 import type { Involved, Target } from '../_contracts/events.js';
 import { refFault } from './model.js';
@@ -19,7 +20,13 @@ export interface OwnerPort {
   owners(ref: { apiVersion: string; kind: string; namespace: string; name: string }): Promise<readonly OwnerReference[] | undefined>;
 }
 
-const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
+/**
+ * The kinds whose controlling owner is the better target, and the only ones read for their
+ * ownerReferences: classify and sweep may `get` exactly these (their rbac.yaml in knative/).
+ */
+const OWNED = new Set(['Pod', 'ReplicaSet', 'Job']);
+/** Owners followed one more hop: a ReplicaSet to its Deployment, a Job to its CronJob. Any other owner is the target. */
+const FOLLOWED = new Set(['apps/v1/ReplicaSet', 'batch/v1/Job']);
 const CLUSTER_SCOPED = new Set(['Node']);
 /** Pod names from a ReplicaSet: <deployment>-<pod-template-hash>-<5 chars>, from this alphabet. */
 const SAFE = '[bcdfghjklmnpqrstvwxz2456789]';
@@ -58,12 +65,14 @@ const controllerOf = (owners: readonly OwnerReference[]): OwnerReference | undef
 };
 
 /**
- * Follows controller ownerReferences up to a workload (at most two hops: Pod -> ReplicaSet ->
- * Deployment). A Pod that is gone falls back to the naming patterns; API faults propagate
- * (the caller answers 503 so the Broker retries rather than act on a guess).
+ * Follows controller ownerReferences up to a workload (at most three hops: Pod -> ReplicaSet ->
+ * Deployment, Pod -> Job -> CronJob); a Job found failing is followed to its CronJob the same way.
+ * An owner of another kind (a custom controller's) is the target as it is: it is not read. A Pod
+ * that is gone falls back to the naming patterns; API faults propagate (the caller answers 503 so
+ * the Broker retries rather than act on a guess).
  */
 export async function resolveTarget(r: Involved, port: OwnerPort | undefined): Promise<Target> {
-  if (WORKLOADS.has(r.kind) || CLUSTER_SCOPED.has(r.kind) || !r.namespace) return self(r);
+  if (!OWNED.has(r.kind) || !r.namespace) return self(r);
   if (!port) return targetByName(r);
   const namespace = r.namespace;
   let current: { apiVersion: string; kind: string; name: string } = { apiVersion: r.apiVersion ?? 'v1', kind: r.kind, name: r.name };
@@ -73,15 +82,7 @@ export async function resolveTarget(r: Involved, port: OwnerPort | undefined): P
     const owner = controllerOf(owners);
     if (!owner) return hop === 0 ? self(r) : { ...current, namespace, resolvedBy: 'ownerReferences' };
     current = { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name };
-    // A ReplicaSet is followed one more hop to its Deployment; other workloads are the target.
-    if (WORKLOADS.has(owner.kind) && owner.kind !== 'Job') return { ...current, namespace, resolvedBy: 'ownerReferences' };
-    if (owner.kind === 'Job') {
-      const jobOwners = await port.owners({ ...current, namespace });
-      const cron = jobOwners && controllerOf(jobOwners);
-      return cron?.kind === 'CronJob'
-        ? { apiVersion: cron.apiVersion, kind: 'CronJob', namespace, name: cron.name, resolvedBy: 'ownerReferences' }
-        : { ...current, namespace, resolvedBy: 'ownerReferences' };
-    }
+    if (!FOLLOWED.has(`${owner.apiVersion}/${owner.kind}`)) return { ...current, namespace, resolvedBy: 'ownerReferences' };
   }
   return { ...current, namespace, resolvedBy: 'ownerReferences' };
 }

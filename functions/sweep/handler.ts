@@ -27,13 +27,16 @@ export function sweepHandler(config: SweepConfig, deps: Deps): Handler<SweepConf
     const now = ctx.now();
     const namespaces = await port.namespaces(config.namespaceSelector);
     const objects: Plain[] = [];
+    const since = now.getTime() - config.eventLookbackSeconds * 1000;
     for (const ns of namespaces) {
-      objects.push(...(await port.pods(ns)), ...(await port.deployments(ns)));
-      const since = now.getTime() - config.eventLookbackSeconds * 1000;
+      objects.push(...(await port.pods(ns)), ...(await port.deployments(ns)), ...(await port.jobs(ns)), ...(await port.claims(ns)));
       objects.push(...(await port.warningEvents(ns)).filter((e) => lastSeen(e) >= since));
     }
     const nodes = config.sweepNodes ? await port.nodes() : [];
     objects.push(...nodes);
+    // As the node-Event source does, whether or not `default` opted in; if it did, the same Events
+    // were read above, and one problem is signalled once (`sent`, below).
+    if (config.sweepNodes) objects.push(...(await port.nodeWarningEvents()).filter((e) => lastSeen(e) >= since));
 
     const findings: Finding[] = [];
     for (const o of objects) {

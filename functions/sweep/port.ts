@@ -12,14 +12,24 @@ export interface SweepPort {
   namespaces(selector: string): Promise<string[]>;
   pods(namespace: string): Promise<Plain[]>;
   deployments(namespace: string): Promise<Plain[]>;
+  jobs(namespace: string): Promise<Plain[]>;
+  claims(namespace: string): Promise<Plain[]>;
   /** Warning Events of both APIs are the same objects; core/v1 is read (it always exists). */
   warningEvents(namespace: string): Promise<Plain[]>;
   nodes(): Promise<Plain[]>;
+  /** Warning Events about Nodes, which the kubelet and node-problem-detector write in `default`. */
+  nodeWarningEvents(): Promise<Plain[]>;
   /** The open problems and the ConfigMap's resourceVersion (undefined: not created yet). */
   openProblems(): Promise<{ state: OpenState; resourceVersion: string | undefined }>;
   /** Writes them if the ConfigMap is still at `resourceVersion`; ConflictError if not. */
   saveOpen(state: OpenState, resourceVersion: string | undefined): Promise<void>;
 }
+
+/**
+ * Where the kubelet and node-problem-detector write Events about Nodes: client-go's recorder puts an
+ * Event about a cluster-scoped object in `default` (tools/record/event.go makeEvent).
+ */
+export const NODE_EVENTS_NAMESPACE = 'default';
 
 /** Where sweep keeps the problems it has found and not yet seen resolved. */
 export const OPEN_CONFIGMAP = 'reflex-sweep-open';
@@ -32,8 +42,12 @@ export function sweepPort(cluster: Cluster, namespace = 'reflex'): SweepPort {
       (await cluster.list('v1', 'Namespace', { labelSelector })).map((n) => n.metadata?.name ?? '').filter((n) => n !== ''),
     pods: (ns) => cluster.list('v1', 'Pod', { namespace: ns }),
     deployments: (ns) => cluster.list('apps/v1', 'Deployment', { namespace: ns }),
+    jobs: (ns) => cluster.list('batch/v1', 'Job', { namespace: ns }),
+    claims: (ns) => cluster.list('v1', 'PersistentVolumeClaim', { namespace: ns }),
     warningEvents: (ns) => cluster.list('v1', 'Event', { namespace: ns, fieldSelector: 'type=Warning' }),
     nodes: () => cluster.list('v1', 'Node'),
+    nodeWarningEvents: () =>
+      cluster.list('v1', 'Event', { namespace: NODE_EVENTS_NAMESPACE, fieldSelector: 'type=Warning,involvedObject.kind=Node' }),
     openProblems: async () => {
       const cm = await cluster.get<KubeObject & { data?: Record<string, string> }>(open);
       if (!cm) return { state: {}, resourceVersion: undefined };

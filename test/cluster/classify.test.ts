@@ -12,7 +12,7 @@ import classify from '../../functions/classify/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { startAdapter, type Adapter } from './adapter.js';
 import { admin, asFunction, eventually, freshNamespace } from './kube.js';
-import { createNode, failedScheduling, oomKilledStatus, recordEvent, setPodStatus } from './kubelet.js';
+import { createNode, failedScheduling, repeatSeries, oomKilledStatus, recordEvent, setPodStatus } from './kubelet.js';
 import { startRelay, type Exchange, type Relay } from './sink.js';
 
 const a = admin();
@@ -153,12 +153,18 @@ describe('classify, fed by the real ApiServerSource adapter', () => {
     expect(again.status).toBe(202);
   });
 
-  it('the scheduler writes FailedScheduling through events.k8s.io/v1; it becomes unschedulable on the Deployment', async () => {
+  it('the scheduler writes FailedScheduling through events.k8s.io/v1; still failing after 2 minutes, it becomes unschedulable on the Deployment', async () => {
     const pod = pods[1]!;
-    await failedScheduling(
+    // The first attempt (2.5 minutes ago) alone is not a problem yet: a PVC may be binding.
+    const name = await failedScheduling(
       pod,
       '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.',
+      150,
     );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(signals('dev.reflex.signal.unschedulable')).toHaveLength(0);
+    // Failing again now: the series says it has lasted 150 s.
+    await repeatSeries(pod.metadata!.namespace!, name, 2);
     const got = await eventually('the unschedulable signal', async () => signals('dev.reflex.signal.unschedulable')[0]);
     expect(got.responseHeaders['ce-targetname']).toBe('web');
     // The adapter watches both Event APIs; the API server shows one object through both, so it arrives twice.

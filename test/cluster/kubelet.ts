@@ -70,14 +70,14 @@ export async function recordEvent(options: {
 }
 
 /** The scheduler's events.k8s.io/v1 FailedScheduling Event on a pending Pod. */
-export async function failedScheduling(pod: V1Pod, note: string): Promise<string> {
+export async function failedScheduling(pod: V1Pod, note: string, firstSecondsAgo = 0): Promise<string> {
   const ns = pod.metadata!.namespace!;
   const name = `${pod.metadata!.name}.${suffix()}`;
   await a.events.createNamespacedEvent({
     namespace: ns,
     body: {
       metadata: { name, namespace: ns },
-      eventTime: microTime(new Date()) as unknown as Date,
+      eventTime: microTime(new Date(Date.now() - firstSecondsAgo * 1000)) as unknown as Date,
       reportingController: 'default-scheduler',
       reportingInstance: 'default-scheduler-control-plane',
       action: 'Scheduling',
@@ -88,6 +88,14 @@ export async function failedScheduling(pod: V1Pod, note: string): Promise<string
     },
   });
   return name;
+}
+
+/**
+ * The scheduler failing again: client-go's events broadcaster (tools/events) writes an isomorphic
+ * Event's repeats as `series` {count, lastObservedTime} on the Event it created first.
+ */
+export async function repeatSeries(namespace: string, name: string, count: number): Promise<void> {
+  await a.events.patchNamespacedEvent({ name, namespace, body: { series: { count, lastObservedTime: microTime(new Date()) } } }, merge);
 }
 
 /** Writes container statuses on a Pod, as kubelet does through the status subresource. */

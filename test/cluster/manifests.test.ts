@@ -129,6 +129,58 @@ describe('the kustomization', () => {
   });
 });
 
+describe('the sources', () => {
+  const sources = (objs: Obj[]): Record<string, Record<string, unknown>> =>
+    Object.fromEntries(objs.filter((o) => o.kind === 'ApiServerSource').map((o) => [o.metadata.name, o.spec ?? {}]));
+
+  it('watch opted-in namespaces, Nodes, and `default` for Node Events only through a marked source', () => {
+    const s = sources(objects);
+    const optedIn = { matchLabels: { 'reflex.dev/enabled': 'true' } };
+    expect(Object.keys(s).sort()).toEqual(['reflex-events', 'reflex-node-events', 'reflex-nodes', 'reflex-state']);
+    expect(s['reflex-events']).toMatchObject({
+      mode: 'Resource',
+      namespaceSelector: optedIn,
+      resources: [{ apiVersion: 'v1', kind: 'Event' }],
+    });
+    expect(s['reflex-state']).toMatchObject({
+      mode: 'Resource',
+      namespaceSelector: optedIn,
+      resources: [
+        { apiVersion: 'v1', kind: 'Pod' },
+        { apiVersion: 'apps/v1', kind: 'Deployment' },
+        { apiVersion: 'batch/v1', kind: 'Job' },
+        { apiVersion: 'v1', kind: 'PersistentVolumeClaim' },
+      ],
+    });
+    expect(s['reflex-node-events']).toEqual({
+      mode: 'Resource',
+      serviceAccountName: 'reflex-source',
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'default' } },
+      resources: [{ apiVersion: 'v1', kind: 'Event' }],
+      ceOverrides: { extensions: { reflexscope: 'nodes' } },
+      sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'reflex' } },
+    });
+  });
+
+  it('the patch docs/install.md shows removes reflex-node-events, and nothing else', () => {
+    const doc = readFileSync(`${root}docs/install.md`, 'utf8');
+    const patches = /\n(patches:\n[\s\S]*?)\n```/.exec(doc)?.[1];
+    expect(patches).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-no-node-events-'));
+    cpSync(`${root}knative`, join(dir, 'knative'), { recursive: true });
+    mkdirSync(join(dir, 'my-reflex'));
+    writeFileSync(
+      join(dir, 'my-reflex', 'kustomization.yaml'),
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../knative]\n${patches!}\n`,
+    );
+    const r = spawnSync(kubectlBin, ['kustomize', join(dir, 'my-reflex')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const rendered = parseAllDocuments(r.stdout).map((d) => d.toJSON() as Obj);
+    expect(Object.keys(sources(rendered)).sort()).toEqual(['reflex-events', 'reflex-nodes', 'reflex-state']);
+    expect(rendered).toHaveLength(objects.length - 1);
+  });
+});
+
 describe('docs/install.md with kubectl alone', () => {
   it('the kustomization it shows points every function at your image, rendered by kubectl', () => {
     const doc = readFileSync(`${root}docs/install.md`, 'utf8');
@@ -315,6 +367,9 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['list', 'pods', '', 'shop'],
         ['patch', 'deployments', 'apps', 'shop'],
         ['watch', 'events', '', 'shop'],
+        // A claim or an autoscaler is its own target: never read (functions/_signals/owners.ts).
+        ['get', 'persistentvolumeclaims', '', 'shop'],
+        ['get', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
         ...everyoneForbidden,
       ],
     },
@@ -325,7 +380,11 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['list', 'pods', '', 'shop'],
         ['list', 'events', '', 'shop'],
         ['list', 'deployments', 'apps', 'shop'],
+        ['list', 'jobs', 'batch', 'shop'],
+        ['list', 'persistentvolumeclaims', '', 'shop'],
+        ['list', 'events', '', 'default'],
         ['get', 'replicasets', 'apps', 'shop'],
+        ['get', 'jobs', 'batch', 'shop'],
         ['get', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
         ['patch', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
         ['create', 'configmaps', '', 'reflex'],
@@ -339,6 +398,8 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['patch', 'nodes', '', ''],
         ['delete', 'pods', '', 'shop'],
         ['patch', 'deployments', 'apps', 'shop'],
+        ['delete', 'jobs', 'batch', 'shop'],
+        ['get', 'persistentvolumeclaims', '', 'shop'],
         ...everyoneForbidden,
       ],
     },
@@ -356,10 +417,19 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['patch', 'nodes', '', ''],
         ['list', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
         ['list', 'scaledobjects', 'keda.sh', 'shop'],
+        // Targets it may load to escalate (jobfailed, storagefailed, autoscalerfailed).
+        ['get', 'jobs', 'batch', 'shop'],
+        ['get', 'cronjobs', 'batch', 'shop'],
+        ['get', 'persistentvolumeclaims', '', 'shop'],
+        ['get', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
         reviewsTokens,
       ],
       forbidden: [
         ['patch', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
+        ['delete', 'jobs', 'batch', 'shop'],
+        ['patch', 'cronjobs', 'batch', 'shop'],
+        ['patch', 'persistentvolumeclaims', '', 'shop'],
+        ['delete', 'persistentvolumeclaims', '', 'shop'],
         ['update', 'scaledobjects', 'keda.sh', 'shop'],
         ['update', 'deployments/scale', 'apps', 'shop'],
         ['patch', 'deployments/scale', 'apps', 'shop'],
@@ -399,6 +469,9 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['watch', 'events', '', 'shop'],
         ['list', 'pods', '', 'shop'],
         ['watch', 'deployments', 'apps', 'shop'],
+        ['watch', 'jobs', 'batch', 'shop'],
+        ['watch', 'persistentvolumeclaims', '', 'shop'],
+        ['watch', 'events', '', 'default'],
         ['watch', 'nodes', '', ''],
         ['list', 'namespaces', '', ''],
       ],

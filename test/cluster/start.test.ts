@@ -89,4 +89,22 @@ describe('npm start with a kubeconfig', () => {
     const d = await a.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
     expect(d.metadata?.annotations?.['reflex.dev/recover']).toBeUndefined();
   }, 60_000);
+
+  it('the node-Event source watches `default` for Nodes only: a Pod Event there is marked and no signal', async () => {
+    const pod = `lonely-${Date.now().toString(36)}`;
+    const e = await recordEvent({
+      namespace: 'default',
+      involved: { kind: 'Pod', name: pod, namespace: 'default', uid: 'u-lonely' },
+      reason: 'BackOff',
+      message: 'Back-off restarting failed container app',
+    });
+    await e.repeat(3);
+    // Each of its rows, explained right beneath it (other tests write Events in `default` too).
+    const explained = new RegExp(
+      `on Pod default/${pod}[^\\n]*\\n +no signal: from the node-Event source, which only speaks for Nodes`,
+      'g',
+    );
+    await eventually('classify explains each', async () => ((p.output().match(explained) ?? []).length >= 4 ? true : undefined));
+    expect(p.output()).not.toContain(`signal crashloop WARNING on Pod default/${pod}`);
+  }, 60_000);
 });

@@ -4,11 +4,11 @@
  * once per window, only in opted-in namespaces.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { V1Node } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
 import sweep from '../../functions/sweep/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { admin, asFunction, eventually, freshNamespace } from './kube.js';
-import { createNode, setPodStatus } from './kubelet.js';
+import { createNode, recordEvent, setPodStatus } from './kubelet.js';
 import { postEvent, startSink, type Sink } from './sink.js';
 
 const a = admin();
@@ -59,6 +59,92 @@ async function crashLoop(namespace: string, app: string): Promise<void> {
   });
 }
 
+/**
+ * A Pod whose container cannot start, as the kubelet leaves it: the waiting reason of its last
+ * start attempt (kuberuntime_container.go startContainer), started and not ready for `seconds`.
+ */
+async function cannotStart(namespace: string, name: string, seconds: number): Promise<void> {
+  const pod = await a.core.createNamespacedPod({
+    namespace,
+    body: { metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.example/api:1.0' }] } },
+  });
+  const since = new Date(Date.now() - seconds * 1000);
+  await setPodStatus(pod, {
+    phase: 'Pending',
+    startTime: since,
+    conditions: [
+      { type: 'Initialized', status: 'True', lastTransitionTime: since },
+      { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: since },
+    ],
+    containerStatuses: [
+      {
+        name: 'app',
+        image: 'registry.example/api:1.0',
+        imageID: '',
+        ready: false,
+        restartCount: 0,
+        state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "api-tls" not found' } },
+      },
+    ],
+  });
+}
+
+/**
+ * A Job of a CronJob that the real job controller fails (activeDeadlineSeconds: 1 ->
+ * DeadlineExceeded), and a claim the real PV controller marks Lost (bound to a volume that is gone).
+ */
+async function failedJobAndLostClaim(namespace: string): Promise<void> {
+  const cron = await a.objects.create({
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'report', namespace },
+    spec: {
+      schedule: '0 0 1 1 *',
+      suspend: true,
+      jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'r', image: 'registry.example/r:1' }] } } } },
+    },
+  } as KubernetesObject);
+  await a.objects.create({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: 'report-29412360',
+      namespace,
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: cron.metadata!.uid!, controller: true }],
+    },
+    spec: {
+      activeDeadlineSeconds: 1,
+      backoffLimit: 0,
+      template: { spec: { restartPolicy: 'Never', containers: [{ name: 'r', image: 'registry.example/r:1' }] } },
+    },
+  } as KubernetesObject);
+  await a.core.createNamespacedPersistentVolumeClaim({
+    namespace,
+    body: {
+      metadata: { name: 'data', annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
+      spec: {
+        storageClassName: 'manual',
+        volumeName: 'pv-gone',
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: '1Gi' } },
+      },
+    },
+  });
+  await eventually(
+    'the job controller to fail the Job and the PV controller to lose the claim',
+    async () => {
+      const job = (await a.objects.read({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'report-29412360', namespace } })) as {
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      const claim = await a.core.readNamespacedPersistentVolumeClaim({ name: 'data', namespace });
+      return job.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True') && claim.status?.phase === 'Lost'
+        ? true
+        : undefined;
+    },
+    45_000,
+  );
+}
+
 function tick(id: string): Promise<Response> {
   return postEvent(server.url, {
     id: id,
@@ -78,6 +164,19 @@ beforeAll(async () => {
   await crashLoop(optedIn, 'web');
   await crashLoop(other, 'web');
   node = await createNode(`sweep-node-${optedIn}`, 'False');
+  await cannotStart(optedIn, 'api', 180);
+  // The same reason for a few seconds is a Secret being issued: not a problem.
+  await cannotStart(optedIn, 'fresh', 5);
+  await failedJobAndLostClaim(optedIn);
+  // node-problem-detector's Warning about a Node, in `default` (which nobody opted in).
+  await recordEvent({
+    namespace: 'default',
+    involved: { kind: 'Node', name: `sweep-oom-${optedIn}`, uid: `sweep-oom-${optedIn}` },
+    reason: 'OOMKilling',
+    message: 'Out of memory: Killed process 4242 (java) total-vm:8388608kB',
+    component: 'kernel-monitor',
+    host: `sweep-oom-${optedIn}`,
+  });
   await eventually(
     'the deployment controller to mark stuck ProgressDeadlineExceeded',
     async () => {
@@ -105,7 +204,7 @@ afterAll(async () => {
 const subjects = (): string[] => sink.received.map((r) => `${String(r.headers['ce-type'])} ${String(r.headers['ce-subject'])}`);
 
 describe('sweep', () => {
-  it('finds crash loops, stalled rollouts and NotReady nodes in opted-in namespaces, and sends their signals to K_SINK', async () => {
+  it('finds crash loops, stalled rollouts, start-up failures, failed Jobs, lost claims and node problems, and sends their signals to K_SINK', async () => {
     const res = await tick('tick-1');
     expect(res.status).toBe(200);
     expect(res.headers.get('ce-type')).toBe('dev.reflex.sweep.completed');
@@ -119,6 +218,17 @@ describe('sweep', () => {
         `dev.reflex.signal.nodenotready Node/${node.metadata!.name}`,
       ]),
     );
+    // What never stays an Event: a container that has not started for minutes, a failed Job (for
+    // its CronJob), a lost claim; and a Node's Warning Event in `default`.
+    expect(subjects()).toEqual(
+      expect.arrayContaining([
+        `dev.reflex.signal.configerror Pod/${optedIn}/api`,
+        `dev.reflex.signal.jobfailed CronJob/${optedIn}/report`,
+        `dev.reflex.signal.storagefailed PersistentVolumeClaim/${optedIn}/data`,
+      ]),
+    );
+    expect(subjects().some((s) => s.endsWith(` Node/sweep-oom-${optedIn}`))).toBe(true);
+    expect(subjects().filter((s) => s.includes(`/${optedIn}/fresh`))).toEqual([]);
     // Nothing from the namespace that did not opt in.
     expect(subjects().filter((s) => s.includes(`/${other}/`))).toEqual([]);
     expect(summary.emitted).toBe(sink.received.length);

@@ -113,6 +113,8 @@ export function bridgeSeeds(): Seed[] {
     'core.v1.Pod.json',
     'apps.v1.Deployment.json',
     'core.v1.Node.json',
+    'batch.v1.Job.json',
+    'core.v1.PersistentVolumeClaim.json',
   ].flatMap((f) => examplesOf(`k8s/${f}`) as unknown as WatchRecord['object'][]);
   return [
     ...incident.map((r) => bridged(r.type, r.object)),

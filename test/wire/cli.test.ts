@@ -69,12 +69,18 @@ const rows = (out: string): { at: string; kind: string; text: string }[] =>
 
 const ingressOf = (out: string): string => /broker ingress (http:\/\/\S+)/.exec(out)![1]!;
 
-/** A recorded watch event as the ApiServerSource would POST it, with its times set to now. */
+/**
+ * A recorded watch event as the ApiServerSource would POST it, its times moved so that its latest
+ * is now: how long it lasted (an Event's first to last occurrence) stays as recorded.
+ */
 function posted(index: number): { headers: Record<string, string>; body: string } {
   const r = JSON.parse(readFileSync(incident, 'utf8').trim().split('\n')[index]!) as { type: WatchType; object: K8sObject };
-  const now = new Date().toISOString();
-  const o = JSON.parse(JSON.stringify(r.object).replaceAll(/"2026-11-22T[0-9:.]+Z"/g, JSON.stringify(now))) as K8sObject;
-  return apiServerSourceMessage(r.type, o, 'https://kubernetes.default.svc', new Date(), 'Resource');
+  const text = JSON.stringify(r.object);
+  const times = /"2026-11-22T[0-9:.]+Z"/g;
+  const latest = Math.max(...[...text.matchAll(times)].map((m) => Date.parse(JSON.parse(m[0]) as string)));
+  const shift = Date.now() - latest;
+  const moved = text.replaceAll(times, (t) => JSON.stringify(new Date(Date.parse(JSON.parse(t) as string) + shift).toISOString()));
+  return apiServerSourceMessage(r.type, JSON.parse(moved) as K8sObject, 'https://kubernetes.default.svc', new Date(), 'Resource');
 }
 
 async function stopped(p: Proc): Promise<number | null> {
@@ -159,7 +165,7 @@ describe('reflex dev --source <recording>: the replay, then the ingress stays up
     const texts = arrows(out).map(([, t]) => t);
     expect(texts).toEqual(
       expect.arrayContaining([
-        'signal crashloop WARNING on Deployment shop/web (BackOff)',
+        'signal crashloop WARNING on Deployment shop/web (BackOff, rule crashloop-backoff)',
         'signal oomkilled WARNING on Deployment shop/worker (OOMKilled)',
         expect.stringMatching(/^recover .*Deployment shop\/web/),
         expect.stringMatching(/^recover .*Deployment shop\/worker/),
@@ -359,7 +365,7 @@ describe('npm start forwards what it is given', () => {
     expect(await p.exited).toBe(0);
     expect(signals(p.output())).toEqual([
       'signal oomkilled WARNING on Deployment shop/worker (OOMKilled)',
-      'signal unschedulable CRITICAL on Deployment shop/web (FailedScheduling)',
+      'signal unschedulable CRITICAL on Deployment shop/web (FailedScheduling, rule unschedulable-critical)',
     ]);
   }, 60_000);
 
@@ -368,7 +374,7 @@ describe('npm start forwards what it is given', () => {
     expect(await p.exited).toBe(0);
     expect(signals(p.output())).toEqual([
       'signal oomkilled WARNING on Deployment shop/worker (OOMKilled)',
-      'signal unschedulable CRITICAL on Deployment shop/web (FailedScheduling)',
+      'signal unschedulable CRITICAL on Deployment shop/web (FailedScheduling, rule unschedulable-critical)',
     ]);
   }, 30_000);
 
@@ -376,5 +382,222 @@ describe('npm start forwards what it is given', () => {
     const p = reflex(['replay', incident], { ...noCluster(), REFLEX_RULES_FILE: join(dir, 'nope.yaml') });
     expect(await p.exited).toBe(1);
     expect(p.output()).toMatch(/REFLEX_RULES_FILE=.*nope\.yaml/);
+  }, 30_000);
+});
+
+describe('reflex replay explains every decision (issue 17)', () => {
+  type Row = { at: string; kind: string; text: string; [k: string]: unknown };
+  const jsonRows = (out: string): Row[] => rows(out) as Row[];
+  const events = (out: string): Row[] => jsonRows(out).filter((r) => r.kind === 'event');
+
+  /** `kubectl get events -A -o json`: core/v1 Events, listed by namespace and name, not by time. */
+  const coreEvent = (namespace: string, name: string, involved: Record<string, string>, fields: Record<string, unknown>) => ({
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name, namespace, uid: `u-${name}`, creationTimestamp: fields['firstTimestamp'] },
+    involvedObject: involved,
+    eventTime: null,
+    reportingComponent: '',
+    reportingInstance: '',
+    ...fields,
+  });
+  const pod = { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'web-6f9d8c7b5-q7x2m', uid: 'p-q7x2m' };
+  const list = {
+    apiVersion: 'v1',
+    kind: 'List',
+    metadata: { resourceVersion: '' },
+    items: [
+      coreEvent(
+        'default',
+        'node-3.18799a3c4d5e6f70',
+        { kind: 'Node', name: 'node-3', uid: 'n-3' },
+        {
+          reason: 'NodeNotReady',
+          type: 'Normal',
+          message: 'Node node-3 status is now: NodeNotReady',
+          source: { component: 'node-controller' },
+          count: 1,
+          firstTimestamp: '2026-11-22T10:05:00Z',
+          lastTimestamp: '2026-11-22T10:05:00Z',
+        },
+      ),
+      coreEvent(
+        'shop',
+        'web-6f9d8c7b5-q7x2m.18799a0f0a1b2c3d',
+        { ...pod, fieldPath: 'spec.containers{web}' },
+        {
+          reason: 'Pulled',
+          type: 'Normal',
+          message: 'Successfully pulled image "registry.example/web:2.5.0" in 1.2s (1.2s including waiting).\nImage size: 48213120 bytes.',
+          source: { component: 'kubelet', host: 'node-1' },
+          count: 1,
+          firstTimestamp: '2026-11-22T10:00:12Z',
+          lastTimestamp: '2026-11-22T10:00:12Z',
+        },
+      ),
+      coreEvent(
+        'shop',
+        'web-6f9d8c7b5-q7x2m.18799a1a2b3c4d5e',
+        { ...pod, fieldPath: 'spec.containers{web}' },
+        {
+          reason: 'BackOff',
+          type: 'Warning',
+          message: 'Back-off restarting failed container web in pod web-6f9d8c7b5-q7x2m_shop(p-q7x2m)',
+          source: { component: 'kubelet', host: 'node-1' },
+          count: 2,
+          firstTimestamp: '2026-11-22T10:00:30Z',
+          lastTimestamp: '2026-11-22T10:01:10Z',
+        },
+      ),
+      coreEvent(
+        'shop',
+        'web.18799a0c1b2d3e4f',
+        { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web', uid: 'd-web' },
+        {
+          reason: 'ScalingReplicaSet',
+          type: 'Normal',
+          message: 'Scaled up replica set web-6f9d8c7b5 from 0 to 1',
+          source: { component: 'deployment-controller' },
+          count: 1,
+          firstTimestamp: '2026-11-22T10:00:00Z',
+          lastTimestamp: '2026-11-22T10:00:00Z',
+        },
+      ),
+    ],
+  };
+
+  it('a List in name order is replayed in time order, with the date, and every event says why it is or is not a signal', async () => {
+    const p = reflex(['replay', file('events.json', JSON.stringify(list, null, 4))]);
+    expect(await p.exited).toBe(0);
+    const out = p.output();
+    const timeline = out.slice(0, out.indexOf('\n\n'));
+    expect(timeline.split('\n').filter((l) => /^(\d{4}-|\d\d:)/.test(l))).toEqual([
+      '2026-11-22',
+      '10:00:00  ScalingReplicaSet (Normal) on Deployment shop/web: Scaled up replica set web-6f9d8c7b5 from 0 to 1',
+      '10:00:12  Pulled (Normal) on Pod shop/web-6f9d8c7b5-q7x2m: Successfully pulled image "registry.example/web:2.5.0" in 1.2s (1.2s including waiting). Image…',
+      '10:01:10  BackOff x2 (Warning) on Pod shop/web-6f9d8c7b5-q7x2m: Back-off restarting failed container web in pod web-6f9d8c7b5-q7x2m_shop(p-q7x2m)',
+      '10:05:00  NodeNotReady (Normal) on Node node-3: Node node-3 status is now: NodeNotReady',
+      '10:05:00     -> signal nodenotready CRITICAL on Node node-3 (NodeNotReady, rule node-not-ready)',
+      expect.stringMatching(/^10:05:00 {5}-> recover .* Node node-3/),
+    ]);
+    // Below each event that became no signal, classify's own reason.
+    expect(timeline).toContain(
+      'on Pod shop/web-6f9d8c7b5-q7x2m: Back-off restarting failed container web in pod web-6f9d8c7b5-q7x2m_shop(p-q7x2m)\n' +
+        '          no signal: rule crashloop-backoff: 2 of 3 occurrences within 900s\n',
+    );
+    expect(timeline).toContain('\n          no signal: no rule matches reason Pulled (Normal) on Pod\n');
+    expect(timeline).toContain('\n          no signal: no rule matches reason ScalingReplicaSet (Normal) on Deployment\n');
+  }, 30_000);
+
+  it('--json: each row carries its fields, the reason for no signal being the one classify gave', async () => {
+    const p = reflex(['replay', file('events.json', JSON.stringify(list)), '--json']);
+    expect(await p.exited).toBe(0);
+    const all = jsonRows(p.output());
+    expect(events(p.output()).map((r) => [r.at, r.reason])).toEqual([
+      ['2026-11-22T10:00:00.000Z', 'ScalingReplicaSet'],
+      ['2026-11-22T10:00:12.000Z', 'Pulled'],
+      ['2026-11-22T10:01:10.000Z', 'BackOff'],
+      ['2026-11-22T10:05:00.000Z', 'NodeNotReady'],
+    ]);
+    const [, pulled, backOff, node] = events(p.output());
+    expect(backOff).toEqual({
+      at: '2026-11-22T10:01:10.000Z',
+      kind: 'event',
+      text: expect.stringMatching(/^BackOff x2 \(Warning\) on Pod shop\/web-6f9d8c7b5-q7x2m: Back-off/),
+      namespace: 'shop',
+      object: { kind: 'Pod', name: 'web-6f9d8c7b5-q7x2m' },
+      reason: 'BackOff',
+      type: 'Warning',
+      count: 2,
+      message: 'Back-off restarting failed container web in pod web-6f9d8c7b5-q7x2m_shop(p-q7x2m)',
+      outcome: 'none',
+      why: 'rule crashloop-backoff: 2 of 3 occurrences within 900s',
+      rule: 'crashloop-backoff',
+    });
+    // The message on one line; no rule, so no `rule`.
+    expect(pulled).toMatchObject({
+      message: 'Successfully pulled image "registry.example/web:2.5.0" in 1.2s (1.2s including waiting). Image size: 48213120 bytes.',
+      outcome: 'none',
+      why: 'no rule matches reason Pulled (Normal) on Pod',
+    });
+    expect(pulled).not.toHaveProperty('rule');
+    expect(node).toMatchObject({ object: { kind: 'Node', name: 'node-3' }, outcome: 'signal', rule: 'node-not-ready' });
+    expect(all.find((r) => r.kind === 'signal')).toEqual({
+      at: '2026-11-22T10:05:00.000Z',
+      kind: 'signal',
+      text: 'signal nodenotready CRITICAL on Node node-3 (NodeNotReady, rule node-not-ready)',
+      class: 'nodenotready',
+      severity: 'critical',
+      target: { kind: 'Node', name: 'node-3' },
+      rule: 'node-not-ready',
+      reason: 'NodeNotReady',
+    });
+    expect(all.find((r) => r.kind === 'action')).toEqual({
+      at: '2026-11-22T10:05:00.000Z',
+      kind: 'action',
+      text: expect.stringMatching(/^recover /),
+      function: 'recover',
+      outcome: expect.any(String),
+      verb: 'drained',
+      target: { kind: 'Node', name: 'node-3' },
+      reason: expect.any(String),
+      dryRun: expect.any(Boolean),
+    });
+  }, 30_000);
+
+  it('events.k8s.io/v1 Events with a null eventTime happen at their series or deprecated times, in time order', async () => {
+    // `kubectl get events.v1.events.k8s.io -A -o json`: c was written through events.k8s.io/v1 (eventTime);
+    // a and b through core/v1 (eventTime null, the deprecated fields), b repeated as a series.
+    const v1 = (name: string, fields: Record<string, unknown>) => ({
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name, namespace: 'shop', uid: `u-${name}`, creationTimestamp: '2026-11-22T10:00:00Z' },
+      regarding: { ...pod, fieldPath: 'spec.containers{web}' },
+      type: 'Warning',
+      ...fields,
+    });
+    const eventsList = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        v1('a', {
+          reason: 'BackOff',
+          note: 'Back-off restarting failed container web in pod web-6f9d8c7b5-q7x2m_shop(p-q7x2m)',
+          eventTime: null,
+          reportingController: '',
+          deprecatedSource: { component: 'kubelet', host: 'node-1' },
+          deprecatedFirstTimestamp: '2026-11-22T10:00:30Z',
+          deprecatedLastTimestamp: '2026-11-22T10:02:30Z',
+          deprecatedCount: 3,
+        }),
+        v1('b', {
+          reason: 'FailedMount',
+          note: 'MountVolume.SetUp failed for volume "config" : configmap "web-config" not found',
+          eventTime: null,
+          reportingController: '',
+          deprecatedSource: { component: 'kubelet', host: 'node-1' },
+          deprecatedFirstTimestamp: '2026-11-22T10:00:00Z',
+          deprecatedLastTimestamp: '2026-11-22T10:01:00Z',
+          deprecatedCount: 1,
+          series: { count: 2, lastObservedTime: '2026-11-22T10:03:00.000000Z' },
+        }),
+        v1('c', {
+          reason: 'Pulled',
+          type: 'Normal',
+          note: 'Container image "registry.example/web:2.5.0" already present on machine',
+          eventTime: '2026-11-22T10:01:00.500000Z',
+          reportingController: 'kubelet',
+          reportingInstance: 'node-1',
+          action: 'Pulling',
+        }),
+      ],
+    };
+    const p = reflex(['replay', file('events-v1.json', JSON.stringify(eventsList, null, 2)), '--json']);
+    expect(await p.exited).toBe(0);
+    expect(events(p.output()).map((r) => [r.at, r.reason, r.count, r.outcome, r.rule])).toEqual([
+      ['2026-11-22T10:01:00.500Z', 'Pulled', 1, 'none', undefined],
+      ['2026-11-22T10:02:30.000Z', 'BackOff', 3, 'signal', 'crashloop-backoff'],
+      ['2026-11-22T10:03:00.000Z', 'FailedMount', 2, 'signal', 'mount-failed'],
+    ]);
   }, 30_000);
 });

@@ -1,5 +1,6 @@
 /** `npm start` and `reflex replay|validate`: the recorded incident through the mesh, with no cluster. */
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../functions/_kit/schemas.js';
 import { play } from '../../dev/mesh/play.js';
@@ -38,11 +39,20 @@ describe('the embedded incident', () => {
   it('npm start prints the timeline and exits 0 on a machine with no kubeconfig', async () => {
     const p = start('npm', ['start', '--silent'], { KUBECONFIG: '/nonexistent/kubeconfig', npm_config_loglevel: 'silent' });
     expect(await p.exited).toBe(0);
-    expect(p.output()).toContain('-> signal crashloop WARNING on Deployment shop/web (BackOff)');
+    expect(p.output()).toContain('-> signal crashloop WARNING on Deployment shop/web (BackOff, rule crashloop-backoff)');
+    // The date, then each event with what came of it: a signal, or classify's reason for none.
+    expect(p.output()).toMatch(/^2026-11-22\n09:59:00 {2}Deployment shop\/web added\n {10}no signal: Deployment shows no problem$/m);
+    expect(p.output()).toContain('\n          no signal: rule crashloop-backoff: 2 of 3 occurrences within 900s\n');
     expect(p.output()).toMatch(/-> recover would roll back Deployment shop\/web/);
     expect(p.output()).toMatch(
       /15 events went through the broker \(4 more only described the cluster\); 6 signals, 6 decisions, no delivery problems\./,
     );
+    // The README's excerpt of this output is true, line for line.
+    const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
+    const excerpt = /decided and why:\n\n```\n([\s\S]*?)```/.exec(readme)?.[1]?.trim().split('\n') ?? [];
+    expect(excerpt.length).toBeGreaterThan(3);
+    const printed = p.output().split('\n');
+    expect(excerpt.filter((l) => !printed.includes(l))).toEqual([]);
   }, 60_000);
 
   it('reflex replay --json: one object per line, the same decisions', async () => {
@@ -54,7 +64,22 @@ describe('the embedded incident', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { at: string; kind: string; text: string });
     expect(rows.filter((r) => r.kind === 'action')).toHaveLength(6);
-    expect(rows[0]).toEqual({ at: '2026-11-22T09:59:00.000Z', kind: 'event', text: 'Deployment shop/web added' });
+    expect(rows[0]).toEqual({
+      at: '2026-11-22T09:59:00.000Z',
+      kind: 'event',
+      text: 'Deployment shop/web added',
+      namespace: 'shop',
+      object: { kind: 'Deployment', name: 'web' },
+      outcome: 'none',
+      why: 'Deployment shows no problem',
+    });
+    // A repeat held back says so, with the rule (repeatAfterSeconds).
+    expect(rows.find((r) => r.kind === 'event' && (r as { count?: number }).count === 4)).toMatchObject({
+      reason: 'BackOff',
+      outcome: 'none',
+      rule: 'crashloop-backoff',
+      why: expect.stringMatching(/^crashloop on Deployment\/shop\/web was signalled \d+s ago \(repeatAfterSeconds 600\)$/),
+    });
   }, 60_000);
 });
 
