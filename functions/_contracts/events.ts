@@ -31,6 +31,9 @@ export const SIGNAL_CLASSES = [
   'loadlow',
 ] as const;
 export type SignalClass = (typeof SIGNAL_CLASSES)[number];
+/** Load signals go to scale; every other class is a failure, for recover. */
+export const LOAD_CLASSES: readonly SignalClass[] = ['loadhigh', 'loadlow'];
+export const FAILURE_CLASSES: readonly SignalClass[] = SIGNAL_CLASSES.filter((c) => !LOAD_CLASSES.includes(c));
 export type Severity = 'info' | 'warning' | 'critical';
 
 /** CloudEvent type of a signal class. */

@@ -1,30 +1,11 @@
 /** recover/index — wiring: failure signals in; dev.reflex.action.<verb> out. */
 import { defineFunction } from '../_kit/index.js';
-import { SIGNAL_SCHEMA, signalType, type SignalClass } from '../_contracts/events.js';
+import { FAILURE_CLASSES, SIGNAL_SCHEMA, signalType, type SignalClass } from '../_contracts/events.js';
 import { parseRecoverConfig } from './config.js';
 import { recoverHandler } from './handler.js';
 
 /** Failure classes recover answers (load signals belong to scale). */
-export const RECOVER_CLASSES: readonly SignalClass[] = [
-  'crashloop',
-  'oomkilled',
-  'probefailed',
-  'rolloutstalled',
-  'evicted',
-  'nodenotready',
-  'nodepressure',
-  'imagepull',
-  'mountfailed',
-  'unschedulable',
-  'createfailed',
-  'configerror',
-  'startfailed',
-  'sandboxfailed',
-  'jobfailed',
-  'autoscalerfailed',
-  'storagefailed',
-  'nodeproblem',
-];
+export const RECOVER_CLASSES: readonly SignalClass[] = FAILURE_CLASSES;
 
 const recover = defineFunction({
   name: 'recover',
