@@ -1,5 +1,5 @@
 /** _kit/metrics — Prometheus metrics for one function server (its own registry). */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -53,4 +53,25 @@ export function createMetrics(functionName: string): Metrics {
 /** A function's own counter, created once per registry and found again by name afterwards. */
 export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
   return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+/** A function's own gauge, read when scraped (`collect`), created once per registry. */
+export function gauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  collect: (g: Gauge<L>) => void,
+): Gauge<L> {
+  const found = registry.getSingleMetric(name) as Gauge<L> | undefined;
+  if (found) return found;
+  return new Gauge<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      collect(this);
+    },
+  });
 }

@@ -7,9 +7,10 @@ import { findingsOf, knownKind, OBJECT_SCHEMAS } from '../_signals/findings.js';
 import type { Finding } from '../_signals/model.js';
 import { ownerPortFor } from '../_signals/owners-kube.js';
 import { resolveTarget } from '../_signals/owners.js';
-import { signalReply } from '../_signals/signal.js';
+import { problemKey, signalReply } from '../_signals/signal.js';
 import type { ClassifyConfig } from './config.js';
 import { Recent } from '../_signals/recent.js';
+import { counter, gauge } from '../_kit/metrics.js';
 
 /** An occurrence seen again within this long is a duplicate delivery (Events live 1 h by default). */
 const DUPLICATE_WINDOW_MS = 60 * 60 * 1000;
@@ -20,8 +21,31 @@ const NODE_SCOPE = 'nodes';
 
 export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<ClassifyConfig> {
   const owners = ownerPortFor(config.owners, deps.cluster);
-  /** What this server signalled lately (per server, never shared). */
-  const recent = new Recent();
+  const evictions = counter(
+    deps.registry,
+    'reflex_recent_evictions_total',
+    'Entries of the recent-signal memory evicted while they still counted (a repeat may get through), by memory',
+    ['memory'],
+  );
+  const warned = new Set<string>();
+  /** What this server signalled lately (per server, never shared), bounded by configuration. */
+  const recent = new Recent({
+    maxOccurrences: config.maxOccurrences,
+    maxProblems: config.maxProblems,
+    onEvict: (memory) => {
+      evictions.inc({ memory });
+      if (warned.has(memory)) return;
+      warned.add(memory);
+      deps.log.warn('the recent-signal memory is full: evicting entries that still count (reflex_recent_evictions_total)', {
+        memory,
+        max: memory === 'problems' ? config.maxProblems : config.maxOccurrences,
+      });
+    },
+  });
+  gauge(deps.registry, 'reflex_recent_entries', 'Entries in the recent-signal memory, by memory', ['memory'], (g) => {
+    g.set({ memory: 'occurrences' }, recent.occurrences.size);
+    g.set({ memory: 'problems' }, recent.problems.size);
+  });
 
   // Every decision is explained: `why` (and the `rule` that matched, if one did) on the request's
   // log line, which carries its CloudEvent id (ceId); `reflex replay` attaches it to the event. At
@@ -51,24 +75,37 @@ export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<Cla
     const outcome = findingsOf(kind, object, config.rules, now);
     if (outcome.kind === 'skip') return skip(ctx, outcome.reason, outcome.rule);
 
-    const fresh = outcome.findings.filter(
-      (f) => recent.ageWithin(`${f.class}|${f.occurrence}`, DUPLICATE_WINDOW_MS, now.getTime()) === undefined,
-    );
+    const at = now.getTime();
+    const fresh = outcome.findings.filter((f) => recent.occurrences.ageWithin(occurrenceKey(f), at) === undefined);
     if (fresh.length === 0) return skip(ctx, 'duplicate delivery of an occurrence already signalled');
     const first = [...fresh].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity])[0]!;
+    const repeatMs = outcome.repeatAfterSeconds * 1000;
+    /** Why this occurrence is a repeat of a problem signalled inside its window, if it is. */
+    const repeat = (key: string): string | undefined => {
+      const age = recent.problems.ageWithin(key, at);
+      return age === undefined
+        ? undefined
+        : `${first.class} on ${recent.problems.valueWithin(key, at)} was signalled ${Math.round(age / 1000)}s ago (repeatAfterSeconds ${outcome.repeatAfterSeconds})`;
+    };
+    const holdBack = (why: string): undefined => {
+      recent.occurrences.record(occurrenceKey(first), at, DUPLICATE_WINDOW_MS);
+      return skip(ctx, why, first.rule);
+    };
+    // The cheap path in a storm: another occurrence on an object whose problem is already known
+    // (the same pod's BackOff again) is held back before its target is resolved or its signal built.
+    const objectKey = `${first.class}|${first.involved.kind}|${first.involved.namespace ?? ''}|${first.involved.name}`;
+    const known = recent.knownProblem(objectKey, at);
+    const knownRepeat = known === undefined ? undefined : repeat(known);
+    if (knownRepeat) return holdBack(knownRepeat);
 
     const target = await resolveTarget(first.involved, owners);
+    const key = problemKey(first, target);
+    const again = repeat(key);
+    if (repeatMs > 0) recent.linkProblem(objectKey, key, at, repeatMs);
+    if (again) return holdBack(again);
     const spec = signalReply(first, target, 'classify');
-    const repeatMs = outcome.repeatAfterSeconds * 1000;
-    const age = recent.ageWithin(spec.data.key, repeatMs, now.getTime());
-    remember(recent, first, now.getTime());
-    if (age !== undefined)
-      return skip(
-        ctx,
-        `${first.class} on ${spec.subject} was signalled ${Math.round(age / 1000)}s ago (repeatAfterSeconds ${outcome.repeatAfterSeconds})`,
-        first.rule,
-      );
-    recent.record(spec.data.key, now.getTime());
+    recent.occurrences.record(occurrenceKey(first), at, DUPLICATE_WINDOW_MS);
+    if (repeatMs > 0) recent.problems.record(key, at, repeatMs, spec.subject);
     if (fresh.length > 1)
       ctx.log.info('more problems on the same object; the sweep reports them', {
         also: fresh.filter((f) => f !== first).map((f) => f.class),
@@ -77,9 +114,7 @@ export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<Cla
   };
 }
 
-function remember(recent: Recent, f: Finding, now: number): void {
-  recent.record(`${f.class}|${f.occurrence}`, now);
-}
+const occurrenceKey = (f: Finding): string => `${f.class}|${f.occurrence}`;
 
 /** An Event about a Node (core/v1 involvedObject, events.k8s.io/v1 regarding). */
 function aboutNode(object: Record<string, unknown>): boolean {

@@ -60,13 +60,13 @@ export function sweepHandler(config: SweepConfig, deps: Deps): Handler<SweepConf
       if (sent.has(key)) continue;
       sent.add(key);
       found.push({ key, class: f.class, severity: f.severity, reason: f.reason, target });
-      if (recent.ageWithin(key, windowMs, now.getTime()) !== undefined) {
+      if (recent.problems.ageWithin(key, now.getTime()) !== undefined) {
         held++;
         continue;
       }
       const id = `${key}-w${createHash('sha256').update(String(bucket)).digest('hex').slice(0, 12)}`;
       await ctx.emit(ctx.reply({ ...spec, id }));
-      recent.record(key, now.getTime());
+      recent.problems.record(key, now.getTime(), windowMs);
       signals.push({ type: spec.type, subject: spec.subject, key, id });
     }
     const resolved = await resolveGone(ctx, port, found, now);

@@ -1,0 +1,97 @@
+/**
+ * bench/storm — classify's repeat suppression in a storm (issue 24): distinct occurrences of one
+ * problem, and of 1,000 problems, through the classify handler in one process, as fast as it
+ * takes them. Prints one JSON line per shape: events, signals, events/s, and memory.
+ *
+ *   node --import tsx bench/storm.ts [--events N] [--occurrence-memory N]
+ *
+ * test/wire/storm.test.ts runs it and checks the signal counts (never the speed).
+ */
+import { CloudEvent } from 'cloudevents';
+import { Registry } from 'prom-client';
+import { parseArgs } from 'node:util';
+import type { Deps, HandlerContext, Reply } from '../functions/_kit/index.js';
+import { parseClassifyConfig, type ClassifyConfig } from '../functions/classify/config.js';
+import { classifyHandler } from '../functions/classify/handler.js';
+
+const { values } = parseArgs({ options: { events: { type: 'string', default: '100000' }, 'occurrence-memory': { type: 'string' } } });
+const EVENTS = Number(values.events);
+const START = Date.parse('2026-11-22T10:00:00Z');
+const quiet = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return quiet;
+  },
+} as unknown as Deps['log'];
+
+/** The characters of a generated pod-name suffix (apimachinery's rand.String: no vowels, no 0, 1, 3). */
+const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+const suffix = (n: number): string =>
+  Array.from({ length: 5 }, (_, i) => ALPHABET[Math.floor(n / ALPHABET.length ** i) % ALPHABET.length]).join('');
+
+/** A kubelet BackOff on one pod of Deployment `deploy`, past crashloop's threshold of 3. */
+function backoff(deploy: string, pod: number): Record<string, unknown> {
+  const name = `${deploy}-6f9d8c7b5-${suffix(pod)}`;
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: `${name}.1879a`, namespace: 'shop', uid: `e-${deploy}-${pod}` },
+    involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace: 'shop', uid: `p-${deploy}-${pod}` },
+    reason: 'BackOff',
+    message: `Back-off restarting failed container app in pod ${name}_shop(p)`,
+    type: 'Warning',
+    source: { component: 'kubelet' },
+    count: 5,
+    firstTimestamp: '2026-11-22T09:58:00Z',
+    lastTimestamp: '2026-11-22T10:00:00Z',
+  };
+}
+
+async function storm(shape: string, problems: number): Promise<Record<string, unknown>> {
+  let now = START;
+  const env: Record<string, string> = { REFLEX_RESOLVE_OWNERS: 'names' };
+  if (values['occurrence-memory']) env['REFLEX_RECENT_OCCURRENCES'] = values['occurrence-memory'];
+  const config = parseClassifyConfig(env);
+  const registry = new Registry();
+  const handler = classifyHandler(config, { log: quiet, registry, now: () => new Date(now) } as unknown as Deps);
+  let signals = 0;
+  const ctx = {
+    config,
+    log: quiet,
+    now: () => new Date(now),
+    reply: () => {
+      signals++;
+      return {} as Reply;
+    },
+    validate: <T>(_s: string, v: unknown) => v as T,
+  } as unknown as HandlerContext<ClassifyConfig>;
+  const rssBefore = process.memoryUsage().rss;
+  const began = performance.now();
+  for (let i = 0; i < EVENTS; i++) {
+    now = START + Math.floor((i * 300_000) / EVENTS); // the whole storm inside 300 s of the 600 s window
+    const data = backoff(problems === 1 ? 'web' : `web${i % problems}`, Math.floor(i / problems));
+    await handler(new CloudEvent({ id: `x${i}`, source: '/s', type: 'dev.knative.apiserver.resource.update', data }, false), ctx);
+  }
+  const ms = performance.now() - began;
+  const metrics = await registry.getMetricsAsJSON();
+  const values_ = (name: string) => metrics.find((m) => m.name === name)?.values ?? [];
+  return {
+    shape,
+    events: EVENTS,
+    problems,
+    signals,
+    eventsPerSecond: Math.round(EVENTS / (ms / 1000)),
+    rssGrowthMiB: Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
+    entries: Object.fromEntries(values_('reflex_recent_entries').map((v) => [v.labels['memory'], v.value])),
+    evictions: Object.fromEntries(values_('reflex_recent_evictions_total').map((v) => [v.labels['memory'], v.value])),
+  };
+}
+
+for (const [shape, problems] of [
+  ['one problem', 1],
+  ['1,000 problems', 1000],
+] as const)
+  console.log(JSON.stringify(await storm(shape, problems)));

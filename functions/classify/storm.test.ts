@@ -1,0 +1,96 @@
+/**
+ * Repeat suppression's bounds (issue 24): what a full memory does, and the window. The storm
+ * itself (100,000 occurrences) is bench/storm.ts, run by test/wire/storm.test.ts. The handler is
+ * driven directly (the HTTP path is tested elsewhere): what is counted is what it replies.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { CloudEvent } from 'cloudevents';
+import { Registry } from 'prom-client';
+import type { Deps, HandlerContext, Reply } from '../_kit/index.js';
+import { parseClassifyConfig, type ClassifyConfig } from './config.js';
+import { classifyHandler } from './handler.js';
+
+const START = Date.parse('2026-11-22T10:00:00Z');
+const quiet = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return quiet;
+  },
+} as unknown as Deps['log'];
+
+function harness(env: Record<string, string> = {}) {
+  let now = START;
+  const config = parseClassifyConfig({ REFLEX_RESOLVE_OWNERS: 'names', ...env });
+  const registry = new Registry();
+  const handler = classifyHandler(config, { log: quiet, registry, now: () => new Date(now) } as unknown as Deps);
+  let replies = 0;
+  const ctx = {
+    config,
+    log: quiet,
+    now: () => new Date(now),
+    reply: () => {
+      replies++;
+      return {} as Reply;
+    },
+    validate: <T>(_s: string, v: unknown) => v as T,
+  } as unknown as HandlerContext<ClassifyConfig>;
+  return {
+    registry,
+    at: (ms: number) => (now = START + ms),
+    replies: () => replies,
+    send: (e: Record<string, unknown>) =>
+      handler(new CloudEvent({ id: 'x', source: '/s', type: 'dev.knative.apiserver.resource.update', data: e }, false), ctx),
+  };
+}
+
+/** The characters of a generated pod-name suffix (apimachinery's rand.String: no vowels, no 0, 1, 3). */
+const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+const suffix = (n: number): string =>
+  Array.from({ length: 5 }, (_, i) => ALPHABET[Math.floor(n / ALPHABET.length ** i) % ALPHABET.length]).join('');
+
+/** A kubelet BackOff on one pod of Deployment `deploy`, past crashloop's threshold of 3. */
+function backoff(deploy: string, pod: number): Record<string, unknown> {
+  const name = `${deploy}-6f9d8c7b5-${suffix(pod)}`;
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: `${name}.1879a`, namespace: 'shop', uid: `e-${deploy}-${pod}` },
+    involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace: 'shop', uid: `p-${deploy}-${pod}` },
+    reason: 'BackOff',
+    message: `Back-off restarting failed container app in pod ${name}_shop(p)`,
+    type: 'Warning',
+    source: { component: 'kubelet' },
+    count: 5,
+    firstTimestamp: '2026-11-22T09:58:00Z',
+    lastTimestamp: '2026-11-22T10:00:00Z',
+  };
+}
+
+describe('repeat suppression in a storm', () => {
+  it('a full problem memory evicts its oldest problem, counted; the window still holds for the rest', async () => {
+    const h = harness({ REFLEX_RECENT_PROBLEMS: '100' });
+    for (let j = 0; j < 101; j++) await h.send(backoff(`api${j}`, 0));
+    expect(h.replies()).toBe(101);
+    // api1..api100 are remembered: held back. api0 was evicted: signalled again, and counted.
+    for (let j = 1; j < 101; j++) await h.send(backoff(`api${j}`, 1));
+    expect(h.replies()).toBe(101);
+    await h.send(backoff('api0', 1));
+    expect(h.replies()).toBe(102);
+    const evicted = (await h.registry.getMetricsAsJSON()).find((m) => m.name === 'reflex_recent_evictions_total')!.values;
+    expect(evicted).toEqual(expect.arrayContaining([expect.objectContaining({ labels: { memory: 'problems' }, value: 2 })]));
+  });
+
+  it('after the window, the problem is signalled again', async () => {
+    const h = harness();
+    await h.send(backoff('web', 1));
+    h.at(599_000);
+    await h.send(backoff('web', 2));
+    expect(h.replies()).toBe(1);
+    h.at(601_000);
+    await h.send(backoff('web', 3));
+    expect(h.replies()).toBe(2);
+  });
+});
