@@ -3,7 +3,7 @@
  * problem, and of 1,000 problems, through the classify handler in one process, as fast as it
  * takes them. Prints one JSON line per shape: events, signals, events/s, and memory.
  *
- *   node --import tsx bench/storm.ts [--events N] [--occurrence-memory N]
+ *   node --expose-gc --import tsx bench/storm.ts [--events N] [--occurrence-memory N]
  *
  * test/wire/storm.test.ts runs it and checks the signal counts (never the speed).
  */
@@ -68,7 +68,10 @@ async function storm(shape: string, problems: number): Promise<Record<string, un
     },
     validate: <T>(_s: string, v: unknown) => v as T,
   } as unknown as HandlerContext<ClassifyConfig>;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
   const rssBefore = process.memoryUsage().rss;
+  const heapBefore = process.memoryUsage().heapUsed;
   const began = performance.now();
   for (let i = 0; i < EVENTS; i++) {
     now = START + Math.floor((i * 300_000) / EVENTS); // the whole storm inside 300 s of the 600 s window
@@ -76,6 +79,9 @@ async function storm(shape: string, problems: number): Promise<Record<string, un
     await handler(new CloudEvent({ id: `x${i}`, source: '/s', type: 'dev.knative.apiserver.resource.update', data }, false), ctx);
   }
   const ms = performance.now() - began;
+  // What the memories hold once garbage is collected (run with --expose-gc); RSS also counts garbage.
+  gc?.();
+  const heapGrowthMiB = gc ? Math.round((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20) : undefined;
   const metrics = await registry.getMetricsAsJSON();
   const values_ = (name: string) => metrics.find((m) => m.name === name)?.values ?? [];
   return {
@@ -85,6 +91,7 @@ async function storm(shape: string, problems: number): Promise<Record<string, un
     signals,
     eventsPerSecond: Math.round(EVENTS / (ms / 1000)),
     rssGrowthMiB: Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
+    ...(heapGrowthMiB !== undefined ? { heapGrowthMiB } : {}),
     entries: Object.fromEntries(values_('reflex_recent_entries').map((v) => [v.labels['memory'], v.value])),
     evictions: Object.fromEntries(values_('reflex_recent_evictions_total').map((v) => [v.labels['memory'], v.value])),
   };
