@@ -136,11 +136,16 @@ export const RECOVER_SAYS: Record<SignalClass, string> = {
 const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 /** The generated table: one line per reason (and kind), with its class, recover's answer and notify's sinks. */
-export function vocabularyTable(rows: readonly Row[], rules: Rules, routes: readonly Route[]): string {
+export function vocabularyTable(rows: readonly Row[], rules: Rules, routes: readonly Route[], examples: readonly Row[] = []): string {
   const byReason = new Map<string, { row: Row; verdicts: Set<string>; components: Set<string> }>();
   const now = new Date('2026-11-22T12:00:00Z');
-  for (const row of rows) {
-    const v = verdictOf(row, sampleMessage(row.message), rules, now);
+  // Formats with neutral values, then the real messages whose `%v` decides between classes.
+  const messages = [
+    ...rows.map((row) => ({ row, text: sampleMessage(row.message) })),
+    ...examples.map((row) => ({ row, text: row.message })),
+  ];
+  for (const { row, text } of messages) {
+    const v = verdictOf(row, text, rules, now);
     const k = `${row.reason}|${row.involvedKind}|${row.type}`;
     const entry = byReason.get(k) ?? { row, verdicts: new Set<string>(), components: new Set<string>() };
     entry.components.add(row.component);
@@ -178,7 +183,8 @@ export function withTable(doc: string, table: string): string {
 export const docPath = (): string => join(projectRoot(), 'docs', 'events.md');
 
 export function generatedDoc(): string {
-  return withTable(readFileSync(docPath(), 'utf8'), vocabularyTable(readVocabulary(), shippedRules(), shippedRoutes()));
+  const examples = readVocabulary(join(projectRoot(), 'vocabulary', 'examples.tsv'));
+  return withTable(readFileSync(docPath(), 'utf8'), vocabularyTable(readVocabulary(), shippedRules(), shippedRoutes(), examples));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
