@@ -23,11 +23,12 @@ import {
   type ClusterInfo,
 } from './mesh/sources.js';
 import { colourFor, jsonRow, Narrator, printer, summary, type Line } from './mesh/timeline.js';
+import { silenceCommand, SilenceUsageError, type SilenceValues } from './silence.js';
 
 const EXIT_PROBLEMS = 1;
 const EXIT_USAGE = 2;
 
-type Names = 'start' | 'dev' | 'replay' | 'validate';
+type Names = 'start' | 'dev' | 'replay' | 'validate' | 'silence';
 
 interface Flag {
   readonly type: 'string' | 'boolean';
@@ -157,6 +158,37 @@ const COMMANDS: Readonly<Record<Names, Command>> = {
     },
     examples: ['npx reflex validate', 'npx reflex validate --manifests my-overlay/ --json | jq .errors'],
   },
+  silence: {
+    synopsis: 'silence add <matcher>... --comment TEXT [options] | silence list [options] | silence expire <id>... [options]',
+    summary: "hold notify's messages back for a while: add, list and expire silences in your cluster",
+    about:
+      "Silences like Alertmanager's, kept in the ConfigMap reflex-silences of Reflex's namespace in the current kube\n" +
+      "context's cluster; every notify replica honours them within seconds. While one is active, a message whose labels\n" +
+      'all its matchers match is counted (reflex_notify_messages_total{outcome="silenced"}), not sent.\n\n' +
+      '  add <matcher>...   a new silence; matchers are <name><op><value>: name class, severity, namespace, target\n' +
+      '                     (<kind>/<name>, e.g. deployment/web) or reason; op = != =~ !~ (regular expressions are RE2,\n' +
+      '                     anchored). At least one matcher must be = or =~. Every message shows the add command for it.\n' +
+      '  list               the active and pending silences (--expired: the expired ones too), as a table\n' +
+      '  expire <id>...     ends silences now (an id, or its first characters when they name one silence)',
+    positionals: { max: 64, name: 'matcher or id' },
+    flags: {
+      duration: { type: 'string', value: 'D', help: 'add: how long it lasts (default 1h): 30m, 2h, 1d, 1h30m' },
+      end: { type: 'string', value: 'T', help: 'add: when it ends, instead of --duration (RFC 3339)' },
+      start: { type: 'string', value: 'T', help: 'add: when it starts (RFC 3339; default now)' },
+      comment: { type: 'string', value: 'TEXT', help: 'add: why (required), shown by list' },
+      author: { type: 'string', value: 'NAME', help: 'add: who made it (default: your user name)' },
+      expired: { type: 'boolean', help: 'list: the expired silences too (kept five days)' },
+      namespace: { type: 'string', value: 'NS', help: "Reflex's namespace (default reflex)" },
+      json: { type: 'boolean', help: 'the silence(s) as JSON, each with its state, instead of the table or the sentence' },
+    },
+    examples: [
+      "npx reflex silence add class=crashloop namespace=shop target=deployment/web --duration 2h --comment 'rolling back by hand'",
+      "npx reflex silence add severity=info namespace=~'batch-.*' --end 2026-11-23T08:00:00Z --comment 'nightly load test'",
+      'npx reflex silence list',
+      'npx reflex silence list --expired --json | jq .',
+      'npx reflex silence expire 4f0c2a8e',
+    ],
+  },
 };
 
 const EXIT_TEXT =
@@ -176,7 +208,7 @@ function mainHelp(): string {
     `  ${'-h, --help'.padEnd(14)}this help; \`reflex <command> --help\`: a command's options and examples`,
     `  ${'--version'.padEnd(14)}the version of Reflex`,
     '',
-    'Environment: KUBECONFIG (the cluster of start and dev), REFLEX_RULES_FILE (rules, as --rules), NO_COLOR (no colour).',
+    'Environment: KUBECONFIG (the cluster of start, dev and silence), REFLEX_RULES_FILE (rules, as --rules), NO_COLOR (no colour).',
     EXIT_TEXT,
     'See docs/local.md.',
     '',
@@ -339,6 +371,15 @@ function tally(): { add(l: Line): void; of(fed: { bridged: number; contextOnly: 
   };
 }
 
+/** Brokers and Triggers the mesh does not load (Knative would refuse them), said before a replay. */
+function leftOut(dir: string): void {
+  try {
+    for (const p of loadMesh(dir).problems) process.stderr.write(`reflex: not loaded (the rest runs): ${p.message}\n`);
+  } catch {
+    // The replay's own start says what is wrong with the manifests.
+  }
+}
+
 async function replayCommand(file: string, opts: Values & { readonly banner?: string }): Promise<void> {
   const records = recordingOf(file);
   const rulesFile = rulesOf(opts.rules);
@@ -347,6 +388,7 @@ async function replayCommand(file: string, opts: Values & { readonly banner?: st
   const seen = tally();
   const progress = progressOf(opts, records);
   const print = printer(colour);
+  leftOut(opts.manifests ? given(opts.manifests) : defaultManifests());
   const played = await play(records, {
     ...(rulesFile ? { rulesFile } : {}),
     ...(opts.manifests ? { manifests: given(opts.manifests) } : {}),
@@ -489,6 +531,7 @@ async function devCommand(opts: Values): Promise<void> {
       },
     }).catch((err: unknown) => startFailure(err, plan.port)));
   const ingress = running.mesh.brokers.map((b) => running.broker.ingress(b.namespace, b.name)).join(', ');
+  for (const p of running.mesh.problems) process.stderr.write(`reflex: not loaded (the rest runs): ${p.message}\n`);
   say(
     `\nReflex dev: ${running.services.size} functions, broker ingress ${ingress}\n  source: ${sourceText(plan, cluster, opts.act === true)}\n  Ctrl-C to stop.\n\n`,
   );
@@ -542,6 +585,7 @@ async function validateCommand(opts: Values): Promise<void> {
   }
   const count = (kind: string): number => mesh.objects.filter((o) => o.kind === kind).length;
   ok(`${dir}: ${mesh.objects.length} objects (${count('Broker')} Broker, ${count('Trigger')} Triggers, ${mesh.services.length} Services)`);
+  errors.push(...mesh.problems.map((p) => p.message));
   for (const t of mesh.triggers) {
     try {
       compileFilter(t);
@@ -620,7 +664,12 @@ else if (first === 'start') {
     });
   } else await devCommand({ ...values, source: 'cluster' });
 } else if (first === 'dev') await devCommand(parse('dev', rest).values);
-else if (first === 'replay') {
+else if (first === 'silence') {
+  const { values, positionals } = parse('silence', rest);
+  await silenceCommand(positionals, values as unknown as SilenceValues, { out, kubeconfig: kubeconfigPath() }).catch((err: unknown) =>
+    err instanceof SilenceUsageError ? usage('silence', err.message) : fail(err instanceof Error ? err.message : String(err)),
+  );
+} else if (first === 'replay') {
   const { values, positionals } = parse('replay', rest);
   if (positionals[0] === undefined) usage('replay', `replay needs a recording.\n${RECORDING_FORMATS}`);
   await replayCommand(positionals[0], values);

@@ -34,24 +34,139 @@ export interface Delivered {
   readonly error?: string;
 }
 
-/** ISO-8601 durations as Knative writes them: PT0.5S, PT30S, PT1M, P1DT2H… -> milliseconds. */
+/**
+ * A duration as Knative reads it: rickb777/date's `period.Parse` (eventing pins v1.13.0), six
+ * fields in tenths of their unit and a sign. Its grammar is looser than ISO-8601 in places (weeks,
+ * years and months, a `,` for the decimal point, a sign before `P` or before a number, `P1DT`) and
+ * stricter in one: a field keeps ONE decimal, so `PT0.25S` is 0.2 s and `PT0.05S` is zero.
+ * @see https://pkg.go.dev/github.com/rickb777/date@v1.13.0/period#Parse
+ */
+export interface Period {
+  readonly negative: boolean;
+  /** Tenths of a year, month, day, hour, minute, second (int16 each, as the library keeps them). */
+  readonly tenths: readonly [years: number, months: number, days: number, hours: number, minutes: number, seconds: number];
+}
+
+const NOT_ISO = (iso: string): Error => new Error(`${JSON.stringify(iso)} is not an ISO-8601 duration (e.g. PT0.5S)`);
+const INT64 = /^[+-]?\d+$/;
+const I64_MAX = 2n ** 63n - 1n;
+/** 365.2425 days a year (the Gregorian rule), in 1e-4 days; a month is a twelfth of it, in 1e-6 days. */
+const DAYS_PER_YEAR_E4 = 3_652_425n;
+const DAYS_PER_MONTH_E6 = 30_436_875n;
+
+/** One field's number, in tenths: the first decimal digit is kept and the rest dropped. */
+function tenthsOf(text: string, iso: string): bigint {
+  let dec = text.indexOf('.');
+  if (dec < 0) dec = text.indexOf(',');
+  const digits =
+    dec < 0 ? `${text}0` : text.length - dec > 1 ? text.slice(0, dec) + text.slice(dec + 1, dec + 2) : `${text.slice(0, dec)}0`;
+  if (!INT64.test(digits)) throw NOT_ISO(iso);
+  const n = BigInt(digits);
+  if (n > I64_MAX || n < -I64_MAX - 1n) throw NOT_ISO(iso);
+  return n;
+}
+
+export function parsePeriod(iso: string): Period {
+  if (iso === 'P0') return { negative: false, tenths: [0, 0, 0, 0, 0, 0] };
+  let rest = iso;
+  let negative = false;
+  if (rest.startsWith('-') || rest.startsWith('+')) [negative, rest] = [rest.startsWith('-'), rest.slice(1)];
+  if (!rest.startsWith('P')) throw NOT_ISO(iso);
+  rest = rest.slice(1);
+  let seen = false;
+  // Each marker is looked for anywhere in what is left; what precedes it must be a number.
+  const field = (mark: string): bigint => {
+    const at = rest.indexOf(mark);
+    if (at <= 0) return 0n;
+    const n = tenthsOf(rest.slice(0, at), iso);
+    rest = rest.slice(at + 1);
+    seen = true;
+    return n;
+  };
+  const t = rest.indexOf('T');
+  const date = t >= 0 ? rest.slice(0, t) : rest;
+  let [h, min, s] = [0n, 0n, 0n];
+  if (t >= 0) {
+    rest = rest.slice(t + 1);
+    [h, min, s] = [field('H'), field('M'), field('S')];
+    if (rest !== '') throw NOT_ISO(iso);
+  }
+  rest = date;
+  const [y, mo, w, d] = [field('Y'), field('M'), field('W'), field('D')];
+  if (rest !== '' || !seen) throw NOT_ISO(iso);
+  return normalised(negative, [y, mo, w * 7n + d, h, min, s]);
+}
+
+/** Years, months, days, hours, minutes, seconds, in tenths. */
+type Fields = [bigint, bigint, bigint, bigint, bigint, bigint];
+
+/** The library's normalise(precise): signs gathered, carries upward where exact, a fraction only on the smallest field. */
+function normalised(negative: boolean, fields: Fields): Period {
+  let neg = negative;
+  // A negative field makes the whole period negative, unless a leading `-` already did (then it stays as written).
+  const abs = neg ? fields : (fields.map((v) => (v < 0n ? ((neg = true), -v) : v)) as Fields);
+  const int16 = (v: bigint): number => Number(BigInt.asIntN(16, neg ? -v : v));
+  return { negative: neg, tenths: fractionRight(rippleUp(abs)).map(int16) as unknown as Period['tenths'] };
+}
+
+/** Seconds into minutes into hours (exact); hours into days and days into months only past what int16 holds. */
+function rippleUp([y, mo, d, h, min, s]: Fields): Fields {
+  [min, s] = [min + (s / 600n) * 10n, s % 600n];
+  [h, min] = [h + (min / 600n) * 10n, min % 600n];
+  if (h > 32204n) [d, h] = [d + (h / 240n) * 10n, h % 240n];
+  if (d > 32760n) [mo, d] = [mo + (d * 1_000_000n) / DAYS_PER_MONTH_E6, ((d * 1_000_000n) % DAYS_PER_MONTH_E6) / 1_000_000n];
+  return [y + (mo / 120n) * 10n, mo % 120n, d, h, min, s];
+}
+
+/** Each field's tenth, when a smaller field is set, moves down one unit (a month is 30.436875 days, cut to tenths). */
+const DOWN: readonly ((tenth: bigint) => bigint)[] = [
+  (t) => t * 12n,
+  (t) => (t * DAYS_PER_MONTH_E6) / 1_000_000n,
+  (t) => t * 24n,
+  (t) => t * 60n,
+  (t) => t * 60n,
+];
+function fractionRight(fields: Fields): Fields {
+  const f = [...fields] as Fields;
+  DOWN.forEach((down, i) => {
+    const tenth = f[i]! % 10n;
+    if (tenth !== 0n && f.slice(i + 1).some((v) => v !== 0n)) [f[i + 1], f[i]] = [f[i + 1]! + down(tenth), (f[i]! / 10n) * 10n];
+  });
+  return f;
+}
+
+/** True when every field is zero (Knative refuses such a `timeout`). */
+export const isZeroPeriod = (p: Period): boolean => p.tenths.every((v) => v === 0);
+
+/** The period in nanoseconds as Go's time.Duration (int64, wrapping as Go's does); years and months approximate. */
+export function periodNs(p: Period): bigint {
+  const [y, mo, d, h, min, s] = p.tenths.map(BigInt) as [bigint, bigint, bigint, bigint, bigint, bigint];
+  const i64 = (v: bigint): bigint => BigInt.asIntN(64, v);
+  const daysE7 = y * DAYS_PER_YEAR_E4 * 100n + mo * DAYS_PER_MONTH_E6 + d * 1_000_000n;
+  const micros = i64(daysE7 * 8640n);
+  const millis = h * 360_000n + min * 6000n + s * 100n;
+  return i64(i64(micros * 1000n) + i64(millis * 1_000_000n));
+}
+
+/** ISO-8601 durations as Knative reads them (parsePeriod): PT0.5S, PT30S, PT1M, P1DT2H… -> milliseconds. */
 export function durationMs(iso: string | undefined): number | undefined {
   if (iso === undefined) return undefined;
-  const m = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(iso);
-  if (!m || iso === 'P' || iso.endsWith('T')) throw new Error(`${JSON.stringify(iso)} is not an ISO-8601 duration (e.g. PT0.5S)`);
-  const [d, h, min, s] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number];
-  return Math.round((((d * 24 + h) * 60 + min) * 60 + s) * 1000);
+  return Number(periodNs(parsePeriod(iso))) / 1e6;
 }
 
 /**
  * The wait before retry `n` (1-based). Knative hands go-retryablehttp a 0-based attempt number,
- * so the first exponential retry waits `delay` and the first linear retry waits nothing.
+ * so the first exponential retry waits `delay` and the first linear retry waits nothing; with no
+ * policy or no delay it waits nothing. Computed as Go does, in int64 nanoseconds (kncloudevents
+ * RetryConfigFromDeliverySpec): `delay * 2^i` or `delay * i`, wrapping past 292 years.
  */
 export function backoffMs(spec: DeliverySpec, n: number): number {
-  const delay = durationMs(spec.backoffDelay) ?? 0;
-  if (spec.backoffPolicy === 'linear') return delay * (n - 1);
-  if (spec.backoffPolicy === 'exponential') return delay * 2 ** (n - 1);
-  return 0;
+  if (spec.backoffDelay === undefined || (spec.backoffPolicy !== 'linear' && spec.backoffPolicy !== 'exponential')) return 0;
+  const delay = periodNs(parsePeriod(spec.backoffDelay));
+  const i = Math.max(0, n - 1);
+  // math.Exp2(i) converted to int64: exact below 2^63; amd64 turns anything larger into -2^63.
+  const factor = spec.backoffPolicy === 'linear' ? BigInt(i) : BigInt.asIntN(64, 2n ** BigInt(Math.min(i, 63)));
+  return Number(BigInt.asIntN(64, delay * factor)) / 1e6;
 }
 
 /** The HTTP message for an event: binary by default, structured JSON when the delivery says so. */
@@ -195,7 +310,8 @@ export function deadLetter(event: Event, dest: string, result: Delivered): Event
     {
       knativeerrordest: dest,
       knativeerrorcode: result.status,
-      ...(data ? { knativeerrordata: data } : {}),
+      // Set even when empty, as Knative's dispatcher does.
+      knativeerrordata: data,
     },
     false,
   );

@@ -1,19 +1,21 @@
 /**
  * dev/mesh/play — a recording replayed through the whole mesh with no cluster: every watch event
  * the manifests' ApiServerSources would bridge goes into the development broker as that source
- * would send it, on the recording's clock; the real functions answer, recover and scale reading
+ * would send it, on the recording's clock (an Alertmanager notification to the alerts function, as
+ * Alertmanager would post it); the real functions answer, recover and scale reading
  * the cluster as the recording knows it (dev/mesh/recorded.ts), all in dry-run, no
  * secrets, nothing sent anywhere. What each step decided, and why, comes back as timeline lines.
  * `reflex replay` plays a recording and stops; `reflex dev --source <recording>` plays it the same
  * way, then serves the ingress on.
  */
 import type { CloudEvent } from 'cloudevents';
+import { randomBytes } from 'node:crypto';
 import { apiServerSourceEvent, type K8sObject } from './apiserversource.js';
 import { parseRequest } from '../../functions/_kit/binding.js';
 import type { Env } from '../../functions/_kit/config.js';
 import { startMesh, type RunningMesh } from './mesh.js';
 import { RecordedCluster } from './recorded.js';
-import { timeOf, type Recorded } from './replay.js';
+import { notificationTime, RecordingError, timeOf, type Recorded } from './replay.js';
 import { Narrator, type Line } from './timeline.js';
 
 export interface PlayOptions {
@@ -110,6 +112,8 @@ export async function startRecordedMesh(options: RecordedMeshOptions = {}): Prom
   const now = (): Date => clock ?? new Date();
   const narrator = new Narrator((line) => options.onLine?.(line.kind === 'problem' ? { ...line, at: now() } : line));
   const signals: Env = { REFLEX_RESOLVE_OWNERS: 'names', ...(options.rulesFile ? { REFLEX_RULES_FILE: options.rulesFile } : {}) };
+  // Recorded Alertmanager notifications reach the alerts function as Alertmanager's would: with its credentials.
+  const alertsToken = randomBytes(24).toString('hex');
   const running = await startMesh({
     ...(options.manifests ? { manifests: options.manifests } : {}),
     ...(options.port !== undefined ? { port: options.port } : {}),
@@ -120,7 +124,13 @@ export async function startRecordedMesh(options: RecordedMeshOptions = {}): Prom
     // no tick of its own, so it does not run; dev keeps it for what is posted to the ingress.
     cluster,
     definitions: options.live ? {} : { sweep: null },
-    serviceEnv: { classify: signals, sweep: signals },
+    // scale confirms an alert-born load signal by the alert's labels: no Alertmanager is asked from a replay.
+    serviceEnv: {
+      classify: signals,
+      sweep: signals,
+      alerts: { REFLEX_ALERTS_BEARER_TOKEN: alertsToken },
+      scale: { REFLEX_ALERTMANAGER_URL: '' },
+    },
     now,
     // The recording's retries do not wait (its clock does not move while they would); live ones do.
     sleep: (ms) => (clock ? Promise.resolve() : sleeper(ms)),
@@ -138,8 +148,9 @@ export async function startRecordedMesh(options: RecordedMeshOptions = {}): Prom
         return await feed(running, records, {
           before: (r, at) => {
             clock = at;
-            if (r.type !== 'CLOUDEVENT') cluster.observe(r.type, r.object);
+            if (r.type !== 'CLOUDEVENT' && r.type !== 'ALERTMANAGER') cluster.observe(r.type, r.object);
           },
+          alertsToken,
           // Settled: every event row still waiting has all it will get.
           after: () => narrator.flush(),
           ...(onProgress ? { onProgress } : {}),
@@ -181,6 +192,8 @@ export async function feed(
     before?: (r: Recorded, at: Date) => void;
     after?: (r: Recorded) => void;
     onProgress?: (done: number, total: number) => void;
+    /** The alerts function's bearer token, for recorded Alertmanager notifications. */
+    alertsToken?: string;
   } = {},
 ): Promise<{ bridged: number; contextOnly: number }> {
   const bridges = new Map<string, { namespace: string; name: string; mode: 'Resource' | 'Reference' }>();
@@ -198,6 +211,15 @@ export async function feed(
   let clock = new Date(0);
   let bridged = 0;
   for (const [i, r] of records.entries()) {
+    if (r.type === 'ALERTMANAGER') {
+      clock = notificationTime(r.notification, clock);
+      options.before?.(r, clock);
+      if (await postNotification(running, r.notification, options.alertsToken)) bridged++;
+      await running.broker.idle();
+      options.after?.(r);
+      options.onProgress?.(i + 1, records.length);
+      continue;
+    }
     let event: CloudEvent<unknown> | undefined;
     let to: { namespace: string; name: string } | undefined;
     if (r.type === 'CLOUDEVENT') {
@@ -223,4 +245,23 @@ export async function feed(
     options.onProgress?.(i + 1, records.length);
   }
   return { bridged, contextOnly: records.length - bridged };
+}
+
+/**
+ * A recorded Alertmanager notification, posted to the alerts function of the manifests (as
+ * Alertmanager's webhook_configs would); false when they deploy none. A notification it refuses is
+ * a fault of the recording, named.
+ */
+async function postNotification(running: RunningMesh, notification: unknown, token: string | undefined): Promise<boolean> {
+  const svc = running.mesh.services.find((s) => s.args[0] === 'alerts');
+  const server = svc && running.services.get(`${svc.namespace}/${svc.name}`);
+  if (!server) return false;
+  const res = await fetch(`${server.url}/alertmanager`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(notification),
+  });
+  const answer = await res.text();
+  if (!res.ok) throw new RecordingError(`an Alertmanager notification of the recording was refused (HTTP ${res.status}): ${answer}`);
+  return true;
 }

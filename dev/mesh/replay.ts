@@ -1,7 +1,8 @@
 /**
  * dev/mesh/replay — reads recordings: watch events (`kubectl get … --watch --output-watch-events -o
  * json`), pretty-printed or NDJSON, `kubectl get … -o json` Lists (sorted by time) and single
- * objects, CloudEvents; and the recording's clock. dev/mesh/play.ts replays them through the mesh.
+ * objects, CloudEvents, Alertmanager webhook notifications; and the recording's clock.
+ * dev/mesh/play.ts replays them through the mesh.
  */
 import { readFileSync } from 'node:fs';
 import type { K8sObject, WatchType } from './apiserversource.js';
@@ -16,7 +17,12 @@ export interface CloudEventRecord {
   readonly type: 'CLOUDEVENT';
   readonly event: Readonly<Record<string, unknown>>;
 }
-export type Recorded = WatchRecord | CloudEventRecord;
+/** An Alertmanager webhook notification (version 4), as its webhook_configs posts it: played to the alerts function. */
+export interface AlertmanagerRecord {
+  readonly type: 'ALERTMANAGER';
+  readonly notification: Readonly<Record<string, unknown>>;
+}
+export type Recorded = WatchRecord | CloudEventRecord | AlertmanagerRecord;
 
 /** What a recording may be, for messages and help. */
 export const RECORDING_FORMATS = [
@@ -25,6 +31,8 @@ export const RECORDING_FORMATS = [
   '  - a List: `kubectl get events -A -o json`',
   '  - one object: `kubectl get event NAME -n NAMESPACE -o json`',
   '  - CloudEvents in the JSON format, one per line',
+  "  - Alertmanager webhook notifications (version 4), as its webhook_configs posts them (a webhook logger's output)",
+  'Kinds may be mixed in one file.',
 ].join('\n');
 
 /** A recording that cannot be read, or is not one: the message names the file (and line) and says what is read. */
@@ -74,8 +82,9 @@ const WATCH_TYPES: readonly unknown[] = ['ADDED', 'MODIFIED', 'DELETED'];
  * Reads a recording: watch events ({"type": ADDED|MODIFIED|DELETED, "object": …}, as
  * `kubectl get events -A --watch --output-watch-events -o json` writes them, pretty-printed or
  * one per line), a `kubectl get … -o json` List (each item replayed as ADDED), one object as
- * `kubectl get <kind> NAME -o json` writes it (ADDED), or CloudEvents in the JSON format (sent to
- * the Broker as they are). Anything else is a RecordingError naming the file and line.
+ * `kubectl get <kind> NAME -o json` writes it (ADDED), CloudEvents in the JSON format (sent to
+ * the Broker as they are), or Alertmanager webhook notifications (posted to the alerts function).
+ * Anything else is a RecordingError naming the file and line.
  */
 export function readRecording(path: string): Recorded[] {
   const text = textOf(path);
@@ -118,6 +127,7 @@ function recordsOf(value: unknown, where: string): Recorded[] {
     specversion?: unknown;
   };
   if (typeof v.specversion === 'string') return [{ type: 'CLOUDEVENT', event: v as Record<string, unknown> }];
+  if (isNotification(v as { version?: unknown })) return [{ type: 'ALERTMANAGER', notification: v as Record<string, unknown> }];
   if (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items)) {
     // kubectl writes apiVersion and kind on each item; a bare Event list may not.
     const items = (v.items as Partial<K8sObject>[]).map((o) => ({
@@ -133,8 +143,25 @@ function recordsOf(value: unknown, where: string): Recorded[] {
     return [{ type: 'ADDED', object: v as K8sObject }];
   throw new RecordingError(
     `${where}: not a recording: expected a watch event {"type": ADDED|MODIFIED|DELETED, "object": {...}}, a List, ` +
-      `an object with apiVersion, kind and metadata, or a CloudEvent.\n${RECORDING_FORMATS}`,
+      `an object with apiVersion, kind and metadata, a CloudEvent, or an Alertmanager notification {"version": "4", "alerts": [...]}.\n${RECORDING_FORMATS}`,
   );
+}
+
+/** Alertmanager's webhook body: version 4, a group key, its alerts (the alerts function checks the rest). */
+const isNotification = (v: { version?: unknown; groupKey?: unknown; alerts?: unknown }): boolean =>
+  v.version === '4' && typeof v.groupKey === 'string' && Array.isArray(v.alerts);
+
+/**
+ * When Alertmanager sent a notification, as far as it says (it carries no time of its own): not
+ * before any of its alerts started, nor before a resolved one ended; never before `fallback`, the
+ * record before it.
+ */
+export function notificationTime(n: Readonly<Record<string, unknown>>, fallback: Date): Date {
+  const times = ((n['alerts'] ?? []) as { status?: unknown; startsAt?: unknown; endsAt?: unknown }[]).flatMap((a) => [
+    dateOf(a.startsAt),
+    a.status === 'resolved' ? dateOf(a.endsAt) : undefined,
+  ]);
+  return new Date(Math.max(fallback.getTime(), ...times.map((t) => t?.getTime() ?? 0)));
 }
 
 /** A time from a recorded object: a string in 1970-9999 (a zero or absent time is no time; model.ts timeOf). */

@@ -4,6 +4,7 @@
  * so a producer and its consumers cannot drift apart; test/unit/contracts.test.ts holds these
  * types to schemas/.
  */
+import { createHash } from 'node:crypto';
 import type { ReplySpec } from '../_kit/reply.js';
 
 const SCHEMAS = 'https://reflex.dev/schemas/';
@@ -57,13 +58,20 @@ export const ACTION_PREFIX = 'dev.reflex.action.';
 export const actionType = (v: ActionVerb): string => `${ACTION_PREFIX}${v}`;
 export const ACTION_SCHEMA = `${SCHEMAS}dev.reflex.action.json`;
 
-/** sweep's follow-up when a problem it found is over. */
+/** The follow-up when a problem is over: sweep no longer finds it, or Alertmanager resolved the alert it came from (classify). */
 export const RESOLVED_TYPE = 'dev.reflex.resolved';
 export const RESOLVED_SCHEMA = `${SCHEMAS}dev.reflex.resolved.json`;
 
 /** sweep's reply to each tick. */
 export const SWEEP_COMPLETED_TYPE = 'dev.reflex.sweep.completed';
 export const SWEEP_COMPLETED_SCHEMA = `${SCHEMAS}dev.reflex.sweep.completed.json`;
+
+/** An Alertmanager alert, forwarded by the alerts function: one type per status. */
+export const ALERT_STATUSES = ['firing', 'resolved'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+export const ALERT_PREFIX = 'dev.reflex.alert.';
+export const alertType = (s: AlertStatus): string => `${ALERT_PREFIX}${s}`;
+export const ALERT_SCHEMA = `${SCHEMAS}dev.reflex.alert.json`;
 
 /** A Knative PingSource tick: its data is whatever the PingSource says. @see https://knative.dev/docs/eventing/sources/ping-source/ */
 export const PING_TYPE = 'dev.knative.sources.ping';
@@ -87,7 +95,8 @@ export interface Target {
   readonly resolvedBy: 'ownerReferences' | 'name' | 'self';
 }
 
-export type EvidenceApi = 'core/v1 Event' | 'events.k8s.io/v1 Event' | 'Pod' | 'Deployment' | 'Node' | 'Job' | 'PersistentVolumeClaim';
+export type EvidenceApi =
+  'core/v1 Event' | 'events.k8s.io/v1 Event' | 'Pod' | 'Deployment' | 'Node' | 'Job' | 'PersistentVolumeClaim' | 'Alertmanager alert';
 
 /** The data of a dev.reflex.signal.* CloudEvent. */
 export interface SignalData {
@@ -146,6 +155,21 @@ export interface ResolvedData {
   readonly resolvedAt: string;
 }
 
+/** The data of a dev.reflex.alert.<status> CloudEvent: one alert, and the notification it came in. */
+export interface AlertData {
+  readonly status: AlertStatus;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly startsAt: string;
+  /** When it resolved; absent while it fires. */
+  readonly endsAt?: string;
+  readonly generatorURL?: string;
+  readonly fingerprint: string;
+  readonly receiver: string;
+  readonly groupKey: string;
+  readonly externalURL: string;
+}
+
 /** `Kind/namespace/name`, or `Kind/name` for a cluster-scoped target: the subject of every event about it. */
 export function subjectOf(t: Pick<Target, 'kind' | 'namespace' | 'name'>): string {
   return t.namespace ? `${t.kind}/${t.namespace}/${t.name}` : `${t.kind}/${t.name}`;
@@ -192,6 +216,29 @@ export function resolvedEvent(id: string, data: ResolvedData): ReplySpec & { dat
   };
 }
 
+/**
+ * A dev.reflex.alert.<status> event. Its id is the alert's fingerprint and a hash of when it
+ * started and its status: Alertmanager's repeats (repeat_interval) and the sends of several
+ * Alertmanager replicas carry the same alert, so they are the same event, and consumers fold them
+ * by `source` + `id`; the resolution of the same firing is another event.
+ */
+export function alertEvent(data: AlertData): ReplySpec & { id: string; data: AlertData } {
+  const started = Date.parse(data.startsAt);
+  const since = Number.isNaN(started) ? data.startsAt : new Date(started).toISOString();
+  const name = data.labels['alertname'];
+  const severity = data.labels['severity'];
+  return {
+    id: `${data.fingerprint}-${createHash('sha256').update(`${since}\u0000${data.status}`).digest('hex').slice(0, 16)}`,
+    type: alertType(data.status),
+    subject: name ? `${name}/${data.fingerprint}` : data.fingerprint,
+    dataschema: ALERT_SCHEMA,
+    data,
+    // Routable without reading data; an extension with an empty value is left out. Not `severity`:
+    // a Trigger on signals' severity must not catch alerts, whose severity is any label value.
+    extensions: { ...(name ? { alertname: name } : {}), ...(severity ? { alertseverity: severity } : {}) },
+  };
+}
+
 /** Reports written by Reflex itself (reportingController of its audit Events) carry this prefix; classify ignores them. */
 export const REFLEX_CONTROLLER_PREFIX = 'reflex.dev/';
 export const controllerOf = (fn: string): string => `${REFLEX_CONTROLLER_PREFIX}${fn}`;
@@ -207,6 +254,7 @@ export const KNOWN_TYPES: ReadonlySet<string> = new Set([
   ...ACTION_VERBS.map(actionType),
   RESOLVED_TYPE,
   SWEEP_COMPLETED_TYPE,
+  ...ALERT_STATUSES.map(alertType),
   PING_TYPE,
   ...APISERVER_TYPES,
 ]);

@@ -54,10 +54,16 @@ export class UnauthenticatedError extends ReflexError {
   readonly title = 'Unauthenticated';
   /** The RFC 6750 `error` of the challenge: absent when no credentials were sent at all. */
   readonly challenge: 'invalid_request' | 'invalid_token' | undefined;
+  /** The whole WWW-Authenticate value, for a route that takes other schemes than Bearer (e.g. Basic too). */
+  readonly wwwAuthenticate: string | undefined;
 
-  constructor(message: string, options: { challenge?: 'invalid_request' | 'invalid_token'; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: { challenge?: 'invalid_request' | 'invalid_token'; wwwAuthenticate?: string; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? {} : { cause: options.cause });
     this.challenge = options.challenge;
+    this.wwwAuthenticate = options.wwwAuthenticate;
   }
 }
 

@@ -1,5 +1,6 @@
 /** _kit/function — what a function declares: the types it accepts, its config and its handler. */
 import type { CloudEvent } from 'cloudevents';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Env, RuntimeConfig } from './config.js';
 import type { Cluster } from './k8s.js';
@@ -41,6 +42,34 @@ export interface HandlerContext<C> {
 /** A handler answers with a Reply (200 + CloudEvent) or nothing (202, empty body). */
 export type Handler<C> = (event: ValidEvent, ctx: HandlerContext<C>) => Promise<Reply | undefined>;
 
+/** A request on a function's own route: its headers and its body as it came (at most maxBodyBytes). */
+export interface RouteRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/** The answer of a route: a status and, unless it is 204, a JSON body. */
+export interface RouteResponse {
+  readonly status: 200 | 202 | 204;
+  readonly body?: unknown;
+}
+
+/**
+ * A plain HTTP route beside the CloudEvents one, for a sender that does not speak CloudEvents
+ * (Alertmanager's webhook). It runs in the same server, with the same draining, body limit,
+ * error contract (a thrown ReflexError is its problem+json; a 503 carries Retry-After), logs and
+ * context (`emit` to K_SINK, `reply` to build events). REFLEX_AUTH does not apply here: each
+ * route authenticates its sender itself, before its body is read.
+ */
+export interface Route<C> {
+  readonly method: 'POST';
+  /** An absolute path of its own, e.g. /alertmanager (not /, /healthz, /readyz, /metrics). */
+  readonly path: string;
+  /** Throws UnauthenticatedError (401) or ForbiddenError (403); a route open to anyone says so by doing nothing. */
+  readonly authenticate: (headers: IncomingHttpHeaders) => void | Promise<void>;
+  readonly handle: (request: RouteRequest, ctx: HandlerContext<C>) => Promise<RouteResponse>;
+}
+
 /** What a server gives a function once, at start-up, to build its handler with. */
 export interface Deps {
   readonly runtime: RuntimeConfig;
@@ -65,6 +94,8 @@ export interface FunctionDefinition<C = undefined> {
    * signals) lives in this closure, never in the configuration.
    */
   readonly handler: (config: C, deps: Deps) => Handler<C>;
+  /** Plain HTTP routes (see Route), built once per server like the handler. */
+  readonly routes?: (config: C, deps: Deps) => readonly Route<C>[];
   /**
    * Whether this configuration reads or changes the cluster: then a server with no credentials,
    * or a KUBECONFIG naming a missing file, does not start (it says why) instead of failing on

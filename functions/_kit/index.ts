@@ -1,6 +1,16 @@
 /** _kit — the runtime every Reflex function stands on; functions import from here only. */
 export { ANY_TYPE, defineFunction, noConfig } from './function.js';
-export type { Accept, Deps, FunctionDefinition, Handler, HandlerContext, ValidEvent } from './function.js';
+export type {
+  Accept,
+  Deps,
+  FunctionDefinition,
+  Handler,
+  HandlerContext,
+  Route,
+  RouteRequest,
+  RouteResponse,
+  ValidEvent,
+} from './function.js';
 export { Reply } from './reply.js';
 export type { ReplySpec, Extensions } from './reply.js';
 export { run, startServer } from './server.js';

@@ -67,8 +67,11 @@ export interface Cluster extends ObjectReader {
   create<T extends object = KubeObject>(
     object: KubeObject & { apiVersion: string; kind: string; metadata: ObjectMeta },
   ): Promise<T | undefined>;
-  /** False when it was gone already; `uid` makes the delete apply only to that incarnation. */
-  delete(ref: ObjectRef, preconditions?: { readonly uid?: string }): Promise<boolean>;
+  /**
+   * False when it was gone already; `uid` makes the delete apply only to that incarnation,
+   * `resourceVersion` only to that version (ConflictError otherwise).
+   */
+  delete(ref: ObjectRef, preconditions?: { readonly uid?: string; readonly resourceVersion?: string }): Promise<boolean>;
   /** Through the Eviction API: a PodDisruptionBudget's refusal (429) is 'blocked', never forced. */
   evict(pod: ObjectRef): Promise<'evicted' | 'gone' | 'blocked'>;
   /** spec.replicas through the scale subresource; undefined: no such object, or it has no /scale. */
@@ -297,7 +300,9 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
       const what = `delete ${where(ref)}`;
       const { a, path } = await at(what, ref);
       if (path === undefined) return false;
-      const body = preconditions.uid ? { preconditions: { uid: preconditions.uid } } : {};
+      const { uid, resourceVersion } = preconditions;
+      const body =
+        uid || resourceVersion ? { preconditions: { ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) } } : {};
       const done = await kubeCall(what, () => a.send('DELETE', path, body), { 404: false as const });
       return done !== false;
     },

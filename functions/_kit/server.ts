@@ -22,7 +22,7 @@ import {
   asReflexError,
   problemBody,
 } from './errors.js';
-import { ANY_TYPE, type Accept, type FunctionDefinition, type HandlerContext, type ValidEvent } from './function.js';
+import { ANY_TYPE, type Accept, type Deps, type FunctionDefinition, type HandlerContext, type Route, type ValidEvent } from './function.js';
 import { createEmitter } from './emit.js';
 import { answerHttpErrors } from './http.js';
 import { kubeCluster, kubeconfigOf, type Cluster, type KubeconfigSource } from './k8s.js';
@@ -58,6 +58,9 @@ export interface RunningServer {
 /** What a 503 without its own estimate tells the sender: long enough for an API server to come back from a blip. */
 const DEFAULT_RETRY_AFTER_SECONDS = 2;
 
+/** The kit's own paths: a function's routes cannot take them. */
+const RESERVED_PATHS = new Set(['/', '/healthz', '/readyz', '/metrics']);
+
 /** Label for types the function does not declare: keeps metric cardinality bounded. */
 const OTHER_TYPE = 'other';
 
@@ -79,7 +82,9 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const cluster = options.cluster ?? kubeCluster(credentials(definition.name, env, definition.usesCluster?.(config) ?? false));
   const now = options.now ?? (() => new Date());
   const emit = runtime.sink ? createEmitter(runtime.sink) : undefined;
-  const handle = definition.handler(config, { runtime, log, cluster, registry: metrics.registry, now });
+  const deps: Deps = { runtime, log, cluster, registry: metrics.registry, now };
+  const handle = definition.handler(config, deps);
+  const routes = routesOf(definition, config, deps);
   // Built only when asked for: with REFLEX_AUTH=none the server never calls the API for senders.
   const authenticator =
     runtime.auth.mode === 'oidc' ? createAuthenticator(runtime.auth, cluster, { log, registry: metrics.registry }) : undefined;
@@ -122,21 +127,20 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     return found;
   };
 
-  const handleOne = async (event: ValidEvent, req: Request): Promise<Reply | undefined> => {
+  /** What a handler or a route gets for one request: its log, its trace, reply and emit. */
+  const contextFor = (
+    req: Request,
+    fields: Record<string, unknown>,
+    incomingType: string,
+    carried: ValidEvent | undefined,
+  ): HandlerContext<C> => {
     const incoming = parseTraceparent(
-      req.header('traceparent') ?? (typeof event['traceparent'] === 'string' ? event['traceparent'] : undefined),
-      req.header('tracestate') ?? (typeof event['tracestate'] === 'string' ? event['tracestate'] : undefined),
+      req.header('traceparent') ?? (typeof carried?.['traceparent'] === 'string' ? carried['traceparent'] : undefined),
+      req.header('tracestate') ?? (typeof carried?.['tracestate'] === 'string' ? carried['tracestate'] : undefined),
     );
     const trace = childOf(incoming);
-    const eventLog = log.child({
-      ceId: event.id,
-      ceType: event.type,
-      ceSource: event.source,
-      ceSubject: event.subject,
-      traceId: trace.traceId,
-      spanId: trace.spanId,
-    });
-    const ctx: HandlerContext<C> = {
+    const eventLog = log.child({ ...fields, traceId: trace.traceId, spanId: trace.spanId });
+    return {
       config,
       runtime,
       log: eventLog,
@@ -154,7 +158,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
             });
           }
         }
-        return Reply.create(spec, { source: runtime.source, incomingType: event.type, trace, now: now() });
+        return Reply.create(spec, { source: runtime.source, incomingType, trace, now: now() });
       },
       emit,
       validate: <T>(schemaId: string, value: unknown, where: string): T => {
@@ -166,6 +170,16 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
         return value as T;
       },
     };
+  };
+
+  const handleOne = async (event: ValidEvent, req: Request): Promise<Reply | undefined> => {
+    const ctx = contextFor(
+      req,
+      { ceId: event.id, ceType: event.type, ceSource: event.source, ceSubject: event.subject },
+      event.type,
+      event,
+    );
+    const eventLog = ctx.log;
     const label = typeLabel(event.type);
     const stopTimer = metrics.duration.startTimer({ type: label });
     try {
@@ -195,18 +209,25 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  /** Ready, or a 503 that sends the sender elsewhere; a request let in is counted until it ends. */
+  const admit = (_req: Request, res: Response, next: NextFunction): void => {
+    if (state !== 'ready') {
+      // Draining: tell the client to go elsewhere and close this keep-alive connection.
+      if (state === 'draining') res.setHeader('connection', 'close');
+      throw new UnavailableError(`${definition.name} is ${state}`, { retryAfterSeconds: 1 });
+    }
+    inflight++;
+    counted.add(res);
+    next();
+  };
+  mountRoutes(app, { name: definition.name, cloudEvents: definition.accepts.length > 0, maxBodyBytes: runtime.maxBodyBytes }, routes, {
+    admit,
+    release,
+    contextFor,
+  });
   app.post(
     '/',
-    (_req, res, next) => {
-      if (state !== 'ready') {
-        // Draining: tell the client to go elsewhere and close this keep-alive connection.
-        if (state === 'draining') res.setHeader('connection', 'close');
-        throw new UnavailableError(`${definition.name} is ${state}`, { retryAfterSeconds: 1 });
-      }
-      inflight++;
-      counted.add(res);
-      next();
-    },
+    admit,
     // Who sent it, before the body is read: an unauthenticated sender costs no parsing, no handler.
     async (req, _res, next) => {
       if (authenticator) await authenticator.authenticate(req.header('authorization'));
@@ -258,7 +279,8 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     const retryAfter = e.retryAfterSeconds ?? (e.status === 503 ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
     if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
     // RFC 6750 §3: the challenge names the scheme, and the error once a token was sent.
-    if (e instanceof UnauthenticatedError) res.setHeader('www-authenticate', e.challenge ? `Bearer error="${e.challenge}"` : 'Bearer');
+    if (e instanceof UnauthenticatedError)
+      res.setHeader('www-authenticate', e.wwwAuthenticate ?? (e.challenge ? `Bearer error="${e.challenge}"` : 'Bearer'));
     // A 5xx detail never carries internals to the caller; the log has them.
     const detail = e.status === 500 ? 'internal error; see the function log' : e.message;
     sendProblem(res, e.status, e.title, detail, e.faults);
@@ -316,6 +338,68 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     state: () => state,
     shutdown,
   };
+}
+
+/** A function's own routes, each on a path of its own (a start-up error otherwise). */
+function routesOf<C>(definition: FunctionDefinition<C>, config: C, deps: Deps): readonly Route<C>[] {
+  const routes = definition.routes?.(config, deps) ?? [];
+  for (const r of routes)
+    if (!/^\/[a-z0-9][a-z0-9/_-]*$/.test(r.path) || RESERVED_PATHS.has(r.path))
+      throw new InternalError(`${definition.name}: route path ${JSON.stringify(r.path)} is not a path of its own`);
+  return routes;
+}
+
+/** A function's own routes (FunctionDefinition.routes), with the same admission, body limit and error contract as /. */
+function mountRoutes<C>(
+  app: express.Express,
+  { name, cloudEvents, maxBodyBytes }: { name: string; cloudEvents: boolean; maxBodyBytes: number },
+  routes: readonly Route<C>[],
+  server: {
+    admit: (req: Request, res: Response, next: NextFunction) => void;
+    release: (res: Response) => void;
+    contextFor: (req: Request, fields: Record<string, unknown>, incomingType: string, carried: undefined) => HandlerContext<C>;
+  },
+): void {
+  const { admit, release, contextFor } = server;
+  for (const route of routes) {
+    app.post(
+      route.path,
+      admit,
+      // Who sent it, before the body is read, as on the CloudEvents route.
+      async (req, _res, next) => {
+        await route.authenticate(req.headers);
+        next();
+      },
+      express.raw({ type: () => true, limit: maxBodyBytes }),
+      async (req, res) => {
+        try {
+          const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          const ctx = contextFor(req, { route: route.path }, '', undefined);
+          const answer = await route.handle({ headers: req.headers, body }, ctx);
+          if (answer.status === 204 || answer.body === undefined) res.status(answer.status).end();
+          else res.status(answer.status).json(answer.body);
+        } finally {
+          release(res);
+        }
+      },
+    );
+    app.all(route.path, (_req, res) => {
+      res.setHeader('allow', route.method);
+      sendProblem(res, 405, 'Method not allowed', `${route.method} to ${route.path}`, []);
+    });
+  }
+  if (routes.length > 0 && !cloudEvents) {
+    // A function that takes no CloudEvents (only its own routes) says where to post instead.
+    app.all('/', (_req, res) =>
+      sendProblem(
+        res,
+        404,
+        'Not found',
+        `${name} accepts no CloudEvents; its routes: ${routes.map((r) => `${r.method} ${r.path}`).join(', ')}`,
+        [],
+      ),
+    );
+  }
 }
 
 function respond(res: Response, mode: Mode, outcome: Outcome): void {

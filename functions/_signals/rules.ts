@@ -20,9 +20,17 @@ interface RawRule {
   threshold?: { occurrences?: number; withinSeconds?: number; forSeconds?: number };
   repeatAfterSeconds?: number;
 }
+interface RawAlertRule {
+  name: string;
+  when: { alertname?: Strings; labels?: Record<string, Strings> };
+  class: SignalClass | 'ignore';
+  severity?: Severity;
+  repeatAfterSeconds?: number;
+}
 interface RawRules {
   defaults?: { repeatAfterSeconds?: number };
   rules: RawRule[];
+  alerts?: RawAlertRule[];
 }
 
 export interface Rule {
@@ -42,9 +50,23 @@ export interface Rule {
   readonly repeatAfterSeconds: number;
 }
 
+/** A rule for Alertmanager alerts (the `alerts:` section): matched on the alert's name and labels. */
+export interface AlertRule {
+  readonly name: string;
+  readonly alertnames: ReadonlySet<string> | undefined;
+  /** Label name -> the values it may have (any of them). */
+  readonly labels: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly class: SignalClass | 'ignore';
+  /** Undefined: the alert's own severity label (info, warning, critical), else warning. */
+  readonly severity: Severity | undefined;
+  /** One occurrence per this many seconds of firing (0: one while it fires); repeats held back as long. */
+  readonly repeatAfterSeconds: number;
+}
+
 export interface Rules {
   readonly source: string;
   readonly rules: readonly Rule[];
+  readonly alerts: readonly AlertRule[];
 }
 
 const DEFAULT_REPEAT_AFTER_SECONDS = 600;
@@ -81,7 +103,21 @@ function compileRules(raw: RawRules, source: string): Rules {
       repeatAfterSeconds: r.repeatAfterSeconds ?? raw.defaults?.repeatAfterSeconds ?? DEFAULT_REPEAT_AFTER_SECONDS,
     };
   });
-  return { source, rules };
+  const repeatAfter = (own: number | undefined): number => own ?? raw.defaults?.repeatAfterSeconds ?? DEFAULT_REPEAT_AFTER_SECONDS;
+  const alerts = (raw.alerts ?? []).map((r, i): AlertRule => {
+    // One namespace of names for both sections: a signal's `rule` names exactly one rule.
+    if (names.has(r.name)) throw new ConfigError(source, `/alerts/${i}/name: duplicate rule name ${r.name}`);
+    names.add(r.name);
+    return {
+      name: r.name,
+      alertnames: set(r.when.alertname),
+      labels: new Map(Object.entries(r.when.labels ?? {}).map(([k, v]) => [k, set(v)!])),
+      class: r.class,
+      severity: r.severity,
+      repeatAfterSeconds: repeatAfter(r.repeatAfterSeconds),
+    };
+  });
+  return { source, rules, alerts };
 }
 
 /**

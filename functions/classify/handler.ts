@@ -1,8 +1,13 @@
 /**
- * classify/handler — accepts a bridged Kubernetes object -> decides which signal it is (pure
- * rules and state checks) -> resolves the target workload -> replies with the signal, or 202.
+ * classify/handler — accepts a bridged Kubernetes object or an Alertmanager alert -> decides which
+ * signal it is (pure rules and state checks) -> resolves the target workload -> replies with the
+ * signal (a resolved alert: dev.reflex.resolved), or 202.
  */
-import type { Deps, Handler, HandlerContext, ValidEvent } from '../_kit/index.js';
+import { createHash } from 'node:crypto';
+import { ALERT_PREFIX, resolvedEvent, type AlertData } from '../_contracts/events.js';
+import type { Deps, Handler, HandlerContext, Reply, ValidEvent } from '../_kit/index.js';
+import { classifyAlert } from '../_signals/alerts.js';
+import { timeOf } from '../_signals/model.js';
 import { findingsOf, knownKind, OBJECT_SCHEMAS } from '../_signals/findings.js';
 import type { Finding } from '../_signals/model.js';
 import { ownerPortFor } from '../_signals/owners-kube.js';
@@ -55,7 +60,8 @@ export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<Cla
     return undefined;
   };
 
-  return async (event: ValidEvent, ctx) => {
+  const handle = async (event: ValidEvent, ctx: HandlerContext<ClassifyConfig>): Promise<Reply | undefined> => {
+    if (event.type.startsWith(ALERT_PREFIX)) return alert(event, ctx);
     if (event.type.endsWith('.delete')) return skip(ctx, 'a deleted object is not a problem');
     if (event.type.startsWith('dev.knative.apiserver.ref.')) {
       ctx.log.warn('Reference-mode events carry no object to classify; set the ApiServerSource to mode: Resource');
@@ -74,18 +80,59 @@ export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<Cla
     const now = ctx.now();
     const outcome = findingsOf(kind, object, config.rules, now);
     if (outcome.kind === 'skip') return skip(ctx, outcome.reason, outcome.rule);
+    return signalOf(outcome.findings, outcome.repeatAfterSeconds, ctx, now);
+  };
 
+  /** An Alertmanager alert: firing, a signal through the same memory as Events; resolved, dev.reflex.resolved. */
+  const alert = async (event: ValidEvent, ctx: HandlerContext<ClassifyConfig>): Promise<Reply | undefined> => {
+    const data = event.data as AlertData;
+    const now = ctx.now();
+    // When the alerts function received it: what the round and the signal's lastSeen are measured
+    // at (a Broker retry later does not make it newer); never later than now.
+    const sent = timeOf(event.time);
+    const seenAt = sent && sent.getTime() <= now.getTime() ? sent : now;
+    const outcome = classifyAlert(data, config.rules, seenAt);
+    if (outcome.kind === 'skip') return skip(ctx, outcome.reason, outcome.rule);
+    const f = outcome.finding;
+    if (data.status === 'firing') return signalOf([f], outcome.rule.repeatAfterSeconds, ctx, now);
     const at = now.getTime();
-    const fresh = outcome.findings.filter((f) => recent.occurrences.ageWithin(occurrenceKey(f), at) === undefined);
+    if (recent.occurrences.ageWithin(occurrenceKey(f), at) !== undefined) return skip(ctx, 'duplicate delivery of a resolved alert');
+    const target = await resolveTarget(f.involved, owners);
+    const key = problemKey(f, target);
+    recent.occurrences.record(occurrenceKey(f), at, DUPLICATE_WINDOW_MS);
+    const { apiVersion, kind, namespace, name } = target;
+    return ctx.reply(
+      resolvedEvent(`resolved-${key}-${hash(f.occurrence)}`, {
+        key,
+        class: f.class,
+        severity: f.severity,
+        reason: f.reason,
+        target: { ...(apiVersion ? { apiVersion } : {}), kind, namespace, name },
+        firstSeen: f.firstSeen.toISOString(),
+        lastSeen: f.lastSeen.toISOString(),
+        resolvedAt: f.lastSeen.toISOString(),
+      }),
+    );
+  };
+
+  /** Findings -> at most one signal: duplicates dropped, repeats inside their window held back, the target resolved. */
+  const signalOf = async (
+    findings: readonly Finding[],
+    repeatAfterSeconds: number,
+    ctx: HandlerContext<ClassifyConfig>,
+    now: Date,
+  ): Promise<Reply | undefined> => {
+    const at = now.getTime();
+    const fresh = findings.filter((f) => recent.occurrences.ageWithin(occurrenceKey(f), at) === undefined);
     if (fresh.length === 0) return skip(ctx, 'duplicate delivery of an occurrence already signalled');
     const first = [...fresh].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity])[0]!;
-    const repeatMs = outcome.repeatAfterSeconds * 1000;
+    const repeatMs = repeatAfterSeconds * 1000;
     /** Why this occurrence is a repeat of a problem signalled inside its window, if it is. */
     const repeat = (key: string): string | undefined => {
       const age = recent.problems.ageWithin(key, at);
       return age === undefined
         ? undefined
-        : `${first.class} on ${recent.problems.valueWithin(key, at)} was signalled ${Math.round(age / 1000)}s ago (repeatAfterSeconds ${outcome.repeatAfterSeconds})`;
+        : `${first.class} on ${recent.problems.valueWithin(key, at)} was signalled ${Math.round(age / 1000)}s ago (repeatAfterSeconds ${repeatAfterSeconds})`;
     };
     const holdBack = (why: string): undefined => {
       recent.occurrences.record(occurrenceKey(first), at, DUPLICATE_WINDOW_MS);
@@ -112,9 +159,12 @@ export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<Cla
       });
     return ctx.reply(spec);
   };
+
+  return handle;
 }
 
 const occurrenceKey = (f: Finding): string => `${f.class}|${f.occurrence}`;
+const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 12);
 
 /** An Event about a Node (core/v1 involvedObject, events.k8s.io/v1 regarding). */
 function aboutNode(object: Record<string, unknown>): boolean {

@@ -1,4 +1,5 @@
-/** classify/index — wiring: ApiServerSource events (Resource mode) in, dev.reflex.signal.* out. */
+/** classify/index — wiring: ApiServerSource events (Resource mode) and Alertmanager alerts in, dev.reflex.signal.* (and dev.reflex.resolved) out. */
+import { ALERT_SCHEMA, ALERT_STATUSES, alertType } from '../_contracts/events.js';
 import { defineFunction } from '../_kit/index.js';
 import { parseClassifyConfig } from './config.js';
 import { classifyHandler } from './handler.js';
@@ -15,6 +16,8 @@ const classify = defineFunction({
     { type: 'dev.knative.apiserver.ref.add', schema: REF },
     { type: 'dev.knative.apiserver.ref.update', schema: REF },
     { type: 'dev.knative.apiserver.ref.delete', schema: REF },
+    // From the alerts function (Alertmanager's webhook): one event per alert.
+    ...ALERT_STATUSES.map((s) => ({ type: alertType(s), schema: ALERT_SCHEMA })),
   ],
   configure: parseClassifyConfig,
   handler: classifyHandler,

@@ -1,6 +1,13 @@
 /** notify/decide — pure: a signal or an action outcome, and the routes -> which sinks, and the message. */
-import type { ActionData, ResolvedData, SignalData, Severity } from '../_contracts/events.js';
-import type { Route } from './config.js';
+import {
+  SIGNAL_CLASSES as SIGNAL_CLASS_NAMES,
+  type ActionData,
+  type ResolvedData,
+  type SignalData,
+  type Severity,
+} from '../_contracts/events.js';
+import type { Route, Template } from './config.js';
+import { targetLabel, type Labels } from './silences.js';
 
 /** What routes match on. */
 export interface Facts {
@@ -32,11 +39,18 @@ export interface Message {
   readonly at: string;
   /** The event's data as it came, for the webhook. */
   readonly data: unknown;
+  /** This cluster's name, when one is configured (one channel may serve several clusters). */
+  readonly cluster?: string;
+  /** Where the runbook for this problem is, when the routes file names one. */
+  readonly runbookUrl?: string;
+  /** The `reflex silence add` command line that silences this problem (not on a resolution). */
+  readonly silence?: string;
 }
 
-export function route(f: Facts, routes: readonly Route[]): { sinks: string[]; because: string[] } {
+export function route(f: Facts, routes: readonly Route[]): { sinks: string[]; because: string[]; runbookUrl: Template | undefined } {
   const sinks = new Set<string>();
   const because: string[] = [];
+  let runbookUrl: Template | undefined;
   for (const r of routes) {
     const ok =
       r.on === f.on &&
@@ -47,9 +61,10 @@ export function route(f: Facts, routes: readonly Route[]): { sinks: string[]; be
     if (!ok) continue;
     r.sinks.forEach((s) => sinks.add(s));
     because.push(r.name);
+    runbookUrl ??= r.runbookUrl;
     if (!r.continue) break;
   }
-  return { sinks: [...sinks], because };
+  return { sinks: [...sinks], because, runbookUrl };
 }
 
 const PLURAL: Record<string, string> = {
@@ -244,5 +259,49 @@ export function resolvedMessage(r: ResolvedData): Message {
     reason: r.reason ?? '',
     at: r.resolvedAt,
     data: r,
+  };
+}
+
+/** The labels silences match a message on. */
+export const labelsOf = (m: Message): Labels => ({
+  class: m.class,
+  severity: m.severity,
+  namespace: m.target.namespace,
+  target: targetLabel(m.target),
+  reason: m.reason,
+});
+
+/** How long the silence a message suggests lasts: long enough to fix, short enough not to be forgotten. */
+const SUGGESTED_SILENCE = '1h';
+
+/**
+ * The command line that silences this problem (its class and target), safe to paste: every value
+ * is checked as a Kubernetes name and shell-quoted, like the kubectl hints. `<why>` is for the
+ * person to replace (`reflex silence add` refuses it as it is).
+ */
+export function silenceCommand(m: Message): string | undefined {
+  if (m.action === 'resolve') return undefined;
+  const t = m.target;
+  const known = (SIGNAL_CLASS_NAMES as readonly string[]).includes(m.class);
+  return command(targetChecks(t), () =>
+    [
+      'reflex silence add',
+      ...(known ? [`class=${m.class}`] : []),
+      ...(t.namespace ? [q(`namespace=${t.namespace}`)] : []),
+      q(`target=${targetLabel(t)}`),
+      `--duration ${SUGGESTED_SILENCE}`,
+      "--comment '<why>'",
+    ].join(' '),
+  );
+}
+
+/** The message with what the routes file and this deployment add: the cluster, the runbook, how to silence it. */
+export function withContext(m: Message, context: { cluster: string | undefined; runbook: Template | undefined }): Message {
+  const located = context.cluster === undefined ? m : { ...m, cluster: context.cluster };
+  const silence = silenceCommand(located);
+  return {
+    ...located,
+    ...(context.runbook ? { runbookUrl: context.runbook(located) } : {}),
+    ...(silence === undefined ? {} : { silence }),
   };
 }

@@ -1,23 +1,80 @@
 /**
- * notify/handler — accepts a signal -> decides which sinks hear of it and whether this window
- * already told them -> delivers to every sink in parallel -> 202, or 503 when a sink failed
- * transiently (only the sinks that still need it are tried again on the retry).
+ * notify/handler — accepts a signal, an action outcome or a resolution -> decides which sinks
+ * hear of it, whether a silence holds it back, and whether this window already told each sink
+ * (the ledger: claim records shared by every replica) -> delivers to every sink in parallel ->
+ * 202, or 503 when a sink failed transiently or another replica is telling it right now (the
+ * Broker retries; only the sinks that still need it are tried again).
  */
-import { ACTION_PREFIX, RESOLVED_TYPE, type ActionData, type ResolvedData, type SignalData } from '../_contracts/events.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ACTION_PREFIX, RESOLVED_TYPE, SIGNAL_CLASSES, type ActionData, type ResolvedData, type SignalData } from '../_contracts/events.js';
 import { counter, UnavailableError, type Deps, type Handler } from '../_kit/index.js';
+import { defaultSchemasDir, loadSchemas } from '../_kit/schemas.js';
 import type { NotifyConfig } from './config.js';
-import { actionFacts, actionMessage, message, resolvedFacts, resolvedMessage, route, signalFacts, type Message } from './decide.js';
-
+import {
+  actionFacts,
+  actionMessage,
+  labelsOf,
+  message,
+  resolvedFacts,
+  resolvedMessage,
+  route,
+  signalFacts,
+  withContext,
+  type Message,
+} from './decide.js';
 import { deliver } from './deliver.js';
-import { Groups } from './groups.js';
+import { ClusterLedger, memoryLedger, type Ledger, type Told } from './ledger.js';
+import { notifyPort } from './port.js';
+import { noSilences, silenceBook, type SilenceBook } from './silence-book.js';
+import { SILENCE_SCHEMA, silencing } from './silences.js';
+
+/** Metric labels name only known classes: anything else is `other`, so input cannot grow /metrics. */
+const classLabel = (c: string): string => ((SIGNAL_CLASSES as readonly string[]).includes(c) ? c : 'other');
+
+type Result =
+  | { readonly kind: 'disabled' | 'grouped' | 'sent' }
+  | { readonly kind: 'permanent'; readonly status: number; readonly detail: string }
+  | { readonly kind: 'transient' | 'busy'; readonly detail: string; readonly retryAfterSeconds?: number };
 
 export function notifyHandler(config: NotifyConfig, deps: Deps): Handler<NotifyConfig> {
-  /** What each sink was told, by this server. */
-  const groups = new Groups();
-  const sent = counter(deps.registry, 'reflex_notify_total', 'Notifications by sink and result (sent, grouped, transient, permanent)', [
-    'sink',
-    'result',
-  ]);
+  const sent = counter(
+    deps.registry,
+    'reflex_notify_total',
+    'Notifications by sink and result (sent, grouped, silenced, busy, transient, permanent, disabled)',
+    ['sink', 'result'],
+  );
+  const messages = counter(
+    deps.registry,
+    'reflex_notify_messages_total',
+    'Messages by sink, class and outcome (told, grouped, silenced, failed)',
+    ['sink', 'class', 'outcome'],
+  );
+  const writes = counter(
+    deps.registry,
+    'reflex_notify_state_writes_total',
+    "Writes to notify's claim records by purpose (create, renew, retake, settle, collect) and outcome (ok, conflict)",
+    ['op', 'outcome'],
+  );
+  const windowMs = config.groupWindowSeconds * 1000;
+  const { state } = config;
+  const port = state.grouping === 'cluster' || state.silences ? notifyPort(deps.cluster, state.namespace, deps.now) : undefined;
+  const memory = memoryLedger(windowMs);
+  // A window of 0 groups nothing: no claim records to keep.
+  const ledger: Ledger =
+    port && state.grouping === 'cluster' && windowMs > 0
+      ? new ClusterLedger(
+          port,
+          { windowMs, claimTtlMs: state.claimTtlMs, me: `${hostname()}-${randomBytes(3).toString('hex')}` },
+          { log: deps.log, count: (op, outcome) => writes.inc({ op, outcome }), fallback: memory },
+        )
+      : memory;
+  const validSilence = loadSchemas([defaultSchemasDir()]).validator(SILENCE_SCHEMA);
+  const silences: SilenceBook =
+    port && state.silences
+      ? silenceBook({ load: () => port.silences(), valid: (v) => validSilence(v), refreshMs: state.silencesRefreshMs, log: deps.log })
+      : noSilences;
+
   return async (event, ctx) => {
     const isAction = event.type.startsWith(ACTION_PREFIX);
     const isResolved = event.type === RESOLVED_TYPE;
@@ -26,46 +83,78 @@ export function notifyHandler(config: NotifyConfig, deps: Deps): Handler<NotifyC
       : isAction
         ? actionFacts(event.data as ActionData)
         : signalFacts(event.data as SignalData);
-    const render = (held: number): Message =>
-      isResolved
-        ? resolvedMessage(event.data as ResolvedData)
-        : isAction
-          ? actionMessage(event.data as ActionData, held, event.time ?? ctx.now().toISOString())
-          : message(event.data as SignalData, held);
-    const key = render(0).key;
-    const { sinks, because } = route(facts, config.routes);
+    const { sinks, because, runbookUrl } = route(facts, config.routes);
     if (sinks.length === 0) {
       ctx.log.debug('no route matches', { ...facts });
       return undefined;
     }
+    const runbook = runbookUrl ?? config.runbooks.get(facts.class) ?? config.runbooks.get('default');
+    const render = (held: number): Message =>
+      withContext(
+        isResolved
+          ? resolvedMessage(event.data as ResolvedData)
+          : isAction
+            ? actionMessage(event.data as ActionData, held, event.time ?? ctx.now().toISOString())
+            : message(event.data as SignalData, held),
+        { cluster: config.cluster, runbook },
+      );
+    const first = render(0);
+    const { key } = first;
+    const cls = classLabel(first.class);
     const now = ctx.now().getTime();
-    const work = sinks.map(async (name) => {
+
+    const silence = silencing(await silences.current(), labelsOf(first), now);
+    if (silence) {
+      for (const name of sinks) {
+        sent.inc({ sink: name, result: 'silenced' });
+        messages.inc({ sink: name, class: cls, outcome: 'silenced' });
+      }
+      ctx.log.info('silenced', {
+        silence: silence.id,
+        by: silence.createdBy,
+        comment: silence.comment,
+        until: silence.endsAt,
+        sinks,
+        problem: key,
+      });
+      return undefined;
+    }
+
+    const work = sinks.map(async (name): Promise<{ name: string; result: Result }> => {
       const sink = config.sinks.get(name);
       if (!sink) {
         sent.inc({ sink: name, result: 'disabled' });
         ctx.log.warn('sink is disabled: its URL variable is not set', { sink: name });
-        return { name, result: { kind: 'disabled' as const } };
+        return { name, result: { kind: 'disabled' } };
       }
-      const admission = groups.admit(name, key, now, config.groupWindowSeconds * 1000);
-      if (!admission.send) {
+      const told: Told = await ledger.tell(name, key, now, (held) => deliver(sink, render(held), config.timeoutMs, ctx.now));
+      if (told.kind === 'grouped') {
         sent.inc({ sink: name, result: 'grouped' });
-        return { name, result: { kind: 'grouped' as const } };
+        messages.inc({ sink: name, class: cls, outcome: 'grouped' });
+        return { name, result: { kind: 'grouped' } };
       }
-      const result = await deliver(sink, render(admission.heldSinceLast), config.timeoutMs, ctx.now);
+      if (told.kind === 'busy') {
+        sent.inc({ sink: name, result: 'busy' });
+        ctx.log.info('another delivery is telling this sink; the Broker will retry', { sink: name, why: told.reason });
+        return { name, result: { kind: 'busy', detail: told.reason, retryAfterSeconds: told.retryAfterSeconds } };
+      }
+      const result = told.delivery;
       sent.inc({ sink: name, result: result.kind });
-      if (result.kind === 'transient') groups.failed(name, key);
-      else groups.settled(name, key);
-      if (result.kind === 'permanent') {
+      messages.inc({ sink: name, class: cls, outcome: result.kind === 'sent' ? 'told' : 'failed' });
+      if (result.kind === 'permanent')
         ctx.log.error('sink refused the notification; not retrying', { sink: name, status: result.status, detail: result.detail });
-      }
-      return { name, result };
+      return { name, result: result.kind === 'sent' ? { kind: 'sent' } : result };
     });
     const results = await Promise.all(work);
     ctx.log.info('notified', { routes: because, results: results.map((r) => `${r.name}:${r.result.kind}`) });
-    const transient = results.flatMap((r) => (r.result.kind === 'transient' ? [{ name: r.name, ...r.result }] : []));
-    if (transient.length > 0) {
-      const waits = transient.flatMap((t) => (t.retryAfterSeconds === undefined ? [] : [t.retryAfterSeconds]));
-      throw new UnavailableError(`sink ${transient.map((t) => `${t.name} (${t.detail})`).join(', ')} failed; the Broker will retry`, {
+    // Old claim records go now and then, after the answer is ready; a failure here changes no answer.
+    void ledger.collect(now).catch((err: unknown) => ctx.log.warn('old claim records could not be collected', { error: String(err) }));
+    const retry = results.flatMap((r) =>
+      r.result.kind === 'transient' || r.result.kind === 'busy' ? [{ name: r.name, ...r.result }] : [],
+    );
+    if (retry.length > 0) {
+      const waits = retry.flatMap((t) => (t.retryAfterSeconds === undefined ? [] : [t.retryAfterSeconds]));
+      throw new UnavailableError(`sink ${retry.map((t) => `${t.name} (${t.detail})`).join(', ')} not told yet; the Broker will retry`, {
         ...(waits.length > 0 ? { retryAfterSeconds: Math.max(...waits) } : {}),
       });
     }

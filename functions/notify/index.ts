@@ -23,7 +23,12 @@ const notify = defineFunction({
   configure: parseNotifyConfig,
   init: async (config, log) => {
     if (config.disabled.size > 0) log.warn('sinks disabled until their URL variable is set', { sinks: [...config.disabled] });
+    if (config.cluster === undefined)
+      log.warn('messages do not say which cluster they are from: set REFLEX_CLUSTER_NAME or `cluster:` in the routes file');
+    log.info('notify state', { ...config.state });
   },
+  // Claim records and silences live in the cluster (REFLEX_NOTIFY_STATE=cluster): without credentials it does not start.
+  usesCluster: (config) => config.state.grouping === 'cluster' || config.state.silences,
   handler: notifyHandler,
 });
 export default notify;

@@ -15,9 +15,12 @@ const cut = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n 
 /** Slack's mrkdwn reads &, < and > as markup: text from the cluster is escaped, as Slack asks. */
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** `[prod-eu] ` before a fallback text or a summary, when the cluster has a name. */
+const at = (m: Message): string => (m.cluster ? `[${m.cluster}] ` : '');
+
 export function slack(m: Message): Record<string, unknown> {
   return {
-    text: cut(esc(`[${m.severity}] ${m.title}: ${m.why}`), 3000),
+    text: cut(esc(`[${m.severity}] ${at(m)}${m.title}: ${m.why}`), 3000),
     blocks: [
       {
         type: 'header',
@@ -32,12 +35,21 @@ export function slack(m: Message): Record<string, unknown> {
         fields: [
           { type: 'mrkdwn', text: `*What*\n${cut(esc(m.what), 1900)}` },
           { type: 'mrkdwn', text: `*Where*\n${cut(esc(m.where), 1900)}` },
+          ...(m.cluster ? [{ type: 'mrkdwn', text: `*Cluster*\n${esc(m.cluster)}` }] : []),
         ],
       },
       { type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${cut(esc(m.why), 2900)}` } },
       { type: 'section', text: { type: 'mrkdwn', text: `*Reflex*\n${cut(esc(m.done), 2900)}` } },
       { type: 'section', text: { type: 'mrkdwn', text: '*Look closer*\n```' + cut(esc(m.kubectl.join('\n')), 2800) + '```' } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `severity ${m.severity} · problem ${m.key}` }] },
+      // A link: Slack reads <url|text>; the URL's &, < and > escaped as everywhere else in mrkdwn.
+      ...(m.runbookUrl
+        ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Runbook*\n<${esc(m.runbookUrl)}|${cut(esc(m.runbookUrl), 200)}>` } }]
+        : []),
+      ...(m.silence ? [{ type: 'section', text: { type: 'mrkdwn', text: '*Silence it*\n```' + cut(esc(m.silence), 2800) + '```' } }] : []),
+      {
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: `${m.cluster ? `cluster ${esc(m.cluster)} · ` : ''}severity ${m.severity} · problem ${m.key}` }],
+      },
     ],
   };
 }
@@ -74,13 +86,22 @@ export function teams(m: Message): Record<string, unknown> {
               facts: [
                 { title: 'What', value: m.what },
                 { title: 'Where', value: m.where },
+                ...(m.cluster ? [{ title: 'Cluster', value: m.cluster }] : []),
                 { title: 'Severity', value: m.severity },
               ],
             },
             { type: 'TextBlock', wrap: true, text: m.why },
             { type: 'TextBlock', wrap: true, isSubtle: true, text: m.done },
             { type: 'TextBlock', wrap: true, fontType: 'Monospace', text: m.kubectl.join('\n\n') },
+            ...(m.silence
+              ? [
+                  { type: 'TextBlock', wrap: true, weight: 'Bolder', text: 'Silence it' },
+                  { type: 'TextBlock', wrap: true, fontType: 'Monospace', text: m.silence },
+                ]
+              : []),
           ],
+          // Adaptive Cards 1.4: a button that opens the runbook.
+          ...(m.runbookUrl ? { actions: [{ type: 'Action.OpenUrl', title: 'Runbook', url: m.runbookUrl }] } : {}),
         },
       },
     ],
@@ -89,25 +110,46 @@ export function teams(m: Message): Record<string, unknown> {
 
 const PD_SEVERITY = { critical: 'critical', warning: 'warning', info: 'info' } as const;
 
-/** PagerDuty Events API v2 trigger; the dedup key is the problem, so repeats fold into one incident. */
+/**
+ * The dedup key: the problem, so repeats fold into one incident; with the cluster's name in it,
+ * so the same workload in two clusters is two incidents of one PagerDuty service.
+ */
+const dedupKey = (m: Message, key: string): string => (m.cluster ? `reflex-${m.cluster}-${key}` : `reflex-${key}`);
+
+/**
+ * PagerDuty Events API v2 trigger. `source` is where it happens (the cluster, when it has a name,
+ * else the workload), `component` what (the workload), as PagerDuty's fields ask.
+ */
 export function pagerduty(m: Message, routingKey: string): Record<string, unknown> {
   // Resolve the incident the problem's trigger opened: the same dedup key, nothing else is read.
   if (m.action === 'resolve')
-    return { routing_key: routingKey, event_action: 'resolve', dedup_key: `reflex-${(m.data as { key: string }).key}` };
+    return { routing_key: routingKey, event_action: 'resolve', dedup_key: dedupKey(m, (m.data as { key: string }).key) };
+  const workload = m.target.namespace ? `${m.target.namespace}/${m.target.name}` : m.target.name;
   return {
     routing_key: routingKey,
     event_action: 'trigger',
-    dedup_key: `reflex-${m.key}`,
+    dedup_key: dedupKey(m, m.key),
     payload: {
-      summary: cut(`${m.title}: ${m.why}`, 1024),
-      source: m.target.namespace ? `${m.target.namespace}/${m.target.name}` : m.target.name,
+      summary: cut(`${at(m)}${m.title}: ${m.why}`, 1024),
+      source: m.cluster ?? workload,
       severity: PD_SEVERITY[m.severity],
       timestamp: m.at,
-      component: m.target.kind,
+      component: m.cluster ? `${m.target.kind} ${workload}` : m.target.kind,
       group: m.target.namespace || 'cluster',
       class: m.class,
-      custom_details: { what: m.what, where: m.where, why: m.why, reflex: m.done, kubectl: m.kubectl, reason: m.reason },
+      custom_details: {
+        what: m.what,
+        where: m.where,
+        why: m.why,
+        reflex: m.done,
+        kubectl: m.kubectl,
+        reason: m.reason,
+        ...(m.cluster ? { cluster: m.cluster } : {}),
+        ...(m.runbookUrl ? { runbook: m.runbookUrl } : {}),
+        ...(m.silence ? { silence: m.silence } : {}),
+      },
     },
+    ...(m.runbookUrl ? { links: [{ href: m.runbookUrl, text: 'Runbook' }] } : {}),
     client: 'Reflex',
   };
 }
@@ -138,6 +180,9 @@ export function webhook(m: Message): Record<string, unknown> {
     reflex: m.done,
     kubectl: m.kubectl,
     heldSinceLast: m.heldSinceLast,
+    cluster: m.cluster ?? null,
+    runbookUrl: m.runbookUrl ?? null,
+    silence: m.silence ?? null,
     data: boundedData(m.data),
   };
 }

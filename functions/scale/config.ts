@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { GuardPolicy } from '../_act/guard.js';
 import { parseGuardPolicy, type RawGuardPolicy } from '../_act/policy.js';
 import { boolFrom, countOrPercent, type CountOrPercent, type Env } from '../_kit/config.js';
+import { ConfigError } from '../_kit/errors.js';
 import { loadConfigFile } from '../_kit/config-file.js';
 import { projectRoot } from '../_kit/schemas.js';
 
@@ -26,6 +27,11 @@ export interface ScalePolicy extends GuardPolicy {
 
 export interface ScaleConfig {
   readonly policy: ScalePolicy;
+  /**
+   * REFLEX_ALERTMANAGER_URL: where a load signal made from an Alertmanager alert is confirmed
+   * (the alert active there now). Unset or empty: by the alert's own labels only (docs/security.md).
+   */
+  readonly alertmanagerUrl: string | undefined;
 }
 
 export const SCALE_POLICY_SCHEMA = 'https://reflex.dev/schemas/config/scale-policy.json';
@@ -64,7 +70,11 @@ export function parseScalePolicy(raw: RawScalePolicy, forceDryRun: boolean): Sca
 
 export function parseScaleConfig(env: Env): ScaleConfig {
   const path = env['REFLEX_SCALE_POLICY']?.trim() || join(projectRoot(), 'knative', 'config', 'scale-policy.yaml');
+  const alertmanagerUrl = env['REFLEX_ALERTMANAGER_URL']?.trim() || undefined;
+  if (alertmanagerUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(alertmanagerUrl))
+    throw new ConfigError('REFLEX_ALERTMANAGER_URL', `expected an http(s) URL of Alertmanager, got ${JSON.stringify(alertmanagerUrl)}`);
   return Object.freeze({
     policy: parseScalePolicy(loadConfigFile<RawScalePolicy>(path, SCALE_POLICY_SCHEMA), boolFrom(env, 'REFLEX_DRY_RUN', false)),
+    alertmanagerUrl,
   });
 }

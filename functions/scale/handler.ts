@@ -5,7 +5,8 @@
  * (ticks: one event per workload to K_SINK, and only for a change).
  */
 import { act, type Actor } from '../_act/act.js';
-import { confirmEvent } from '../_act/evidence.js';
+import { alertmanagerPort, type AlertmanagerPort } from '../_act/alertmanager.js';
+import { confirmAlert, confirmEvent } from '../_act/evidence.js';
 import type { Refusal } from '../_act/guard.js';
 import { refusals } from '../_act/refusals.js';
 import { PING_TYPE, type SignalData } from '../_contracts/events.js';
@@ -24,7 +25,7 @@ function scaler(
   config: ScaleConfig,
   port: ScalePort,
   kind: Kind,
-  options: { reader: ObjectReader; refused: (why: Refusal) => void; signal?: SignalData },
+  options: { reader: ObjectReader; alertmanager: AlertmanagerPort | undefined; refused: (why: Refusal) => void; signal?: SignalData },
 ): Actor<ScaleStep, ScaleState> {
   return {
     name: 'scale',
@@ -35,9 +36,14 @@ function scaler(
     describe,
     refused: options.refused,
     async plan(target, loaded, state, now) {
-      // A load signal changes replicas only if its Event is really there, recent and about this target.
+      // A load signal changes replicas only if its Event is really there, recent and about this
+      // target; one made from an alert, only if the alert names it and (with an Alertmanager to ask) is active there.
+      const s = options.signal;
       const unconfirmed =
-        options.signal && (await confirmEvent(options.reader, options.signal, loaded.uid, now, config.policy.maxSignalAgeSeconds));
+        s &&
+        (s.evidence?.api === 'Alertmanager alert'
+          ? await confirmAlert(s, options.alertmanager)
+          : await confirmEvent(options.reader, s, loaded.uid, now, config.policy.maxSignalAgeSeconds));
       if (unconfirmed) return { kind: 'nothing', verb: 'scaled', reason: `not confirmed: ${unconfirmed}`, unconfirmed: true };
       const limits = limitsFor(config.policy.scaling, loaded.view.annotations);
       if ('error' in limits) return { kind: 'nothing', verb: 'scaled', reason: `${limits.error}; the workload is left alone` };
@@ -58,7 +64,8 @@ function scaler(
 
 export function scaleHandler(config: ScaleConfig, deps: Deps): Handler<ScaleConfig> {
   const port = scalePort(deps.cluster);
-  const base = { reader: deps.cluster, refused: refusals(deps.registry) };
+  const alertmanager = config.alertmanagerUrl ? alertmanagerPort(config.alertmanagerUrl) : undefined;
+  const base = { reader: deps.cluster, alertmanager, refused: refusals(deps.registry) };
   const tick = scaler(config, port, 'tick', base);
   return async (event, ctx) => {
     if (event.type === PING_TYPE) {

@@ -7,6 +7,9 @@
 #   bin/kube-controller-manager     } module with its published v0.x tag, list derived at build time)
 #   bin/kubectl                     } (matching the server: Debian's kubectl is 1.20)
 #   bin/apiserver_receive_adapter   knative.dev/eventing's ApiServerSource adapter (plain go install)
+#   bin/knative-oracle              test/oracle: Knative's own validation, filters and delivery as a
+#                                   JSON-lines process (rebuilt when its source's hash changes)
+#   bin/alertmanager                github.com/prometheus/alertmanager (test/cluster/alertmanager.test.ts)
 #   crds/*.yaml                     Knative Serving + Eventing CRDs from the module zips
 # Nothing here is committed; only this script is. Safe to re-run: finished parts are skipped.
 # @see docs/testing.md
@@ -16,6 +19,7 @@ K8S_VERSION=${K8S_VERSION:-1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 EVENTING_VERSION=${EVENTING_VERSION:-v0.49.2}   # = Knative 1.22
 SERVING_VERSION=${SERVING_VERSION:-v0.49.1}
+ALERTMANAGER_VERSION=${ALERTMANAGER_VERSION:-v0.35.0}
 
 key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_eventing-${EVENTING_VERSION}_serving-${SERVING_VERSION}"
 root=${REFLEX_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reflex/cluster}
@@ -23,6 +27,8 @@ out="$root/$key"
 mkdir -p "$out/bin" "$out/crds" "$out/src"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+# test/oracle, found before any step changes directory.
+oracle_src="$(cd "$(dirname "${BASH_SOURCE[0]}")/../oracle" && pwd)"
 log() { printf '[cluster-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 if [ "${1:-}" = "--print-dir" ]; then echo "$out"; exit 0; fi
@@ -84,6 +90,27 @@ build_adapter() {
   log "adapter done"
 }
 
+build_oracle() {
+  # Keyed by a hash of test/oracle (and the eventing version), so a source change rebuilds it.
+  local src="$oracle_src"
+  local sum; sum=$( (cd "$src" && cat go.mod go.sum ./*.go; echo "$EVENTING_VERSION") | sha256sum | cut -c1-16)
+  if [ -x "$out/bin/knative-oracle" ] && [ "$(cat "$out/bin/knative-oracle.sum" 2>/dev/null)" = "$sum" ]; then
+    log "knative oracle cached ($sum)"; return
+  fi
+  log "building the knative oracle ($sum) against knative.dev/eventing $EVENTING_VERSION"
+  local ev; ev=$(go mod download -json "knative.dev/eventing@$EVENTING_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  # A copy, as for the adapter: the build may write go.mod/go.sum (GOFLAGS=-mod=mod), never the repo's.
+  local w="$out/src/oracle"; rm -rf "$w"; mkdir -p "$w/config"; cd "$w"
+  cp "$src"/go.mod "$src"/go.sum "$src"/*.go .
+  # The ConfigMaps a fresh install creates: the webhook's context is built from them (go:embed).
+  cp "$ev/config/core/configmaps/features.yaml" "$ev/config/core/configmaps/default-broker.yaml" config/
+  go mod edit -require="knative.dev/eventing@$EVENTING_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$out/bin/knative-oracle.tmp" .
+  mv "$out/bin/knative-oracle.tmp" "$out/bin/knative-oracle"
+  echo "$sum" > "$out/bin/knative-oracle.sum"
+  log "oracle done"
+}
+
 fetch_crds() {
   [ -f "$out/crds/.done" ] && { log "knative CRDs cached"; return; }
   log "extracting Knative CRDs"
@@ -97,8 +124,25 @@ fetch_crds() {
 }
 
 fetch_crds
+build_alertmanager() {
+  [ -x "$out/bin/alertmanager" ] && { log "alertmanager $ALERTMANAGER_VERSION cached"; return; }
+  log "building alertmanager $ALERTMANAGER_VERSION"
+  local am; am=$(go mod download -json "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  # A writable copy: the module zip lacks the web UI's built files (ui/app/dist), which the binary
+  # embeds; an empty UI is enough for the webhook and the API the tests use.
+  local w="$out/src/alertmanager"; rm -rf "$w"; cp -r "$am" "$w"; chmod -R u+w "$w"; cd "$w"
+  mkdir -p ui/app/dist && echo "<!doctype html><title>Alertmanager</title>" > ui/app/dist/index.html
+  go build -trimpath -ldflags "-s -w" -o "$out/bin/alertmanager.tmp" ./cmd/alertmanager
+  mv "$out/bin/alertmanager.tmp" "$out/bin/alertmanager"
+  cd "$out"; rm -rf "$w"
+  log "alertmanager done"
+}
+
+EVENTING_VERSION=$EVENTING_VERSION bash "$(dirname "${BASH_SOURCE[0]}")/build-knative.sh" "$out" # Knative data plane (before any cd)
 build_etcd
 build_adapter
+build_oracle
+build_alertmanager
 build_kube
 log "all binaries ready in $out"
 echo "$out"

@@ -1,7 +1,8 @@
 /**
  * test/cluster/control-plane — a real control plane on loopback, as envtest runs one:
  * etcd, kube-apiserver (RBAC on, generated certs, service-account issuer), kube-controller-manager
- * (deployment, replicaset, GC, namespace, serviceaccount, disruption, job, PV binder controllers)
+ * (deployment, replicaset, GC, namespace, serviceaccount, disruption, job, PV binder, ClusterRole
+ * aggregation controllers)
  * and the Knative CRDs. Binaries come from test/cluster/build.sh (cached outside the repo).
  * @see docs/testing.md
  */
@@ -293,7 +294,7 @@ export async function startControlPlane(options: { binDir?: string } = {}): Prom
         join(binDir, 'kube-controller-manager'),
         [
           `--kubeconfig=${kcmConfig}`,
-          '--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,disruption-controller,root-ca-certificate-publisher-controller,job-controller,persistentvolume-binder-controller',
+          '--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,disruption-controller,root-ca-certificate-publisher-controller,job-controller,persistentvolume-binder-controller,clusterrole-aggregation-controller',
           // Each controller acts as its own ServiceAccount with its bootstrap role, as in production.
           '--use-service-account-credentials=true',
           `--service-account-private-key-file=${join(pki, 'sa.key')}`,

@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
 import { authFrom } from '../../functions/_kit/config.js';
-import { ACTION_VERBS, SIGNAL_CLASSES, signalType } from '../../functions/_contracts/events.js';
+import { ACTION_VERBS, ALERT_STATUSES, alertType, SIGNAL_CLASSES, signalType } from '../../functions/_contracts/events.js';
 import { compileFilter } from '../../dev/mesh/filters.js';
 import type { SubscriptionsFilter } from '../../dev/mesh/manifests.js';
 import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
@@ -222,7 +222,17 @@ describe('overlays', () => {
 
   it('production authenticates senders: each function checks the audience its Triggers ask tokens for, and may review them', () => {
     const objs = render('production').objects;
-    const services = objs.filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1');
+    const all = objs.filter((o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1');
+    // A webhook receiver (alerts) is posted to by its own sender, not the Broker, and checks that sender's credentials itself.
+    const receivesWebhook = (o: Obj): boolean =>
+      (o.metadata as { labels?: Record<string, string> }).labels?.['reflex.dev/receives'] === 'webhook';
+    for (const svc of all.filter(receivesWebhook)) {
+      expect([svc.metadata.name, authFrom(env(objs, svc.metadata.name)).mode]).toEqual([svc.metadata.name, 'none']);
+      const c = (svc.spec as { template: { spec: { containers: { envFrom?: { secretRef?: { name: string } }[] }[] } } }).template.spec
+        .containers[0]!;
+      expect(c.envFrom?.some((e) => e.secretRef?.name === `reflex-${svc.metadata.name}`)).toBe(true);
+    }
+    const services = all.filter((o) => !receivesWebhook(o));
     const audience = new Map<string, string>();
     for (const svc of services) {
       const e = env(objs, svc.metadata.name);
@@ -282,8 +292,10 @@ function producedTypes(): { type: string; source?: string; reflexclass?: string 
     ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), reflexclass: c })),
     // recover's and scale's replies.
     ...ACTION_VERBS.map((v) => ({ type: `dev.reflex.action.${v}` })),
-    // sweep's follow-up when a problem is over.
+    // sweep's and classify's follow-up when a problem is over.
     ...SIGNAL_CLASSES.map((c) => ({ type: 'dev.reflex.resolved', reflexclass: c })),
+    // The alerts function's, from Alertmanager's webhook.
+    ...ALERT_STATUSES.map((s) => ({ type: alertType(s) })),
   ];
   for (const o of objects) {
     if (o.kind === 'ApiServerSource')
@@ -477,21 +489,33 @@ describe('least privilege, acting as each function ServiceAccount', () => {
       ],
       forbidden: [['create', 'events', '', 'shop'], ['patch', 'pods', '', 'shop'], reviewsTokens, ...everyoneForbidden],
     },
-    // Accounts that exist only to review senders' tokens (knative/auth.yaml): nothing else.
-    ...Object.fromEntries(
-      ['reflex-notify', 'reflex-deadletter'].map((sa) => [
-        sa,
-        {
-          allowed: [reviewsTokens],
-          forbidden: [
-            ['get', 'pods', '', 'shop'],
-            ['list', 'events', '', 'shop'],
-            ['get', 'configmaps', '', 'reflex'],
-            ...everyoneForbidden,
-          ] as Check[],
-        },
-      ]),
-    ),
+    // Claim records (Leases) and the silences ConfigMap in its own namespace (knative/notify/rbac.yaml).
+    'reflex-notify': {
+      allowed: [
+        ['get', 'leases', 'coordination.k8s.io', 'reflex'],
+        ['list', 'leases', 'coordination.k8s.io', 'reflex'],
+        ['create', 'leases', 'coordination.k8s.io', 'reflex'],
+        ['patch', 'leases', 'coordination.k8s.io', 'reflex'],
+        ['delete', 'leases', 'coordination.k8s.io', 'reflex'],
+        ['get', 'configmaps', '', 'reflex', 'reflex-silences'],
+        reviewsTokens,
+      ],
+      forbidden: [
+        ['create', 'leases', 'coordination.k8s.io', 'shop'],
+        ['update', 'leases', 'coordination.k8s.io', 'reflex'],
+        ['get', 'configmaps', '', 'reflex'],
+        ['get', 'configmaps', '', 'reflex', 'reflex-sweep-open'],
+        ['patch', 'configmaps', '', 'reflex', 'reflex-silences'],
+        ['get', 'pods', '', 'shop'],
+        ['list', 'events', '', 'shop'],
+        ...everyoneForbidden,
+      ],
+    },
+    // An account that exists only to review senders' tokens (knative/auth.yaml): nothing else.
+    'reflex-deadletter': {
+      allowed: [reviewsTokens],
+      forbidden: [['get', 'pods', '', 'shop'], ['list', 'events', '', 'shop'], ['get', 'configmaps', '', 'reflex'], ...everyoneForbidden],
+    },
   };
 
   beforeAll(() => {
@@ -526,7 +550,7 @@ describe('least privilege, acting as each function ServiceAccount', () => {
   });
 
   it('functions that never call the API mount no token', () => {
-    for (const name of ['deadletter', 'notify']) {
+    for (const name of ['deadletter', 'alerts']) {
       const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === name)!;
       expect([name, (svc.spec as { template: { spec: Record<string, unknown> } }).template.spec['automountServiceAccountToken']]).toEqual([
         name,

@@ -64,7 +64,10 @@ function drift(schema: Schema, type: ts.Type, path: string, doc: Schema): string
   if (s.type === 'array') return arrayDrift(s, ms, path, doc);
   if (s.type === 'object') {
     if (!single || !(single.flags & ts.TypeFlags.Object)) return [`${path}: schema object vs TS ${show(ms)}`];
-    return s.properties ? objectDrift(s, single, path, doc) : openObjectDrift(s, single, path);
+    if (s.properties) return objectDrift(s, single, path, doc);
+    return typeof s.additionalProperties === 'object'
+      ? mapDrift(s.additionalProperties as Schema, single, path, doc)
+      : openObjectDrift(s, single, path);
   }
   return [`${path}: schema shape this test does not know (${JSON.stringify(s)})`];
 }
@@ -126,6 +129,14 @@ function objectDrift(s: Schema, type: ts.Type, path: string, doc: Schema): strin
   return out;
 }
 
+/** `{ type: object, additionalProperties: {…} }` (an alert's labels) is a map: in TS, Record<string, T> with T as the values' schema says. */
+function mapDrift(values: Schema, type: ts.Type, path: string, doc: Schema): string[] {
+  const index = type.getStringIndexType();
+  if (checker.getPropertiesOfType(type).length > 0 || index === undefined)
+    return [`${path}: schema map vs TS ${checker.typeToString(type)} (want Record<string, …>)`];
+  return drift(values, index, `${path}[*]`, doc);
+}
+
 /** `{ type: object }` with no properties (evidence.object) is any object: in TS, Record<string, unknown>. */
 function openObjectDrift(s: Schema, type: ts.Type, path: string): string[] {
   if (s.additionalProperties === false) return [`${path}: schema object admits no properties at all`];
@@ -138,6 +149,7 @@ const pairs: readonly (readonly [string, string])[] = [
   ['SignalData', 'dev.reflex.signal.json'],
   ['ActionData', 'dev.reflex.action.json'],
   ['ResolvedData', 'dev.reflex.resolved.json'],
+  ['AlertData', 'dev.reflex.alert.json'],
 ];
 
 describe('event contracts match their schemas', () => {

@@ -11,7 +11,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevBroker, type DevBroker, type DevBrokerOptions, type BrokerRecord } from '../../dev/mesh/broker.js';
-import { loadMesh, ManifestError } from '../../dev/mesh/manifests.js';
+import { loadMesh } from '../../dev/mesh/manifests.js';
 
 interface Hit {
   path: string;
@@ -357,12 +357,14 @@ describe('filters', () => {
     expect(got).toEqual({ like: ['c'], sequence: ['c'], missing: [] });
   });
 
-  it('a Trigger with an invalid CESQL expression, or two dialects in one filter, is refused at load, naming it', async () => {
-    const bad = manifests([broker(), trigger('bad', 'http://127.0.0.1:1/', '  filters: [{ cesql: "type = = 1" }]')]);
-    await expect(startDevBroker({ mesh: loadMesh(bad), resolve: () => undefined })).rejects.toThrow(/Trigger bad: cesql/);
-    const two = manifests([broker(), trigger('two', 'http://127.0.0.1:1/', '  filters: [{ exact: { a: b }, prefix: { c: d } }]')]);
-    expect(() => loadMesh(two)).toThrow(ManifestError);
-    expect(() => loadMesh(two)).toThrow(/exactly one dialect/);
+  it('a Trigger with an invalid CESQL expression, or two dialects in one filter, is left out at load, naming it (test/wire/mesh-skips.test.ts)', () => {
+    const bad = loadMesh(manifests([broker(), trigger('bad', 'http://127.0.0.1:1/', '  filters: [{ cesql: "type = = 1" }]')]));
+    expect(bad.triggers).toEqual([]);
+    expect(bad.problems.map((p) => p.message)).toEqual([expect.stringMatching(/Trigger bad: cesql "type = = 1"/)]);
+    const two = loadMesh(
+      manifests([broker(), trigger('two', 'http://127.0.0.1:1/', '  filters: [{ exact: { a: b }, prefix: { c: d } }]')]),
+    );
+    expect(two.problems.map((p) => p.message)).toEqual([expect.stringMatching(/Trigger two: spec\.filters\[0\]: multiple dialects/)]);
   });
 });
 
@@ -476,10 +478,12 @@ describe('delivery without a timeout', () => {
     expect(Buffer.from(String(dead.hits[0]!.headers['ce-knativeerrordata']), 'base64').toString()).toMatch(/^dispatch error: .*time/i);
   });
 
-  it('a delivery with a duration that is not ISO-8601 is refused at load, naming the Trigger', async () => {
-    const bad = manifests([broker(), trigger('slow', 'http://127.0.0.1:1/', '  delivery: { timeout: 30s }')]);
-    expect(() => loadMesh(bad)).toThrow(ManifestError);
-    expect(() => loadMesh(bad)).toThrow(/Trigger slow: delivery\.timeout: "30s" is not an ISO-8601 duration/);
+  it('a delivery with a duration that is not ISO-8601 is left out at load, naming the Trigger', () => {
+    const bad = loadMesh(manifests([broker(), trigger('slow', 'http://127.0.0.1:1/', '  delivery: { timeout: 30s }')]));
+    expect(bad.triggers).toEqual([]);
+    expect(bad.problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/Trigger slow: spec\.delivery\.timeout: invalid value: 30s/),
+    ]);
   });
 });
 

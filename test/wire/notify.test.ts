@@ -138,7 +138,8 @@ describe('payloads, as each service documents them', () => {
     // Slack Block Kit: fallback text plus header/section/context blocks.
     const s = slack.hits[0]!.body as { text: string; blocks: { type: string; text?: { type: string; text: string } }[] };
     expect(s.text).toMatch(/^\[critical\] crashloop on Deployment shop\/web: Back-off/);
-    expect(s.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'section', 'context']);
+    // header; what/where; why; Reflex; look closer; silence it; context.
+    expect(s.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'section', 'section', 'context']);
     expect(s.blocks[0]!.text).toMatchObject({ type: 'plain_text' });
     expect(JSON.stringify(s.blocks)).toContain('kubectl describe deployment web -n shop');
     expect(JSON.stringify(s.blocks)).toContain('kubectl logs -n shop web-7d9c8b5f4-x2x7q -c web --previous');

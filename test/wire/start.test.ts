@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../functions/_kit/schemas.js';
 import { play } from '../../dev/mesh/play.js';
-import { readRecording } from '../../dev/mesh/replay.js';
+import { readRecording, type WatchRecord } from '../../dev/mesh/replay.js';
 import { start } from './process.js';
 
 const incident = join(projectRoot(), 'examples', 'incident', 'checkout.ndjson');
@@ -180,7 +180,7 @@ describe('recordings', () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'reflex-rec-'));
-    const ndjson = readRecording(incident).filter((r) => r.type !== 'CLOUDEVENT');
+    const ndjson = readRecording(incident).filter((r): r is WatchRecord => 'object' in r);
     const pretty = join(dir, 'pretty.json');
     writeFileSync(pretty, ndjson.map((r) => JSON.stringify(r, null, 4)).join('\n'));
     expect(readRecording(pretty)).toEqual(ndjson);
@@ -190,7 +190,7 @@ describe('recordings', () => {
       list,
       JSON.stringify({ apiVersion: 'v1', kind: 'List', items: events.map(({ apiVersion: _a, kind: _k, ...rest }) => rest) }, null, 2),
     );
-    expect(readRecording(list).map((r) => (r.type === 'CLOUDEVENT' ? [] : [r.type, r.object.kind, r.object.metadata.name]))).toEqual(
+    expect(readRecording(list).map((r) => ('object' in r ? [r.type, r.object.kind, r.object.metadata.name] : []))).toEqual(
       events.map((e) => ['ADDED', 'Event', e.metadata.name]),
     );
     const bad = join(dir, 'bad.json');
