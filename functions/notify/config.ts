@@ -1,5 +1,8 @@
 /** notify/config — the routes file and the sinks' endpoints and secrets, parsed once at start-up. */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
+import { kubeconfigOf } from '../_kit/k8s.js';
 import { boolFrom, intFrom, oneOf, type Env } from '../_kit/config.js';
 import { ConfigError } from '../_kit/errors.js';
 import { loadConfigFile } from '../_kit/config-file.js';
@@ -193,7 +196,12 @@ function routeOf(r: RawRoutes['routes'][number], i: number, path: string, known:
   };
 }
 
-/** REFLEX_CLUSTER_NAME, else the routes file's `cluster`. */
+/**
+ * REFLEX_CLUSTER_NAME, else the routes file's `cluster`, else the API server's host as the
+ * ApiServerSource names it in every event's `source` (in a pod: KUBERNETES_SERVICE_HOST; else the
+ * kubeconfig's current cluster). In a pod that host is the `kubernetes` Service's ClusterIP, often
+ * the same in every cluster: set a name when several clusters share a channel.
+ */
 function clusterOf(env: Env, fromFile: string | undefined, path: string): string | undefined {
   const fromEnv = env['REFLEX_CLUSTER_NAME']?.trim();
   const cluster = fromEnv || fromFile;
@@ -202,7 +210,28 @@ function clusterOf(env: Env, fromFile: string | undefined, path: string): string
       fromEnv ? 'REFLEX_CLUSTER_NAME' : `${path}: /cluster`,
       `${JSON.stringify(cluster)} is not a cluster name (letters, digits, . _ -; at most 63)`,
     );
-  return cluster;
+  if (cluster !== undefined) return cluster;
+  const host = apiServerHost(env);
+  return host !== undefined && CLUSTER_NAME.test(host) ? host : undefined;
+}
+
+/** The API server's host (no scheme, no port), as the functions reach it; undefined if unknown. */
+export function apiServerHost(env: Env): string | undefined {
+  const source = kubeconfigOf(env);
+  if (source === 'in-cluster') return env['KUBERNETES_SERVICE_HOST']?.trim() || undefined;
+  if (!source || !existsSync(source.file)) return undefined;
+  try {
+    const kc = parse(readFileSync(source.file, 'utf8')) as {
+      'current-context'?: string;
+      contexts?: { name?: string; context?: { cluster?: string } }[];
+      clusters?: { name?: string; cluster?: { server?: string } }[];
+    };
+    const context = kc.contexts?.find((c) => c.name === kc['current-context'])?.context?.cluster;
+    const server = kc.clusters?.find((c) => c.name === context)?.cluster?.server;
+    return server ? new URL(server).hostname || undefined : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function stateOf(env: Env, timeoutMs: number): StateConfig {
