@@ -153,6 +153,8 @@ export interface ResolvedData {
   readonly firstSeen: string;
   readonly lastSeen: string;
   readonly resolvedAt: string;
+  /** Who saw it end: sweep's ticks, or Alertmanager resolving the alert it came from. */
+  readonly resolvedBy?: 'sweep' | 'alertmanager';
 }
 
 /** The data of a dev.reflex.alert.<status> CloudEvent: one alert, and the notification it came in. */

@@ -111,6 +111,7 @@ export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<Cla
         firstSeen: f.firstSeen.toISOString(),
         lastSeen: f.lastSeen.toISOString(),
         resolvedAt: f.lastSeen.toISOString(),
+        resolvedBy: 'alertmanager',
       }),
     );
   };

@@ -24,7 +24,7 @@ const kubeconfig = (server: string): string => {
 const clusterOf = (env: Record<string, string>): string | undefined => parseNotifyConfig({ HOME: home, ...env }).cluster;
 
 describe('the cluster name', () => {
-  it.each([
+  const cases: [string, Record<string, string>, string | undefined][] = [
     ['REFLEX_CLUSTER_NAME wins', { REFLEX_CLUSTER_NAME: 'prod-eu-1', KUBERNETES_SERVICE_HOST: '10.96.0.1' }, 'prod-eu-1'],
     ['in a pod: the kubernetes Service host the ApiServerSource names', { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, '10.96.0.1'],
     [
@@ -34,7 +34,8 @@ describe('the cluster name', () => {
     ],
     ['an IPv6 server is no name: none said', { KUBECONFIG: kubeconfig('https://[fd00::1]:6443') }, undefined],
     ['no cluster at all: none said', {}, undefined],
-  ] as const)('%s', (_name, env, expected) => {
+  ];
+  it.each(cases)('%s', (_name, env, expected) => {
     expect(clusterOf({ ...env })).toBe(expected);
   });
 });

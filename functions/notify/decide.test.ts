@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import type { ActionData, SignalData } from '../_contracts/events.js';
-import { actionMessage, kubectlHints, shellQuote } from './decide.js';
+import { actionMessage, kubectlHints, resolvedMessage, shellQuote } from './decide.js';
 
 const signal = (edit: Partial<SignalData> = {}): SignalData => ({
   class: 'crashloop',
@@ -82,5 +82,24 @@ describe('shellQuote', () => {
   it.each([...HOSTILE, "it's", "''", '', 'plain-name.1', 'a b', '-n'])('%j reaches a POSIX shell as exactly one argument', (value) => {
     const out = execFileSync('sh', ['-c', `printf '%s\\0' ${shellQuote(value)}`], { encoding: 'utf8' });
     expect(out).toBe(`${value}\0`);
+  });
+});
+
+describe('a resolved follow-up says who saw the problem end', () => {
+  const base = {
+    key: 'k',
+    class: 'crashloop',
+    severity: 'warning' as const,
+    target: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+    firstSeen: '2026-11-22T10:00:00Z',
+    lastSeen: '2026-11-22T10:20:00Z',
+    resolvedAt: '2026-11-22T10:30:00Z',
+  };
+  it.each([
+    [{ ...base, resolvedBy: 'sweep' as const }, 'sweep no longer finds the problem on its ticks'],
+    [base, 'sweep no longer finds the problem on its ticks'],
+    [{ ...base, resolvedBy: 'alertmanager' as const }, 'Alertmanager resolved the alert it came from'],
+  ])('%#', (r, why) => {
+    expect(resolvedMessage(r).why).toBe(why);
   });
 });

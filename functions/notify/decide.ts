@@ -248,7 +248,8 @@ export function resolvedMessage(r: ResolvedData): Message {
     severity: r.severity,
     what: `${r.class}${r.reason ? ` (${r.reason})` : ''} is over: first found ${r.firstSeen}, last found ${r.lastSeen} (${lasted(r.firstSeen, r.lastSeen)})`,
     where,
-    why: 'sweep no longer finds the problem on its ticks',
+    why:
+      r.resolvedBy === 'alertmanager' ? 'Alertmanager resolved the alert it came from' : 'sweep no longer finds the problem on its ticks',
     done: 'Nothing more to do.',
     kubectl: [describeTarget(t)],
     // Its own grouping key: the problem's messages must not swallow it, repeats of it are one.

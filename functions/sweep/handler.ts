@@ -111,6 +111,7 @@ async function resolveGone(ctx: HandlerContext<SweepConfig>, port: SweepPort, fo
             firstSeen: p.firstSeen,
             lastSeen: p.lastSeen,
             resolvedAt: now.toISOString(),
+            resolvedBy: 'sweep',
           }),
         ),
       );
