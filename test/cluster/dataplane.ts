@@ -117,18 +117,24 @@ export function kubectlAsync(...args: string[]): Promise<string> {
 
 /** Applies objects server-side as the admin (SSA: no create race with other test files applying the same). */
 export function apply(objects: readonly unknown[]): Promise<string> {
-  return kubectlAsync('apply', '--server-side', '--force-conflicts', '--field-manager=reflex-test', '-f', writeTemp(objects));
+  return withFile(objects, (f) => kubectlAsync('apply', '--server-side', '--force-conflicts', '--field-manager=reflex-test', '-f', f));
 }
 
 /** Deletes objects as the admin and waits until they are gone (finalizers released), up to a minute. */
 export function remove(objects: readonly unknown[]): Promise<string> {
-  return kubectlAsync('delete', '--ignore-not-found', '--wait=true', '--timeout=60s', '-f', writeTemp(objects));
+  return withFile(objects, (f) => kubectlAsync('delete', '--ignore-not-found', '--wait=true', '--timeout=60s', '-f', f));
 }
 
-function writeTemp(objects: readonly unknown[]): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'reflex-apply-')), 'objects.yaml');
+/** `objects` as one YAML file for the length of `use`. */
+async function withFile<T>(objects: readonly unknown[], use: (path: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'reflex-apply-'));
+  const path = join(dir, 'objects.yaml');
   writeFileSync(path, objects.map((o) => stringify(o)).join('---\n'));
-  return path;
+  try {
+    return await use(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A process standing in for a pod: its own network namespace, its ports reachable through Unix sockets. */

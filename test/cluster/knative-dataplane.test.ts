@@ -201,7 +201,7 @@ afterAll(async () => {
     }
   }
   for (const p of adapters.values()) await p.stop();
-  for (const f of served.values()) await f.server.shutdown();
+  for (const f of served.values()) await f.stop();
   await dp?.stop();
 }, 120_000);
 

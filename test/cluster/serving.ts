@@ -5,9 +5,10 @@
  * ConfigMap volumes written to disk where the env points (as the kubelet mounts them), and a token
  * of its ServiceAccount unless it opts out of one (automountServiceAccountToken: false). The
  * Service's status then says what Serving would: Ready, at http://<name>.<namespace>.svc.cluster.local,
- * a name the cluster proxy routes to that server.
+ * a name the cluster proxy routes to that server. Not given: `envFrom` Secrets (the install's are
+ * optional and the test creates none), resources, probes (the kit's own /readyz is the readiness).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -39,18 +40,19 @@ export interface ServedFunction {
   readonly url: string;
   readonly server: RunningServer;
   readonly logs: string[];
+  /** Stops the server and removes its volumes. */
+  stop(): Promise<void>;
 }
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** The kubelet's part: the ConfigMap volumes on disk, and the container's env pointing into them. */
 async function podEnv(
+  root: string,
   namespace: string,
-  name: string,
   pod: KnativeService['spec']['template']['spec'],
   container: Container,
 ): Promise<Record<string, string>> {
-  const root = mkdtempSync(join(tmpdir(), `reflex-ksvc-${name}-`));
   const moved: [string, string][] = [];
   for (const m of container.volumeMounts ?? []) {
     const cm = pod.volumes?.find((v) => v.name === m.name)?.configMap;
@@ -85,7 +87,8 @@ export async function serve(
   if (!fn) throw new Error(`Knative Service ${name}: the image's first argument names the function, and there is none`);
   const definition = (await import(`../../functions/${fn}/index.js`)) as { default: FunctionDefinition<unknown> };
 
-  const env = await podEnv(namespace, name, pod, container);
+  const root = mkdtempSync(join(tmpdir(), `reflex-ksvc-${name}-`));
+  const env = await podEnv(root, namespace, pod, container);
   const kubeconfig =
     pod.automountServiceAccountToken === false
       ? {}
@@ -131,5 +134,14 @@ export async function serve(
     },
     merge,
   );
-  return { name, url, server, logs };
+  return {
+    name,
+    url,
+    server,
+    logs,
+    stop: async () => {
+      await server.shutdown();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }
