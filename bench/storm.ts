@@ -10,11 +10,15 @@
 import { CloudEvent } from 'cloudevents';
 import { Registry } from 'prom-client';
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import type { Deps, HandlerContext, Reply } from '../functions/_kit/index.js';
 import { parseClassifyConfig, type ClassifyConfig } from '../functions/classify/config.js';
 import { classifyHandler } from '../functions/classify/handler.js';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '100000' }, 'occurrence-memory': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { events: { type: 'string', default: '100000' }, 'occurrence-memory': { type: 'string' } },
+  strict: false,
+});
 const EVENTS = Number(values.events);
 const START = Date.parse('2026-11-22T10:00:00Z');
 const quiet = {
@@ -33,7 +37,7 @@ const suffix = (n: number): string =>
   Array.from({ length: 5 }, (_, i) => ALPHABET[Math.floor(n / ALPHABET.length ** i) % ALPHABET.length]).join('');
 
 /** A kubelet BackOff on one pod of Deployment `deploy`, past crashloop's threshold of 3. */
-function backoff(deploy: string, pod: number): Record<string, unknown> {
+export function backoff(deploy: string, pod: number): Record<string, unknown> {
   const name = `${deploy}-6f9d8c7b5-${suffix(pod)}`;
   return {
     apiVersion: 'v1',
@@ -53,7 +57,7 @@ function backoff(deploy: string, pod: number): Record<string, unknown> {
 async function storm(shape: string, problems: number): Promise<Record<string, unknown>> {
   let now = START;
   const env: Record<string, string> = { REFLEX_RESOLVE_OWNERS: 'names' };
-  if (values['occurrence-memory']) env['REFLEX_RECENT_OCCURRENCES'] = values['occurrence-memory'];
+  if (typeof values['occurrence-memory'] === 'string') env['REFLEX_RECENT_OCCURRENCES'] = values['occurrence-memory'];
   const config = parseClassifyConfig(env);
   const registry = new Registry();
   const handler = classifyHandler(config, { log: quiet, registry, now: () => new Date(now) } as unknown as Deps);
@@ -97,8 +101,9 @@ async function storm(shape: string, problems: number): Promise<Record<string, un
   };
 }
 
-for (const [shape, problems] of [
-  ['one problem', 1],
-  ['1,000 problems', 1000],
-] as const)
-  console.log(JSON.stringify(await storm(shape, problems)));
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href)
+  for (const [shape, problems] of [
+    ['one problem', 1],
+    ['1,000 problems', 1000],
+  ] as const)
+    console.log(JSON.stringify(await storm(shape, problems)));

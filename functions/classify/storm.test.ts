@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import type { Deps, HandlerContext, Reply } from '../_kit/index.js';
 import { parseClassifyConfig, type ClassifyConfig } from './config.js';
 import { classifyHandler } from './handler.js';
+import { backoff } from '../../bench/storm.js';
 
 const START = Date.parse('2026-11-22T10:00:00Z');
 const quiet = {
@@ -43,29 +44,6 @@ function harness(env: Record<string, string> = {}) {
     replies: () => replies,
     send: (e: Record<string, unknown>) =>
       handler(new CloudEvent({ id: 'x', source: '/s', type: 'dev.knative.apiserver.resource.update', data: e }, false), ctx),
-  };
-}
-
-/** The characters of a generated pod-name suffix (apimachinery's rand.String: no vowels, no 0, 1, 3). */
-const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-const suffix = (n: number): string =>
-  Array.from({ length: 5 }, (_, i) => ALPHABET[Math.floor(n / ALPHABET.length ** i) % ALPHABET.length]).join('');
-
-/** A kubelet BackOff on one pod of Deployment `deploy`, past crashloop's threshold of 3. */
-function backoff(deploy: string, pod: number): Record<string, unknown> {
-  const name = `${deploy}-6f9d8c7b5-${suffix(pod)}`;
-  return {
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: { name: `${name}.1879a`, namespace: 'shop', uid: `e-${deploy}-${pod}` },
-    involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace: 'shop', uid: `p-${deploy}-${pod}` },
-    reason: 'BackOff',
-    message: `Back-off restarting failed container app in pod ${name}_shop(p)`,
-    type: 'Warning',
-    source: { component: 'kubelet' },
-    count: 5,
-    firstTimestamp: '2026-11-22T09:58:00Z',
-    lastTimestamp: '2026-11-22T10:00:00Z',
   };
 }
 
