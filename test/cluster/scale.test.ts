@@ -98,13 +98,16 @@ async function outcome(res: Response): Promise<{ outcome: string; reason: string
   return { outcome: data.outcome, reason: data.reason, data };
 }
 
-const tick = (id: string): Promise<Response> =>
-  postEvent(server.url, {
+/** A PingSource tick; a refusal says why (its problem body) in the failure. */
+const tick = async (id: string): Promise<{ status: number; body?: string }> => {
+  const res = await postEvent(server.url, {
     id: id,
     source: '/apis/v1/namespaces/reflex/pingsources/reflex-scale',
     type: 'dev.knative.sources.ping',
     data: {},
   });
+  return res.status === 202 ? { status: 202 } : { status: res.status, body: await res.text() };
+};
 
 beforeAll(async () => {
   ns = await freshNamespace('scale', { 'reflex.dev/enabled': 'true' });
@@ -144,10 +147,10 @@ describe('scale', () => {
 
   it('steps down on a tick only after the quiet window, and says so to the Broker', async () => {
     at(100);
-    expect((await tick('tick-1')).status).toBe(202);
+    expect(await tick('tick-1')).toEqual({ status: 202 });
     expect(await replicas('worker')).toBe(3);
     at(80 + 601);
-    expect((await tick('tick-2')).status).toBe(202);
+    expect(await tick('tick-2')).toEqual({ status: 202 });
     expect(await replicas('worker')).toBe(2);
     const sent = sink.received.map((r) => JSON.parse(r.body) as { outcome: string; target: { name: string }; reason: string });
     expect(sent).toEqual([
@@ -302,7 +305,7 @@ subjects: [{ kind: ServiceAccount, name: reflex-scale, namespace: reflex }]
     expect(widget.spec.replicas).toBe(2);
     // Ticks find it again (custom kinds cannot be listed blindly) and step it down after the quiet window.
     at(6000 + 601);
-    expect((await tick('tick-widget')).status).toBe(202);
+    expect(await tick('tick-widget')).toEqual({ status: 202 });
     const after = (await a.objects.read({
       apiVersion: 'test.reflex.dev/v1',
       kind: 'Widget',
