@@ -4,6 +4,7 @@
  * decision (scale/decide), the last loadhigh remembered -> replies dev.reflex.action.scaled
  * (ticks: one event per workload to K_SINK, and only for a change).
  */
+import { ForbiddenError } from '../_kit/errors.js';
 import { act, type Actor } from '../_act/act.js';
 import { alertmanagerPort, type AlertmanagerPort } from '../_act/alertmanager.js';
 import { confirmAlert, confirmEvent } from '../_act/evidence.js';
@@ -69,7 +70,12 @@ export function scaleHandler(config: ScaleConfig, deps: Deps): Handler<ScaleConf
   const tick = scaler(config, port, 'tick', base);
   return async (event, ctx) => {
     if (event.type === PING_TYPE) {
-      // Each workload scale has state on gets a tick of its own; replies go to the Broker.
+      // Each workload scale has state on gets a tick of its own; replies go to the Broker. One
+      // workload's refusal (RBAC, a namespace being deleted: the API server forbids new Events
+      // there) does not stop the others; it is logged, and retrying would not help. Any other
+      // fault is thrown after the rest had their turn, so the Broker retries the tick (each
+      // workload's step is idempotent).
+      let retry: unknown;
       for (const t of await port.scaled()) {
         const cause = {
           id: `${event.id}/${t.namespace}/${t.name}`,
@@ -77,9 +83,21 @@ export function scaleHandler(config: ScaleConfig, deps: Deps): Handler<ScaleConf
           key: `tick:${t.namespace}/${t.name}`,
           reason: 'Tick',
         };
-        const r = await act(tick, { target: t, cause, quiet: true }, ctx);
-        if (r && ctx.emit) await ctx.emit(r);
+        try {
+          const r = await act(tick, { target: t, cause, quiet: true }, ctx);
+          if (r && ctx.emit) await ctx.emit(r);
+        } catch (err) {
+          if (!(err instanceof ForbiddenError)) {
+            retry ??= err;
+            continue;
+          }
+          ctx.log.warn('scale could not tick a workload: the API server refused', {
+            target: `${t.kind} ${t.namespace}/${t.name}`,
+            why: err.message,
+          });
+        }
       }
+      if (retry) throw retry;
       return undefined;
     }
     const s = event.data as SignalData;
