@@ -227,6 +227,8 @@ export async function startApiServerWatches(
                 expired ||= /\b410\b|too old|expired/i.test(message);
                 if (expired)
                   onError(`watch ${path}: its resourceVersion expired; re-listing (changes meanwhile are not sent, as with the adapter)`);
+                // The client's own timeout ends a quiet watch routinely; anything else is said.
+                else if (message && !/abort|timeout|timed out/i.test(message)) onError(`watch ${path}: ${message}; resuming`);
                 setTimeout(() => void run(expired ? undefined : rv), expired ? 1000 : 100);
               },
             );

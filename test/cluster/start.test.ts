@@ -89,34 +89,4 @@ describe('npm start with a kubeconfig', () => {
     const d = await a.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
     expect(d.metadata?.annotations?.['reflex.dev/recover']).toBeUndefined();
   }, 60_000);
-
-  it('the node-Event source watches `default` for Nodes only: a Pod Event there is marked and no signal', async () => {
-    const pod = `lonely-${Date.now().toString(36)}`;
-    const e = await recordEvent({
-      namespace: 'default',
-      involved: { kind: 'Pod', name: pod, namespace: 'default', uid: 'u-lonely' },
-      reason: 'BackOff',
-      message: 'Back-off restarting failed container app',
-    });
-    await e.repeat(3);
-    // Each of its rows that the watch delivers (a watch that expires under load re-lists and, like
-    // the adapter, sends nothing for what it missed) is explained right beneath it; other tests
-    // write Events in `default` too.
-    const rows = (): { all: number; explained: number } => {
-      const out = p.output();
-      const all = out.match(new RegExp(`on Pod default/${pod}[^\\n]*\\n`, 'g')) ?? [];
-      const explained =
-        out.match(new RegExp(`on Pod default/${pod}[^\\n]*\\n +no signal: from the node-Event source, which only speaks for Nodes`, 'g')) ??
-        [];
-      return { all: all.length, explained: explained.length };
-    };
-    try {
-      await eventually('classify explains its rows', async () => (rows().explained >= 1 ? true : undefined), 50_000);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; the output's last lines:\n${p.output().split('\n').slice(-40).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(rows().explained).toBe(rows().all);
-    expect(p.output()).not.toMatch(new RegExp(`signal \\w+ \\w+ on \\w+ default/${pod}`));
-  }, 60_000);
 });
