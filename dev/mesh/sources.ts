@@ -168,48 +168,31 @@ export async function startApiServerWatches(
       const clusterScoped = r.kind === 'Node' || r.kind === 'Namespace' || r.kind === 'PersistentVolume';
       const watchIn = async (ns: string | undefined): Promise<void> => {
         const path = ns ? `${prefix}/namespaces/${ns}/${plural}` : `${prefix}/${plural}`;
-        /**
-         * List once, then watch from the last resourceVersion seen (events and bookmarks), as the
-         * adapter's reflector does: a watch that ends (the client's timeout, a dropped connection)
-         * resumes where it was and loses nothing. Only an expired resourceVersion (410 Gone) lists
-         * again, and then, like the adapter, sends nothing for what changed in between.
-         */
-        const run = async (from?: string): Promise<void> => {
+        const run = async (): Promise<void> => {
           if (stopped) return;
           try {
-            let rv = from;
-            if (rv === undefined) {
-              // List first: what exists now is not news (the adapter sends nothing for it either).
-              const list = (await kube.objects.list(
-                r.apiVersion,
-                r.kind,
-                ns,
-                undefined,
-                undefined,
-                undefined,
-                undefined,
-                selectorText(r.selector?.matchLabels),
-              )) as {
-                metadata?: { resourceVersion?: string };
-              };
-              rv = list.metadata?.resourceVersion;
-            }
-            let expired = false;
+            // List first: what exists now is not news (the adapter sends nothing for it either).
+            const list = (await kube.objects.list(
+              r.apiVersion,
+              r.kind,
+              ns,
+              undefined,
+              undefined,
+              undefined,
+              undefined,
+              selectorText(r.selector?.matchLabels),
+            )) as {
+              metadata?: { resourceVersion?: string };
+            };
             const watch = new kube.lib.Watch(kube.config);
             const req = await watch.watch(
               path,
               {
-                ...(rv ? { resourceVersion: rv } : {}),
+                resourceVersion: list.metadata?.resourceVersion,
                 allowWatchBookmarks: true,
                 ...(r.selector ? { labelSelector: selectorText(r.selector.matchLabels) } : {}),
               },
-              (type: string, object: K8sObject & { code?: number }) => {
-                if (type === 'ERROR') {
-                  expired = object.code === 410;
-                  return;
-                }
-                const seen = (object.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
-                if (seen) rv = seen;
+              (type: string, object: K8sObject) => {
                 if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
                 const event = apiServerSourceEvent(
                   type as WatchType,
@@ -223,19 +206,14 @@ export async function startApiServerWatches(
               },
               (err: unknown) => {
                 if (stopped) return;
-                const message = err instanceof Error ? err.message : err ? String(err) : '';
-                expired ||= /\b410\b|too old|expired/i.test(message);
-                if (expired)
-                  onError(`watch ${path}: its resourceVersion expired; re-listing (changes meanwhile are not sent, as with the adapter)`);
-                // The client's own timeout ends a quiet watch routinely; anything else is said.
-                else if (message && !/abort|timeout|timed out/i.test(message)) onError(`watch ${path}: ${message}; resuming`);
-                setTimeout(() => void run(expired ? undefined : rv), expired ? 1000 : 100);
+                if (err) onError(`watch ${path}: ${err instanceof Error ? err.message : String(err)}; re-listing`);
+                setTimeout(() => void run(), 1000);
               },
             );
             stops.push(() => req.abort());
           } catch (err) {
             onError(`watch ${path}: ${err instanceof Error ? err.message : String(err)}; retrying in 5 s`);
-            setTimeout(() => void run(from), 5000);
+            setTimeout(() => void run(), 5000);
           }
         };
         await run();
