@@ -532,9 +532,6 @@ async function devCommand(opts: Values): Promise<void> {
     }).catch((err: unknown) => startFailure(err, plan.port)));
   const ingress = running.mesh.brokers.map((b) => running.broker.ingress(b.namespace, b.name)).join(', ');
   for (const p of running.mesh.problems) process.stderr.write(`reflex: not loaded (the rest runs): ${p.message}\n`);
-  say(
-    `\nReflex dev: ${running.services.size} functions, broker ingress ${ingress}\n  source: ${sourceText(plan, cluster, opts.act === true)}\n  Ctrl-C to stop.\n\n`,
-  );
   const stops: (() => void)[] = [];
   const stop = async (): Promise<void> => {
     for (const s of stops) s();
@@ -544,14 +541,18 @@ async function devCommand(opts: Values): Promise<void> {
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
   const warn = (m: string): boolean => process.stderr.write(`reflex: ${m}\n`);
-  if (cluster) {
+  // The banner comes once the watches are open: from then on, what changes in the cluster is shown.
+  if (cluster) say(`Opening the watches of the manifests' ApiServerSources on kube context ${cluster.context}…\n`);
+  if (cluster)
     stops.push(
       await startApiServerWatches(running.mesh, running.broker, undefined, warn).catch((err: unknown) =>
         fail(`watching the cluster of kube context ${cluster.context} (${cluster.server}) failed: ${requestFault(err)}`),
       ),
     );
-    if (opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
-  }
+  say(
+    `\nReflex dev: ${running.services.size} functions, broker ingress ${ingress}\n  source: ${sourceText(plan, cluster, opts.act === true)}\n  Ctrl-C to stop.\n\n`,
+  );
+  if (cluster && opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
   if (recorded && plan.records) {
     const fed = await recorded.feed(plan.records, progressOf(opts, plan.records));
     say(`\nThe recording is over: ${seen.of(fed)}\nThe ingress stays up: POST CloudEvents to ${ingress}; Ctrl-C to stop.\n\n`);

@@ -129,10 +129,20 @@ async function connect(kubeconfig: string | undefined) {
   };
 }
 
+/** Runs `jobs` with at most `width` at a time (starting hundreds of watches one by one is slow). */
+async function bounded(jobs: (() => Promise<void>)[], width: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) await jobs[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, worker));
+}
+
 /**
  * Bridges the cluster's changes to the Broker as each ApiServerSource of the mesh would, with a
  * watch per (resource, namespace). Like the adapter, it emits nothing for objects that exist when
- * it starts or when a watch is re-established. Returns a stop function.
+ * it starts. It resolves once every watch is connected: what changes from then on is sent.
+ * Returns a stop function.
  */
 export async function startApiServerWatches(
   mesh: Mesh,
@@ -141,8 +151,17 @@ export async function startApiServerWatches(
   onError: (msg: string) => void,
 ): Promise<() => void> {
   const kube = await connect(kubeconfig);
-  const stops: (() => void)[] = [];
+  // The connection of each watch now open, by path: a resumed watch replaces its predecessor's.
+  const open = new Map<string, () => void>();
+  const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
+  const later = (fn: () => void, ms: number): void => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
   const server = kube.config.getCurrentCluster()?.server ?? 'https://kubernetes.default.svc';
   for (const src of mesh.sources.filter((o) => o.kind === 'ApiServerSource')) {
     const spec = (src.spec ?? {}) as SourceSpec;
@@ -161,38 +180,46 @@ export async function startApiServerWatches(
     const namespaces = await selected();
     const watched = new Set<string>();
     const watchers: ((ns: string | undefined) => Promise<void>)[] = [];
+    const clusterWide: (() => Promise<void>)[] = [];
     for (const r of spec.resources ?? []) {
       const plural = await kube.plural(r.apiVersion, r.kind);
       if (!plural) throw new Error(`${src.from}: the API server does not serve ${r.apiVersion} ${r.kind}`);
       const prefix = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
       const clusterScoped = r.kind === 'Node' || r.kind === 'Namespace' || r.kind === 'PersistentVolume';
+      const labelSelector = selectorText(r.selector?.matchLabels);
       const watchIn = async (ns: string | undefined): Promise<void> => {
         const path = ns ? `${prefix}/namespaces/${ns}/${plural}` : `${prefix}/${plural}`;
-        const run = async (): Promise<void> => {
+        const key = `${src.metadata.name} ${path}`;
+        /**
+         * List once, then watch from the last resourceVersion seen (events and bookmarks), as the
+         * adapter's reflector does: a watch that ends (the client's inactivity timeout, a dropped
+         * connection) resumes where it was and loses nothing. Only an expired resourceVersion
+         * (410 Gone) lists again, and then, like the adapter, sends nothing for what changed
+         * in between.
+         */
+        const run = async (from?: string): Promise<void> => {
           if (stopped) return;
           try {
-            // List first: what exists now is not news (the adapter sends nothing for it either).
-            const list = (await kube.objects.list(
-              r.apiVersion,
-              r.kind,
-              ns,
-              undefined,
-              undefined,
-              undefined,
-              undefined,
-              selectorText(r.selector?.matchLabels),
-            )) as {
-              metadata?: { resourceVersion?: string };
-            };
+            let rv = from;
+            if (rv === undefined) {
+              // What exists now is not news (the adapter sends nothing for it either).
+              const list = (await kube.objects.list(r.apiVersion, r.kind, ns, undefined, undefined, undefined, undefined, labelSelector)) as {
+                metadata?: { resourceVersion?: string };
+              };
+              rv = list.metadata?.resourceVersion;
+            }
+            let expired = false;
             const watch = new kube.lib.Watch(kube.config);
             const req = await watch.watch(
               path,
-              {
-                resourceVersion: list.metadata?.resourceVersion,
-                allowWatchBookmarks: true,
-                ...(r.selector ? { labelSelector: selectorText(r.selector.matchLabels) } : {}),
-              },
-              (type: string, object: K8sObject) => {
+              { ...(rv ? { resourceVersion: rv } : {}), allowWatchBookmarks: true, ...(labelSelector ? { labelSelector } : {}) },
+              (type: string, object: K8sObject & { code?: number }) => {
+                if (type === 'ERROR') {
+                  expired = object.code === 410;
+                  return;
+                }
+                const seen = (object.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+                if (seen) rv = seen;
                 if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
                 const event = apiServerSourceEvent(
                   type as WatchType,
@@ -205,43 +232,57 @@ export async function startApiServerWatches(
                 broker.publish(to.namespace, to.name, event);
               },
               (err: unknown) => {
+                open.delete(key);
                 if (stopped) return;
-                if (err) onError(`watch ${path}: ${err instanceof Error ? err.message : String(err)}; re-listing`);
-                setTimeout(() => void run(), 1000);
+                const message = err instanceof Error ? err.message : err ? String(err) : '';
+                // The client answers a refused watch with its status text ("Gone") and statusCode.
+                const status = (err as { statusCode?: unknown } | null)?.statusCode;
+                expired ||= status === 410 || /\b410\b|too old|expired/i.test(message);
+                // The client's own inactivity timeout ends a quiet watch routinely; anything else is said.
+                const routine = !message || /abort|timeout|timed out/i.test(message);
+                if (expired)
+                  onError(`watch ${path}: its resourceVersion expired; re-listing (changes meanwhile are not sent, as with the adapter)`);
+                else if (!routine) onError(`watch ${path}: ${typeof status === 'number' ? `${status} ` : ''}${message}; resuming in 5 s`);
+                later(() => void run(expired ? undefined : rv), expired ? 1000 : routine ? 100 : 5000);
               },
             );
-            stops.push(() => req.abort());
+            if (stopped) req.abort();
+            else open.set(key, () => req.abort());
           } catch (err) {
-            onError(`watch ${path}: ${err instanceof Error ? err.message : String(err)}; retrying in 5 s`);
-            setTimeout(() => void run(), 5000);
+            onError(`watch ${path}: ${requestFault(err)}; retrying in 5 s`);
+            later(() => void run(from), 5000);
           }
         };
         await run();
       };
-      if (clusterScoped) await watchIn(undefined);
+      if (clusterScoped) clusterWide.push(() => watchIn(undefined));
       else watchers.push(watchIn);
     }
     const add = async (list: (string | undefined)[]): Promise<void> => {
-      for (const ns of list) {
-        if (watched.has(ns ?? '')) continue;
-        watched.add(ns ?? '');
-        for (const w of watchers) await w(ns);
-      }
+      const fresh = list.filter((ns) => !watched.has(ns ?? ''));
+      for (const ns of fresh) watched.add(ns ?? '');
+      await bounded(
+        fresh.flatMap((ns) => watchers.map((w) => () => w(ns))),
+        8,
+      );
     };
+    await bounded(clusterWide, 8);
     await add(namespaces);
     // A namespace labelled later joins, as with the adapter's namespace selector.
     if (spec.namespaceSelector !== undefined) {
       const timer = setInterval(() => {
         selected()
           .then(add)
-          .catch((err: unknown) => onError(`list namespaces for ${src.metadata.name}: ${(err as Error).message}`));
+          .catch((err: unknown) => onError(`list namespaces for ${src.metadata.name}: ${requestFault(err)}`));
       }, 30_000);
-      stops.push(() => clearInterval(timer));
+      timers.add(timer);
     }
   }
   return () => {
     stopped = true;
-    for (const s of stops) s();
+    for (const t of timers) clearTimeout(t);
+    for (const abort of open.values()) abort();
+    open.clear();
   };
 }
 
