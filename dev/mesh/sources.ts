@@ -203,7 +203,16 @@ export async function startApiServerWatches(
             let rv = from;
             if (rv === undefined) {
               // What exists now is not news (the adapter sends nothing for it either).
-              const list = (await kube.objects.list(r.apiVersion, r.kind, ns, undefined, undefined, undefined, undefined, labelSelector)) as {
+              const list = (await kube.objects.list(
+                r.apiVersion,
+                r.kind,
+                ns,
+                undefined,
+                undefined,
+                undefined,
+                undefined,
+                labelSelector,
+              )) as {
                 metadata?: { resourceVersion?: string };
               };
               rv = list.metadata?.resourceVersion;
