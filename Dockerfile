@@ -8,13 +8,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY functions functions
-COPY scripts/function.ts scripts/
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+COPY scripts/function.ts scripts/function-names.ts scripts/bundle.ts scripts/
+# tsc, then each function bundled into dist/fn (scripts/bundle.ts): the image needs no node_modules.
+RUN npm run build
 
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist dist
 COPY package.json ./
 COPY schemas schemas

@@ -78,6 +78,12 @@ export interface Cluster extends ObjectReader {
   replicas(ref: ObjectRef): Promise<number | undefined>;
   /** Sets spec.replicas through /scale (an absolute value: repeating it is harmless). False: gone. */
   setReplicas(ref: ObjectRef, replicas: number): Promise<boolean>;
+  /**
+   * Loads the client and learns the core API groups ahead of the first call, so the first event
+   * does not wait for them (the server calls it once it is ready). Failing here is harmless: the
+   * first real call tries again and reports.
+   */
+  prepare?(): Promise<void>;
 }
 
 /** The HTTP status of a failed API call, if it got that far. */
@@ -259,6 +265,11 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
   const JSON_PATCH = 'application/json-patch+json';
 
   return {
+    async prepare(): Promise<void> {
+      const a = await api();
+      await Promise.all([a.path({ apiVersion: 'v1', kind: 'Pod' }), a.path({ apiVersion: 'apps/v1', kind: 'Deployment' })]);
+    },
+
     async get<T extends object>(ref: ObjectRef): Promise<T | undefined> {
       const what = `get ${where(ref)}`;
       const { a, path } = await at(what, ref);

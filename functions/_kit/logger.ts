@@ -17,7 +17,30 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 export type Sink = (line: string) => void;
 
-export function createLogger(level: LogLevel, base: Fields = {}, sink: Sink = (l) => process.stdout.write(l + '\n')): Logger {
+/**
+ * stdout, batched: the lines of one turn of the event loop go out in one write after it. A pipe's
+ * writes are synchronous on Linux, and one write per line was an eighth of a busy function's CPU.
+ * What is pending when the process exits (normally, on a signal's exit, on a crash) is written then.
+ */
+export function stdoutSink(out: NodeJS.WritableStream = process.stdout): Sink {
+  let pending: string[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    out.write(text);
+  };
+  process.once('exit', flush);
+  return (line) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(line + '\n');
+  };
+}
+
+let shared: Sink | undefined;
+const defaultSink: Sink = (line) => (shared ??= stdoutSink())(line);
+
+export function createLogger(level: LogLevel, base: Fields = {}, sink: Sink = defaultSink): Logger {
   const emit = (at: LogLevel, msg: string, fields?: Fields): void => {
     if (RANK[at] < RANK[level]) return;
     // Fields may carry what a sender wrote (deadletter logs whole events): bounded in depth, so a

@@ -303,6 +303,10 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   }
   state = 'ready';
   log.info('ready');
+  // Knative starts a function for the event that is waiting: what its first API call needs is
+  // loaded now, beside that event, not after it.
+  if (definition.usesCluster?.(config))
+    void cluster.prepare?.().catch((err: unknown) => log.debug('the cluster client is not prepared yet', { err }));
 
   let shuttingDown: Promise<{ drained: boolean }> | undefined;
   const shutdown = (): Promise<{ drained: boolean }> => {

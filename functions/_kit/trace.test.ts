@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { childOf, formatTraceparent, parseTraceparent } from './trace.js';
+import { childOf, formatTraceparent, parseTraceparent, randomHex } from './trace.js';
 
 describe('traceparent', () => {
   it.each([
@@ -30,5 +30,15 @@ describe('traceparent', () => {
 
   it('without a parent a new trace starts', () => {
     expect(formatTraceparent(childOf(undefined))).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  });
+
+  it('ids come from the pool distinct and well-formed, across its refills', () => {
+    // 4 KiB holds 512 span ids: 3,000 cross several refills.
+    const ids = Array.from({ length: 3000 }, () => randomHex(8));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{16}$/);
+    const traces = Array.from({ length: 300 }, () => randomHex(16));
+    expect(new Set(traces).size).toBe(traces.length);
+    for (const id of traces) expect(id).toMatch(/^(?!0{32})[0-9a-f]{32}$/);
   });
 });

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundle } from '../../scripts/bundle.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -20,7 +21,12 @@ function files(dir: string): string[] {
 describe('the production build', () => {
   it('is what the Dockerfile builds', () => {
     const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-    expect(dockerfile).toMatch(/RUN npx tsc -p tsconfig\.build\.json/);
+    expect(dockerfile).toMatch(/RUN npm run build\n/);
+    expect(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.build).toBe(
+      'tsc -p tsconfig.build.json && node --import tsx scripts/bundle.ts',
+    );
+    // The final stage takes dist/ and no node_modules: the bundles carry their dependencies.
+    expect(dockerfile.slice(dockerfile.lastIndexOf('FROM '))).not.toMatch(/node_modules/);
     expect(dockerfile).toMatch(/ENTRYPOINT \["node", "dist\/scripts\/function\.js"\]/);
     expect(dockerfile).not.toMatch(/COPY dev\b/);
   });
@@ -34,13 +40,29 @@ describe('the production build', () => {
       });
       const built = files(out).filter((f) => f.endsWith('.js'));
       expect(built).toContain('scripts/function.js');
+      expect(built).toContain('scripts/function-names.js');
       for (const fn of ['classify', 'sweep', 'recover', 'scale', 'notify', 'deadletter'])
         expect(built).toContain(`functions/${fn}/index.js`);
       // Only the functions' tree and the launcher: nothing from dev/ (mesh, CESQL, CLI), tests or benchmarks.
-      expect(built.filter((f) => !f.startsWith('functions/') && f !== 'scripts/function.js')).toEqual([]);
+      expect(built.filter((f) => !f.startsWith('functions/') && !['scripts/function.js', 'scripts/function-names.js'].includes(f))).toEqual(
+        [],
+      );
       expect(built.filter((f) => /mesh|cesql|reflex\.js|broker|\.test\.js$/.test(f))).toEqual([]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
   });
+
+  it('bundles each function with its dependencies, and no development code', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'reflex-fn-'));
+    try {
+      const { names, inputs } = await bundle(out);
+      expect(names).toEqual(expect.arrayContaining(['classify', 'sweep', 'recover', 'scale', 'notify', 'deadletter', 'alerts']));
+      for (const n of names) expect(readdirSync(out)).toContain(`${n}.mjs`);
+      expect(inputs.filter((f) => f.startsWith('node_modules/')).length).toBeGreaterThan(0);
+      expect(inputs.filter((f) => /^(dev|test|bench)\/|\.test\.ts$/.test(f))).toEqual([]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -1,0 +1,112 @@
+/**
+ * The bundled form the image runs (scripts/bundle.ts: dist/fn/<name>.mjs, schemas compiled at
+ * build time into ajv's standalone code) answers exactly as the source does: the same statuses
+ * and bodies for good and bad events, the same start-up refusal of a bad rules file.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundle } from '../../scripts/bundle.js';
+import classify from '../../functions/classify/index.js';
+import { startServer, type RunningServer } from '../../functions/_kit/index.js';
+import { freePort, start, waitFor, type Proc } from './process.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+// Inside the repository: a bundle finds schemas/ by walking up from itself, as in the image.
+const dir = mkdtempSync(join(root, '.bundle-test-'));
+const out = join(dir, 'fn');
+const env = { REFLEX_HOST: '127.0.0.1', REFLEX_RESOLVE_OWNERS: 'names' };
+
+let source: RunningServer;
+let bundled: Proc;
+let bundledUrl: string;
+
+beforeAll(async () => {
+  await bundle(out);
+  source = await startServer(classify, { env: { ...env, PORT: '0' }, logSink: () => {} });
+  const port = await freePort();
+  bundled = start(process.execPath, [join(out, 'classify.mjs')], { ...env, PORT: String(port) });
+  bundledUrl = `http://127.0.0.1:${port}/`;
+  await waitFor(`${bundledUrl}readyz`);
+}, 60_000);
+
+afterAll(async () => {
+  await source?.shutdown();
+  bundled?.child.kill('SIGTERM');
+  await bundled?.exited;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const event = (name: string, patch: Record<string, unknown> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Event',
+  metadata: { name, namespace: 'shop', uid: `uid-${name}` },
+  involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: `${name}-7d9c8b5f4-x2x7q`, uid: `p-${name}` },
+  reason: 'Evicted',
+  message: 'The node was low on resource: memory.',
+  type: 'Warning',
+  source: { component: 'kubelet', host: 'node-1' },
+  count: 1,
+  firstTimestamp: '2026-11-22T10:00:00Z',
+  lastTimestamp: '2026-11-22T10:00:00Z',
+  ...patch,
+});
+
+/** Requests that pass and fail each schema classify validates with. */
+const cases: [string, string, unknown, number][] = [
+  ['a good Event', 'dev.knative.apiserver.resource.add', event('b1'), 200],
+  ['a name that is a number', 'dev.knative.apiserver.resource.add', event('b2', { metadata: { name: 5 } }), 400],
+  ['no metadata', 'dev.knative.apiserver.resource.update', { apiVersion: 'v1', kind: 'Event' }, 400],
+  ['a count that is text', 'dev.knative.apiserver.resource.add', event('b3', { count: 'many' }), 400],
+  ['a time that is not a date-time', 'dev.knative.apiserver.resource.add', event('b4', { lastTimestamp: 'yesterday' }), 400],
+  ['an array', 'dev.knative.apiserver.resource.add', [1, 2], 400],
+  ['a reference', 'dev.knative.apiserver.ref.add', { apiVersion: 'v1', kind: 'Event', name: 'b5', namespace: 'shop' }, 202],
+  ['a reference without a kind', 'dev.knative.apiserver.ref.add', { apiVersion: 'v1', name: 'b6' }, 400],
+  ['an alert without labels', 'dev.reflex.alert.firing', { status: 'firing' }, 400],
+];
+
+async function answer(url: string, type: string, body: unknown, i: number): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': `b-${i}`,
+      'ce-source': 'https://10.96.0.1:443',
+      'ce-type': type,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: compared as text
+  }
+  return { status: res.status, body: parsed };
+}
+
+describe('the bundled function', () => {
+  it.each(cases.map((c, i) => [...c, i] as const))('answers %s as the source does', async (_what, type, body, status, i) => {
+    const [theirs, ours] = await Promise.all([answer(source.url, type, body, i), answer(bundledUrl, type, body, i)]);
+    expect(theirs.status).toBe(status);
+    expect(ours).toEqual(theirs);
+  });
+
+  it('refuses a bad rules file at start-up with the source’s words', async () => {
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, 'rules:\n  - name: 5\n');
+    const refused = start(process.execPath, [join(out, 'classify.mjs')], { ...env, PORT: '0', REFLEX_RULES_FILE: rules });
+    expect(await refused.exited).not.toBe(0);
+    let expected = '';
+    try {
+      await startServer(classify, { env: { ...env, PORT: '0', REFLEX_RULES_FILE: rules }, logSink: () => {} });
+    } catch (err) {
+      expected = (err as Error).message;
+    }
+    expect(expected).not.toBe('');
+    expect(refused.output()).toContain(JSON.stringify(expected).slice(1, -1));
+  });
+});
