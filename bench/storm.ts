@@ -54,33 +54,50 @@ export function backoff(deploy: string, pod: number): Record<string, unknown> {
   };
 }
 
-async function storm(shape: string, problems: number): Promise<Record<string, unknown>> {
+/**
+ * classify's handler driven directly (the HTTP path is tested elsewhere), on a clock the caller
+ * sets: what is counted is what it replies. Shared with functions/classify/storm.test.ts.
+ */
+export function classifyHarness(env: Record<string, string> = {}) {
   let now = START;
-  const env: Record<string, string> = { REFLEX_RESOLVE_OWNERS: 'names' };
-  if (typeof values['occurrence-memory'] === 'string') env['REFLEX_RECENT_OCCURRENCES'] = values['occurrence-memory'];
-  const config = parseClassifyConfig(env);
+  const config = parseClassifyConfig({ REFLEX_RESOLVE_OWNERS: 'names', ...env });
   const registry = new Registry();
   const handler = classifyHandler(config, { log: quiet, registry, now: () => new Date(now) } as unknown as Deps);
-  let signals = 0;
+  let replies = 0;
   const ctx = {
     config,
     log: quiet,
     now: () => new Date(now),
     reply: () => {
-      signals++;
+      replies++;
       return {} as Reply;
     },
     validate: <T>(_s: string, v: unknown) => v as T,
   } as unknown as HandlerContext<ClassifyConfig>;
+  let seq = 0;
+  return {
+    registry,
+    /** Milliseconds after the storm's start. */
+    at: (ms: number) => (now = START + ms),
+    replies: () => replies,
+    send: (e: Record<string, unknown>) =>
+      handler(new CloudEvent({ id: `x${seq++}`, source: '/s', type: 'dev.knative.apiserver.resource.update', data: e }, false), ctx),
+  };
+}
+
+async function storm(shape: string, problems: number): Promise<Record<string, unknown>> {
+  const env: Record<string, string> = {};
+  if (typeof values['occurrence-memory'] === 'string') env['REFLEX_RECENT_OCCURRENCES'] = values['occurrence-memory'];
+  const h = classifyHarness(env);
+  const registry = h.registry;
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const rssBefore = process.memoryUsage().rss;
   const heapBefore = process.memoryUsage().heapUsed;
   const began = performance.now();
   for (let i = 0; i < EVENTS; i++) {
-    now = START + Math.floor((i * 300_000) / EVENTS); // the whole storm inside 300 s of the 600 s window
-    const data = backoff(problems === 1 ? 'web' : `web${i % problems}`, Math.floor(i / problems));
-    await handler(new CloudEvent({ id: `x${i}`, source: '/s', type: 'dev.knative.apiserver.resource.update', data }, false), ctx);
+    h.at(Math.floor((i * 300_000) / EVENTS)); // the whole storm inside 300 s of the 600 s window
+    await h.send(backoff(problems === 1 ? 'web' : `web${i % problems}`, Math.floor(i / problems)));
   }
   const ms = performance.now() - began;
   // What the memories hold once garbage is collected (run with --expose-gc); RSS also counts garbage.
@@ -92,7 +109,7 @@ async function storm(shape: string, problems: number): Promise<Record<string, un
     shape,
     events: EVENTS,
     problems,
-    signals,
+    signals: h.replies(),
     eventsPerSecond: Math.round(EVENTS / (ms / 1000)),
     rssGrowthMiB: Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
     ...(heapGrowthMiB !== undefined ? { heapGrowthMiB } : {}),

@@ -4,48 +4,7 @@
  * driven directly (the HTTP path is tested elsewhere): what is counted is what it replies.
  */
 import { describe, expect, it } from '@jest/globals';
-import { CloudEvent } from 'cloudevents';
-import { Registry } from 'prom-client';
-import type { Deps, HandlerContext, Reply } from '../_kit/index.js';
-import { parseClassifyConfig, type ClassifyConfig } from './config.js';
-import { classifyHandler } from './handler.js';
-import { backoff } from '../../bench/storm.js';
-
-const START = Date.parse('2026-11-22T10:00:00Z');
-const quiet = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return quiet;
-  },
-} as unknown as Deps['log'];
-
-function harness(env: Record<string, string> = {}) {
-  let now = START;
-  const config = parseClassifyConfig({ REFLEX_RESOLVE_OWNERS: 'names', ...env });
-  const registry = new Registry();
-  const handler = classifyHandler(config, { log: quiet, registry, now: () => new Date(now) } as unknown as Deps);
-  let replies = 0;
-  const ctx = {
-    config,
-    log: quiet,
-    now: () => new Date(now),
-    reply: () => {
-      replies++;
-      return {} as Reply;
-    },
-    validate: <T>(_s: string, v: unknown) => v as T,
-  } as unknown as HandlerContext<ClassifyConfig>;
-  return {
-    registry,
-    at: (ms: number) => (now = START + ms),
-    replies: () => replies,
-    send: (e: Record<string, unknown>) =>
-      handler(new CloudEvent({ id: 'x', source: '/s', type: 'dev.knative.apiserver.resource.update', data: e }, false), ctx),
-  };
-}
+import { backoff, classifyHarness as harness } from '../../bench/storm.js';
 
 describe('repeat suppression in a storm', () => {
   it('a full problem memory evicts its oldest problem, counted; the window still holds for the rest', async () => {

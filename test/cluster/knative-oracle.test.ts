@@ -11,12 +11,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { parseRequest } from '../../functions/_kit/binding.js';
 import { retryable } from '../../functions/_kit/errors.js';
 import { attributesOf } from '../../dev/mesh/broker.js';
@@ -33,6 +27,7 @@ import {
 } from '../../dev/mesh/manifests.js';
 import { attributeMap, broker, delivery, duration, event, filterItem, observed, trigger, type Json } from './knative-generators.js';
 import { KNATIVE_TABLES } from './knative-tables.js';
+import { FULL_EVENT, findTck, readTck } from '../unit/cesql-tck.js';
 import { Oracle, type DeliveryAnswer, type DispatchAnswer, type FilterAnswer, type ValidateAnswer } from './oracle.js';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 1500);
@@ -121,53 +116,14 @@ afterAll(async () => {
 const sample = <T>(arb: fc.Arbitrary<T>, n: number, salt: number): T[] => fc.sample(arb, { seed: SEED + salt, numRuns: n });
 
 // ---------------------------------------------------------------------------------------------
-// The CESQL TCK (as test/unit/cesql-tck.test.ts finds it): its expressions and events.
+// The CESQL TCK (test/unit/cesql-tck.ts, as the TCK test finds it): its expressions and events.
 
-interface TckCase {
-  readonly expression: string;
-  readonly event?: Record<string, unknown>;
-  readonly eventOverrides?: Record<string, unknown>;
-}
-const repo = fileURLToPath(new URL('../..', import.meta.url));
-function tckDir(): string {
-  const env = process.env['REFLEX_CESQL_TCK'];
-  if (env) return env;
-  const beside = join(repo, '..', 'shared', 'cesql-tck');
-  if (existsSync(beside)) return beside;
-  const cache = process.env['GOMODCACHE'] ?? join(process.env['GOPATH'] ?? join(homedir(), 'go'), 'pkg', 'mod');
-  const inCache = join(cache, 'github.com', 'cloudevents', 'sdk-go', 'sql', 'v2@v2.16.2', 'test', 'tck');
-  if (existsSync(inCache)) return inCache;
-  return execFileSync('bash', [join(repo, 'test', 'unit', 'cesql-tck.sh')], { encoding: 'utf8' }).trim();
-}
-const TCK: readonly TckCase[] = (() => {
-  const dir = tckDir();
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .flatMap((f) => {
-      const text = readFileSync(join(dir, f), 'utf8');
-      const typed = parse(text) as { tests: TckCase[] };
-      // Expressions such as `TRUE` or `0` stay as written (the failsafe schema).
-      const raw = parse(text, { schema: 'failsafe' }) as { tests: { expression: string }[] };
-      return typed.tests.map((c, i) => ({ ...c, expression: raw.tests[i]!.expression }));
-    });
+const TCK = (() => {
+  const found = findTck();
+  if (!found) throw new Error('no CESQL TCK: see test/unit/cesql-tck.test.ts');
+  return readTck(found.dir).flatMap((f) => f.cases);
 })();
 const TCK_EXPRESSIONS = [...new Set(TCK.map((c) => c.expression))];
-/** Any valid event will do when a TCK case gives none (its README). */
-const TCK_EVENT = {
-  specversion: '1.0',
-  id: 'full-event',
-  source: 'http://example.com/source',
-  type: 'com.example.FullEvent',
-  subject: 'topic',
-  time: '2020-03-21T12:34:56.78Z',
-  dataschema: 'http://example.com/schema',
-  datacontenttype: 'text/json',
-  exbool: true,
-  exint: 42,
-  exstring: 'exstring',
-  exurl: 'http://example.com/source',
-};
 
 // ---------------------------------------------------------------------------------------------
 // Our side
@@ -407,7 +363,7 @@ describe('filtering: Knative broker-filter vs the development broker (filters.ts
   it('every CESQL TCK case as a Trigger filter on its event', async () => {
     const pairs = TCK.filter((c) => TCK_EXPRESSIONS.includes(c.expression)).map((c) => ({
       spec: { broker: 'default', filters: [{ cesql: c.expression }], subscriber: { uri: 'http://example.com/' } } as Record<string, Json>,
-      event: { ...(c.event ?? TCK_EVENT), ...c.eventOverrides } as Record<string, Json>,
+      event: { ...(c.event ?? FULL_EVENT), ...c.eventOverrides } as Record<string, Json>,
     }));
     const verdicts = await oracle.ask<ValidateAnswer>(
       pairs.map((p) => ({
