@@ -4,9 +4,11 @@ import type { OwnerPort, OwnerReference } from './owners.js';
 
 /** Ownership rarely changes; a short cache spares the API server during event bursts. */
 const TTL_MS = 60_000;
-const MAX_ENTRIES = 5_000;
+/** The default bound: ~1 KiB an entry, so ~5 MiB. */
+export const OWNER_CACHE = 5_000;
 
-export function clusterOwnerPort(cluster: Cluster, now: () => number = Date.now): OwnerPort {
+/** `maxEntries` 0: no cache (every lookup asks the API server). */
+export function clusterOwnerPort(cluster: Cluster, now: () => number = Date.now, maxEntries = OWNER_CACHE): OwnerPort {
   const cache = new Map<string, { at: number; owners: readonly OwnerReference[] | undefined }>();
   return {
     async owners(ref) {
@@ -23,7 +25,8 @@ export function clusterOwnerPort(cluster: Cluster, now: () => number = Date.now)
             controller: r.controller === true,
           }))
         : undefined;
-      if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+      if (maxEntries === 0) return owners;
+      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
       cache.set(key, { at: now(), owners });
       return owners;
     },
@@ -31,6 +34,6 @@ export function clusterOwnerPort(cluster: Cluster, now: () => number = Date.now)
 }
 
 /** The port for a configuration: the cluster when owners are resolved in it, none otherwise. */
-export function ownerPortFor(mode: 'cluster' | 'names', cluster: Cluster): OwnerPort | undefined {
-  return mode === 'cluster' ? clusterOwnerPort(cluster) : undefined;
+export function ownerPortFor(mode: 'cluster' | 'names', cluster: Cluster, maxEntries = OWNER_CACHE): OwnerPort | undefined {
+  return mode === 'cluster' ? clusterOwnerPort(cluster, Date.now, maxEntries) : undefined;
 }

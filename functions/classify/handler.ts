@@ -25,7 +25,7 @@ const SCOPE_EXTENSION = 'reflexscope';
 const NODE_SCOPE = 'nodes';
 
 export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<ClassifyConfig> {
-  const owners = ownerPortFor(config.owners, deps.cluster);
+  const owners = ownerPortFor(config.owners, deps.cluster, config.ownerCache);
   const evictions = counter(
     deps.registry,
     'reflex_recent_evictions_total',
