@@ -199,6 +199,32 @@ export function kubeconfigOf(env: Env, home: string = homedir()): KubeconfigSour
   return env['KUBERNETES_SERVICE_HOST'] ? 'in-cluster' : undefined;
 }
 
+/**
+ * client-node 2.0 builds a new connection pool (an undici Agent) for every request, so every API
+ * call paid a TLS handshake: ~40% of recover's CPU per event, and a first event's wait. One pool
+ * per set of TLS options (cluster, CA, client certificate) is kept instead, as client-go keeps
+ * its transport; credentials that change (a rotated certificate) get a new pool, and at most a
+ * few are kept. The method is private in client-node's types, hence the cast.
+ */
+function reuseConnections(config: k8s.KubeConfig): void {
+  type Make = (cluster: k8s.Cluster | null, options: object) => { close?(): Promise<void> } | undefined;
+  const target = config as unknown as { createDispatcher: Make };
+  const make = target.createDispatcher.bind(config);
+  const pools = new Map<string, ReturnType<Make>>();
+  target.createDispatcher = (cluster, options) => {
+    const key = JSON.stringify(config.createDispatcherOptions(cluster, options));
+    if (pools.has(key)) return pools.get(key);
+    const pool = make(cluster, options);
+    if (pools.size >= 4) {
+      const [oldest, old] = pools.entries().next().value!;
+      pools.delete(oldest);
+      void old?.close?.().catch(() => undefined);
+    }
+    pools.set(key, pool);
+    return pool;
+  };
+}
+
 /** The Cluster port on the API server, with the client loaded on first use. */
 export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
   type Api = {
@@ -213,6 +239,7 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
       if (source === 'in-cluster') config.loadFromCluster();
       else if (source) config.loadFromFile(source.file);
       else config.loadFromDefault();
+      reuseConnections(config);
       // KubernetesObjectApi discovers (and caches) resources and authenticates requests; answers
       // are kept as the JSON the API server sent, not client-node's classes (Dates, renamed keys).
       class Plain extends lib.KubernetesObjectApi {
