@@ -23,7 +23,10 @@ describe('the stdout sink', () => {
     expect(writes).toEqual([]);
     await new Promise((r) => setImmediate(r));
     expect(writes).toHaveLength(1);
-    const lines = writes[0]!.trimEnd().split('\n').map((l) => JSON.parse(l) as { msg: string; n?: number });
+    const lines = writes[0]!
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; n?: number });
     expect(lines.map((l) => l.msg)).toEqual(['one', 'two', 'three']);
     expect(lines[1]!.n).toBe(2);
     log.info('four');
@@ -46,6 +49,11 @@ describe('the stdout sink', () => {
       expect(e.status).toBe(3);
       stdout = e.stdout;
     }
-    expect(stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['line 0', 'line 1', 'line 2']);
+    expect(
+      stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg),
+    ).toEqual(['line 0', 'line 1', 'line 2']);
   });
 });
