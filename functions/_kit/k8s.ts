@@ -234,15 +234,20 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
   let made: Promise<Api> | undefined;
   const api = (): Promise<Api> => {
     made ??= (async () => {
-      const lib = await import('@kubernetes/client-node');
-      const config = new lib.KubeConfig();
+      // The two modules used, not the package's index: its generated API classes are 15 MB of
+      // JavaScript that a bundle would otherwise parse before the first call (scripts/bundle.ts).
+      const [{ KubeConfig }, { KubernetesObjectApi }] = await Promise.all([
+        import('@kubernetes/client-node/dist/config.js'),
+        import('@kubernetes/client-node/dist/object.js'),
+      ]);
+      const config = new KubeConfig();
       if (source === 'in-cluster') config.loadFromCluster();
       else if (source) config.loadFromFile(source.file);
       else config.loadFromDefault();
       reuseConnections(config);
       // KubernetesObjectApi discovers (and caches) resources and authenticates requests; answers
       // are kept as the JSON the API server sent, not client-node's classes (Dates, renamed keys).
-      class Plain extends lib.KubernetesObjectApi {
+      class Plain extends KubernetesObjectApi {
         protected override async processResponse<T extends k8s.KubernetesObject>(response: k8s.ResponseContext, type?: string): Promise<T> {
           if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return super.processResponse(response, type);
           const text = await response.body.text();
