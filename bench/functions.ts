@@ -25,7 +25,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from '../test/wire/process.js';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -273,17 +273,6 @@ interface Proc {
   /** How it ended, if it has: exit code or signal, and the end of its stderr. */
   ended(): string | undefined;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** The child's environment: ours without what would change how it starts (tsx's hooks, a kubeconfig). */
@@ -738,40 +727,21 @@ async function clusterBed(): Promise<ClusterBed | string> {
   const binDir = join(cache, 'bin');
   if (printed.status !== 0 || !existsSync(join(binDir, 'kube-apiserver')))
     return `no control-plane binaries in ${binDir || 'the cache'}: run npm run cluster:build`;
-  const { startControlPlane } = await import('../test/cluster/control-plane.js');
+  const { startControlPlane, useControlPlane } = await import('../test/cluster/control-plane.js');
   const cp = await startControlPlane({ binDir });
   try {
-    process.env['REFLEX_TEST_KUBECONFIG'] = cp.kubeconfig;
-    process.env['REFLEX_TEST_KUBECTL'] = cp.kubectl;
-    process.env['REFLEX_TEST_CLUSTER_DIR'] = cp.dir;
+    useControlPlane(cp);
     const { admin, asFunction, eventually, freshNamespace } = await import('../test/cluster/kube.js');
     const a = admin();
     const namespace = await freshNamespace('bench', { 'reflex.dev/enabled': 'true' });
+    const { createDeployment, crashLoopingStatus, setPodStatus } = await import('../test/cluster/kubelet.js');
     for (const [name, replicas] of [
       ['web', 1],
       ['worker', 2],
     ] as const)
-      await a.apps.createNamespacedDeployment({
-        namespace,
-        body: {
-          metadata: { name },
-          spec: {
-            replicas,
-            selector: { matchLabels: { app: name } },
-            template: {
-              metadata: { labels: { app: name } },
-              spec: {
-                containers: [
-                  {
-                    name: 'app',
-                    image: `registry.example/${name}:1.0`,
-                    resources: { limits: { memory: '256Mi' }, requests: { memory: '128Mi', cpu: '100m' } },
-                  },
-                ],
-              },
-            },
-          },
-        },
+      await createDeployment(namespace, name, {
+        replicas,
+        resources: { limits: { memory: '256Mi' }, requests: { memory: '128Mi', cpu: '100m' } },
       });
     // The replicaset controller makes web's pod (nobody schedules it: owners are what classify reads).
     const webPod = await eventually(
@@ -779,21 +749,7 @@ async function clusterBed(): Promise<ClusterBed | string> {
       async () => (await a.core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items[0],
     );
     // Playing the kubelet: its container keeps crashing, so recover confirms the crash loop it is told about.
-    const { setPodStatus } = await import('../test/cluster/kubelet.js');
-    await setPodStatus(webPod, {
-      phase: 'Running',
-      containerStatuses: [
-        {
-          name: 'app',
-          image: 'registry.example/web:1.0',
-          imageID: '',
-          ready: false,
-          restartCount: 5,
-          state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s restarting failed container' } },
-          lastState: { terminated: { reason: 'Error', exitCode: 1 } },
-        },
-      ],
-    });
+    await setPodStatus(webPod, crashLoopingStatus('registry.example/web:1.0', 5));
     const pod = { namespace, name: webPod.metadata!.name!, uid: webPod.metadata!.uid! };
     const live = await a.apps.readNamespacedDeployment({ name: 'worker', namespace });
     const now = new Date();

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startMesh } from '../dev/mesh/mesh.js';
 import type { BrokerRecord } from '../dev/mesh/broker.js';
-import { startControlPlane } from '../test/cluster/control-plane.js';
+import { startControlPlane, useControlPlane } from '../test/cluster/control-plane.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,13 +43,10 @@ const quantile = (xs: readonly number[], q: number): number => {
 
 say('pipeline: starting the control plane');
 const cp = await startControlPlane();
-process.env['REFLEX_TEST_KUBECONFIG'] = cp.kubeconfig;
-process.env['REFLEX_TEST_BIN'] = cp.binDir;
-process.env['REFLEX_TEST_KUBECTL'] = cp.kubectl;
-process.env['REFLEX_TEST_CLUSTER_DIR'] = cp.dir;
+useControlPlane(cp);
 // The harness reads the control plane from the environment when it loads.
 const { admin, eventually, freshNamespace } = await import('../test/cluster/kube.js');
-const { recordEvent, setPodStatus } = await import('../test/cluster/kubelet.js');
+const { createDeployment, crashLoopingStatus, recordBackOff, recordEvent, setPodStatus } = await import('../test/cluster/kubelet.js');
 const { adapterOptionsOf, startAdapter } = await import('../test/cluster/adapter.js');
 const a = admin();
 
@@ -82,21 +79,7 @@ say(`pipeline: namespace ${ns}; broker ingress ${ingress}`);
 
 /** Deployments of one pod each, their pods made by the real controllers; returns the pods by Deployment. */
 async function deployments(prefix: string, n: number): Promise<Map<string, V1Pod>> {
-  for (let i = 0; i < n; i++)
-    await a.apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name: `${prefix}${i}` },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: `${prefix}${i}` } },
-          template: {
-            metadata: { labels: { app: `${prefix}${i}` } },
-            spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-          },
-        },
-      },
-    });
+  for (let i = 0; i < n; i++) await createDeployment(ns, `${prefix}${i}`);
   return eventually(
     `${n} pods of ${prefix}*`,
     async () => {
@@ -108,22 +91,8 @@ async function deployments(prefix: string, n: number): Promise<Map<string, V1Pod
   );
 }
 
-/** Between two crashes, as kubelet shows it: what recover confirms before it decides. */
-const crashLooping = (pod: V1Pod): Promise<V1Pod> =>
-  setPodStatus(pod, {
-    phase: 'Running',
-    containerStatuses: [
-      {
-        name: 'app',
-        image: 'registry.example/app:1',
-        imageID: '',
-        ready: false,
-        restartCount: 3,
-        state: { running: { startedAt: new Date() } },
-        lastState: { terminated: { reason: 'Error', exitCode: 1 } },
-      },
-    ],
-  });
+/** Crash-looping, as kubelet shows it: what recover confirms before it decides. */
+const crashLooping = (pod: V1Pod): Promise<V1Pod> => setPodStatus(pod, crashLoopingStatus(pod.spec!.containers[0]!.image!, 3));
 
 // recover's audit Events, as a watch on the namespace sees them arrive.
 const audited = new Map<string, number>();
@@ -168,13 +137,7 @@ const reactions: number[] = [];
 let missed = 0;
 for (const [app, pod] of incidents) {
   await crashLooping(pod);
-  const e = await recordEvent({
-    namespace: ns,
-    involved: { kind: 'Pod', name: pod.metadata!.name!, namespace: ns, uid: pod.metadata!.uid!, fieldPath: 'spec.containers{app}' },
-    reason: 'BackOff',
-    message: `Back-off restarting failed container app in pod ${pod.metadata!.name}_${ns}(${pod.metadata!.uid})`,
-    host: 'node-1',
-  });
+  const e = await recordBackOff(pod);
   await e.repeat(1);
   const t0 = performance.now();
   await e.repeat(1); // count 3: crashloop's threshold
@@ -193,17 +156,7 @@ for (const pod of stormPods.values()) await crashLooping(pod);
 peakRss = process.memoryUsage().rss;
 const rssBefore = peakRss;
 const began = performance.now();
-const recorded = await Promise.all(
-  [...stormPods.values()].map((pod) =>
-    recordEvent({
-      namespace: ns,
-      involved: { kind: 'Pod', name: pod.metadata!.name!, namespace: ns, uid: pod.metadata!.uid!, fieldPath: 'spec.containers{app}' },
-      reason: 'BackOff',
-      message: `Back-off restarting failed container app in pod ${pod.metadata!.name}_${ns}(${pod.metadata!.uid})`,
-      host: 'node-1',
-    }),
-  ),
-);
+const recorded = await Promise.all([...stormPods.values()].map((pod) => recordBackOff(pod)));
 // Each Event repeated: one PATCH per repeat, as the kubelet's recorder aggregates them.
 await Promise.all(recorded.map((e) => e.repeat(STORM_REPEATS - 1)));
 const written = performance.now() - began;

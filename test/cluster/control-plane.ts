@@ -191,6 +191,14 @@ function auditPolicy(dir: string): string {
   return path;
 }
 
+/** Tells the harness (kube.ts, kubelet.ts, adapter.ts: they read it when they load) where `cp` is. */
+export function useControlPlane(cp: ControlPlane): void {
+  process.env['REFLEX_TEST_KUBECONFIG'] = cp.kubeconfig;
+  process.env['REFLEX_TEST_BIN'] = cp.binDir;
+  process.env['REFLEX_TEST_KUBECTL'] = cp.kubectl;
+  process.env['REFLEX_TEST_CLUSTER_DIR'] = cp.dir;
+}
+
 export async function startControlPlane(options: { binDir?: string } = {}): Promise<ControlPlane> {
   const t0 = Date.now();
   const cache = options.binDir ? dirname(options.binDir) : buildBinaries();

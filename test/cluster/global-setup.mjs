@@ -5,15 +5,12 @@ import { writeFileSync } from 'node:fs';
 
 export default async function globalSetup() {
   const unregister = register();
-  const { startControlPlane } = await import('./control-plane.ts');
+  const { startControlPlane, useControlPlane } = await import('./control-plane.ts');
   await unregister();
   const cp = await startControlPlane();
   globalThis.reflexControlPlane = cp;
   // Workers are separate processes started after this: they inherit these variables.
-  process.env.REFLEX_TEST_KUBECONFIG = cp.kubeconfig;
-  process.env.REFLEX_TEST_BIN = cp.binDir;
-  process.env.REFLEX_TEST_KUBECTL = cp.kubectl;
-  process.env.REFLEX_TEST_CLUSTER_DIR = cp.dir;
+  useControlPlane(cp);
   writeFileSync(`${cp.dir}/started-in-ms`, String(cp.startedInMs));
   process.stderr.write(`\ncontrol plane ready in ${(cp.startedInMs / 1000).toFixed(1)} s at ${cp.server} (${cp.dir})\n`);
 }

@@ -4,7 +4,16 @@
  * recorder (count/lastTimestamp patched on repeats), events.k8s.io/v1 Events from the scheduler
  * (series on repeats), Pod and Node status through the status subresource.
  */
-import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type V1Container,
+  type V1Deployment,
+  type V1Node,
+  type V1ObjectMeta,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { microTime } from '../../functions/_kit/k8s.js';
 import { admin } from './kube.js';
@@ -96,6 +105,66 @@ export async function failedScheduling(pod: V1Pod, note: string, firstSecondsAgo
  */
 export async function repeatSeries(namespace: string, name: string, count: number): Promise<void> {
   await a.events.patchNamespacedEvent({ name, namespace, body: { series: { count, lastObservedTime: microTime(new Date()) } } }, merge);
+}
+
+/** A Deployment of `replicas` pods of one container `app`; the real controllers make its ReplicaSet and pods. */
+export async function createDeployment(
+  namespace: string,
+  name: string,
+  options: { replicas?: number; image?: string; resources?: V1Container['resources']; metadata?: Partial<V1ObjectMeta> } = {},
+): Promise<V1Deployment> {
+  return a.apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name, ...options.metadata },
+      spec: {
+        replicas: options.replicas ?? 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            containers: [
+              {
+                name: 'app',
+                image: options.image ?? `registry.example/${name}:1.0`,
+                ...(options.resources ? { resources: options.resources } : {}),
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+}
+
+/** kubelet's BackOff Event on a pod whose container keeps crashing, with kubelet's own message. */
+export function recordBackOff(pod: V1Pod, container = 'app', host = 'node-1'): Promise<Recorded> {
+  const { name, namespace, uid } = pod.metadata! as { name: string; namespace: string; uid: string };
+  return recordEvent({
+    namespace,
+    involved: { kind: 'Pod', name, namespace, uid, fieldPath: `spec.containers{${container}}` },
+    reason: 'BackOff',
+    message: `Back-off restarting failed container ${container} in pod ${name}_${namespace}(${uid})`,
+    host,
+  });
+}
+
+/** Container `app` crash-looping, as kubelet shows it between two crashes: what recover confirms. */
+export function crashLoopingStatus(image: string, restarts: number): V1Pod['status'] {
+  return {
+    phase: 'Running',
+    containerStatuses: [
+      {
+        name: 'app',
+        image,
+        imageID: '',
+        ready: false,
+        restartCount: restarts,
+        state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s restarting failed container' } },
+        lastState: { terminated: { reason: 'Error', exitCode: 1 } },
+      },
+    ],
+  };
 }
 
 /** Writes container statuses on a Pod, as kubelet does through the status subresource. */

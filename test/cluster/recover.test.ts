@@ -16,7 +16,7 @@ import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { STATE_ANNOTATION } from '../../functions/recover/decide.js';
 import { postEvent } from './sink.js';
 import { admin, asFunction, eventually, freshNamespace } from './kube.js';
-import { oomKilledStatus, recordEvent, setPodStatus } from './kubelet.js';
+import { createDeployment, oomKilledStatus, recordEvent, setPodStatus } from './kubelet.js';
 
 const a = admin();
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -30,27 +30,9 @@ async function deploy(
   extra: Partial<V1Deployment['metadata']> = {},
   memory = '128Mi',
 ): Promise<V1Deployment> {
-  return a.apps.createNamespacedDeployment({
-    namespace,
-    body: {
-      metadata: { name, ...extra },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: name } },
-        template: {
-          metadata: { labels: { app: name } },
-          spec: {
-            containers: [
-              {
-                name: 'app',
-                image: `registry.example/${name}:1.0`,
-                resources: { limits: { memory: memory }, requests: { memory: '64Mi' } },
-              },
-            ],
-          },
-        },
-      },
-    },
+  return createDeployment(namespace, name, {
+    metadata: extra,
+    resources: { limits: { memory: memory }, requests: { memory: '64Mi' } },
   });
 }
 
