@@ -24,6 +24,7 @@ import { createServer, type Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import alerts from '../../functions/alerts/index.js';
 import classify from '../../functions/classify/index.js';
 import deadletter from '../../functions/deadletter/index.js';
 import notify from '../../functions/notify/index.js';
@@ -36,9 +37,9 @@ import { startServer, type FunctionDefinition, type RunningServer } from '../../
 import type { KubeObject, ObjectRef } from '../../functions/_kit/k8s.js';
 import { RecordedCluster } from '../../dev/mesh/recorded.js';
 import { attrsOfHeaders, bridgeSeeds, examplesOf, incident, pingSeeds, reflexSeed, type Json, type Seed } from './corpus.js';
-import { cases, render, type Case } from './generators.js';
+import { cases, dataOp, mutateData, render, toJson, type Case } from './generators.js';
 import { COMMON, DEEP_EVIDENCE_COUNT, LONG_TARGET_NAME } from './regressions.js';
-import { corpus, growth, measured, property, surveyed, table, tally, type Tally, type Target } from './harness.js';
+import { corpus, growth, measured, problemFault, property, surveyed, table, tally, type Tally, type Target } from './harness.js';
 import { agent, send } from './http.js';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 3000);
@@ -325,4 +326,63 @@ describe('fuzz: every function, POST /', () => {
     },
     170_000,
   );
+});
+
+/**
+ * alerts takes Alertmanager's own JSON on POST /alertmanager, not CloudEvents: its notifications
+ * (the schema's examples, as Alertmanager v0.35.0 posts them) mutated, with and without its
+ * credentials and as other media types. Every answer is a 2xx or a problem+json 4xx (its sink,
+ * K_SINK, always takes what it sends), and it stays healthy.
+ */
+describe('fuzz: alerts, POST /alertmanager', () => {
+  const TOKEN = 'fuzz-alerts-token';
+  it('mutated notifications: no 5xx, every 4xx problem+json, still healthy', async () => {
+    const server = await startServer(alerts, {
+      env: { ...base, K_SINK: sink.url, REFLEX_ALERTS_BEARER_TOKEN: TOKEN },
+      logSink: quiet,
+    });
+    const counts = countsOf('alerts');
+    const seeds = examplesOf('alertmanager/webhook.v4.json');
+    const statuses = new Map<number, number>();
+    try {
+      await measured(counts, () =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.nat(seeds.length - 1),
+            fc.array(dataOp, { maxLength: 5 }),
+            fc.constantFrom('token', 'token', 'token', 'none', 'wrong', 'text/plain', 'no type'),
+            async (i, ops, how) => {
+              const { data, deep } = mutateData(seeds[i], ops);
+              const headers: Record<string, string> = {
+                ...(how === 'no type' ? {} : { 'content-type': how === 'text/plain' ? 'text/plain' : 'application/json' }),
+                ...(how === 'none' ? {} : { authorization: `Bearer ${how === 'wrong' ? 'not-it' : TOKEN}` }),
+              };
+              const body = Buffer.from(toJson(data, deep));
+              const a = await send(server.url, { method: 'POST', path: '/alertmanager', headers, body }, via);
+              if (a.kind !== 'response') throw new Error(`no answer (${a.kind}) to ${body.subarray(0, 200).toString()}`);
+              statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+              counts.byStatus.set(a.status, (counts.byStatus.get(a.status) ?? 0) + 1);
+              const fault =
+                a.status >= 500
+                  ? `a ${a.status} for input`
+                  : a.status >= 400
+                    ? problemFault(a.status, a.headers, a.body.toString('utf8'))
+                    : undefined;
+              if (fault) throw new Error(`${fault}: ${how}, ${body.subarray(0, 300).toString()} -> ${a.body.subarray(0, 300).toString()}`);
+            },
+          ),
+          { seed: BASE_SEED + 7, numRuns: Math.min(RUNS, 1500) },
+        ),
+      );
+      const health = await send(server.url, { method: 'GET', path: '/healthz', headers: {}, body: Buffer.alloc(0) }, via);
+      expect(health.kind === 'response' ? health.status : health).toBe(200);
+      expect(crashes).toEqual([]);
+      // Both ways out were taken: notifications taken, and refusals (401, 400, 415).
+      expect([...statuses.keys()].some((s) => s < 300)).toBe(true);
+      expect([...statuses.keys()].some((s) => s === 401)).toBe(true);
+      expect([...statuses.keys()].some((s) => s === 400 || s === 415)).toBe(true);
+    } finally {
+      await server.shutdown();
+    }
+  }, 170_000);
 });

@@ -670,7 +670,8 @@ function deepText(depth: number, open: '[' | '{'): string {
   return open === '[' ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
 }
 
-function toJson(value: unknown, deep?: { depth: number; open: '[' | '{' }): string {
+/** A value as JSON text, with the nesting a `deep` operation asked for spliced in. */
+export function toJson(value: unknown, deep?: { depth: number; open: '[' | '{' }): string {
   const text = JSON.stringify(value) ?? 'null';
   return deep ? text.split(JSON.stringify(DEEP)).join(deepText(deep.depth, deep.open)) : text;
 }

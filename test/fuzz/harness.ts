@@ -190,7 +190,8 @@ const parsed = (text: string): { ok: true; value: unknown } | { ok: false } => {
   }
 };
 
-function problemFault(status: number, headers: IncomingHttpHeaders, text: string): string | undefined {
+/** Why a 4xx answer is not the problem+json the contract asks for (undefined: it is). */
+export function problemFault(status: number, headers: IncomingHttpHeaders, text: string): string | undefined {
   const type = first(headers, 'content-type') ?? '';
   if (!/^application\/problem\+json\b/.test(type))
     return `a ${status} with content-type ${JSON.stringify(type)}, not application/problem+json`;
