@@ -111,6 +111,11 @@ export class RecordedCluster implements Cluster {
     return o ? (o.spec?.replicas ?? 1) : undefined;
   }
 
+  /** A recording holds no container logs yet (issue 21): none is known. */
+  async podLog(): Promise<string | undefined> {
+    return undefined;
+  }
+
   async delete(): Promise<boolean> {
     throw new InternalError(NEVER_ACTS);
   }

@@ -53,6 +53,13 @@ export interface ObjectReader {
   list<T extends object = KubeObject>(apiVersion: string, kind: string, options?: ListOptions): Promise<T[]>;
 }
 
+export interface PodLogOptions {
+  readonly previous?: boolean;
+  readonly tailLines?: number;
+  readonly limitBytes: number;
+  readonly timeoutMs: number;
+}
+
 /** Reading and changing the cluster: the whole port a function gets. */
 export interface Cluster extends ObjectReader {
   /**
@@ -78,6 +85,17 @@ export interface Cluster extends ObjectReader {
   replicas(ref: ObjectRef): Promise<number | undefined>;
   /** Sets spec.replicas through /scale (an absolute value: repeating it is harmless). False: gone. */
   setReplicas(ref: ObjectRef, replicas: number): Promise<boolean>;
+  /**
+   * A container's log through the API server's `pods/log` (the kubelet serves it), bounded: at most
+   * `limitBytes` bytes (asked of the kubelet, and cut here whatever it sends) within `timeoutMs`
+   * (then an UnavailableError). `previous`: the instance before the last restart. Undefined when
+   * there is no such log (the pod, the container or its previous instance does not exist).
+   */
+  podLog(
+    pod: { readonly namespace: string; readonly name: string },
+    container: string,
+    options: PodLogOptions,
+  ): Promise<string | undefined>;
   /**
    * Loads the client and learns the core API groups ahead of the first call, so the first event
    * does not wait for them (the server calls it once it is ready). Failing here is harmless: the
@@ -199,6 +217,28 @@ export function kubeconfigOf(env: Env, home: string = homedir()): KubeconfigSour
   return env['KUBERNETES_SERVICE_HOST'] ? 'in-cluster' : undefined;
 }
 
+/** processResponse's `type` for a text answer read to at most the bytes that follow it. */
+const BOUNDED_TEXT = 'reflex/bounded-text:';
+
+/** At most `limit` bytes of a response body, the rest left unread (the stream is cancelled). */
+async function boundedText(response: k8s.ResponseContext, limit: number): Promise<string> {
+  const reader = (response.body.stream() as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  // A character cut at the limit becomes U+FFFD, not an exception.
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
 /**
  * client-node 2.0 builds a new connection pool (an undici Agent) for every request, so every API
  * call paid a TLS handshake: ~40% of recover's CPU per event, and a first event's wait. One pool
@@ -230,6 +270,7 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
   type Api = {
     send<T>(method: string, path: string, body?: unknown, options?: { contentType?: string; query?: Record<string, string> }): Promise<T>;
     path(ref: Omit<ObjectRef, 'name'> & { name?: string }, subresource?: string): Promise<string | undefined>;
+    text(path: string, query: Record<string, string>, limitBytes: number, timeoutMs: number): Promise<string>;
   };
   let made: Promise<Api> | undefined;
   const api = (): Promise<Api> => {
@@ -249,7 +290,8 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
       // are kept as the JSON the API server sent, not client-node's classes (Dates, renamed keys).
       class Plain extends KubernetesObjectApi {
         protected override async processResponse<T extends k8s.KubernetesObject>(response: k8s.ResponseContext, type?: string): Promise<T> {
-          if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return super.processResponse(response, type);
+          if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return super.processResponse(response, undefined);
+          if (type?.startsWith(BOUNDED_TEXT)) return (await boundedText(response, Number(type.slice(BOUNDED_TEXT.length)))) as unknown as T;
           const text = await response.body.text();
           return (text ? JSON.parse(text) : {}) as T;
         }
@@ -267,6 +309,18 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
             request.setBody(JSON.stringify(body));
           }
           return this.requestPromise(request) as Promise<T>;
+        }
+        async text(path: string, query: Record<string, string>, limitBytes: number, timeoutMs: number): Promise<string> {
+          const request = this.configuration.baseServer.makeRequestContext(path, 'GET' as k8s.HttpMethod);
+          // What kubectl sends for logs: the API server refuses text/plain alone (406).
+          request.setHeaderParam('Accept', 'application/json, */*');
+          for (const [k, v] of Object.entries(query)) request.setQueryParam(k, v);
+          const timer = AbortSignal.timeout(timeoutMs);
+          request.setSignal(timer);
+          return (await this.requestPromise(request, `${BOUNDED_TEXT}${limitBytes}`).catch((err: unknown) => {
+            if (timer.aborted) throw new UnavailableError(`no answer within ${timeoutMs} ms`, { cause: err });
+            throw err;
+          })) as unknown as string;
         }
         async path(ref: Omit<ObjectRef, 'name'> & { name?: string }, subresource?: string): Promise<string | undefined> {
           const r = await this.resource(ref.apiVersion, ref.kind).catch((err: unknown) => {
@@ -297,6 +351,17 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
   const JSON_PATCH = 'application/json-patch+json';
 
   return {
+    async podLog(pod, container, o): Promise<string | undefined> {
+      const what = `read the ${o.previous ? 'previous ' : ''}log of container ${container} of Pod ${pod.namespace}/${pod.name}`;
+      const a = await kubeCall(what, api);
+      const path = `/api/v1/namespaces/${segment(pod.namespace, 'namespace')}/pods/${segment(pod.name, 'Pod name')}/log`;
+      const query: Record<string, string> = { container, limitBytes: String(o.limitBytes) };
+      if (o.previous) query['previous'] = 'true';
+      if (o.tailLines !== undefined) query['tailLines'] = String(o.tailLines);
+      // 400: no such container or no previous instance (the API server's words); 404: no such pod.
+      return kubeCall(what, () => a.text(path, query, o.limitBytes, o.timeoutMs), { 400: undefined, 404: undefined });
+    },
+
     async prepare(): Promise<void> {
       const a = await api();
       await Promise.all([a.path({ apiVersion: 'v1', kind: 'Pod' }), a.path({ apiVersion: 'apps/v1', kind: 'Deployment' })]);

@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { admin, eventually, freshNamespace } from './kube.js';
+import { UnavailableError } from '../../functions/_kit/errors.js';
+import { kubeCluster } from '../../functions/_kit/k8s.js';
+import { admin, adminKubeconfigPath, eventually, freshNamespace } from './kube.js';
 import { createDeployment, createNode } from './kubelet.js';
 import { startKubeletServer, type KubeletServer } from './kubelet-server.js';
 
@@ -63,5 +65,41 @@ describe('pods/log through the API server', () => {
       (e: unknown) => e as { code?: number },
     );
     expect(err?.code).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe('the Cluster port reads container logs, bounded (what enrich will use)', () => {
+  const cluster = kubeCluster({ file: adminKubeconfigPath() });
+  const ref = () => ({ namespace: ns, name: pod.metadata!.name! });
+
+  it('the previous instance: its tail, as the kubelet cut it', async () => {
+    kubelet.misbehave({});
+    kubelet.setLog(ns, pod.metadata!.name!, 'app', 'a\nb\nc\nexit 1\n', true);
+    expect(await cluster.podLog(ref(), 'app', { previous: true, tailLines: 2, limitBytes: 1024, timeoutMs: 5000 })).toBe('c\nexit 1\n');
+  });
+
+  it('a 50 MB log from a kubelet that ignores limitBytes: only limitBytes are read', async () => {
+    kubelet.misbehave({ ignoreLimits: true });
+    kubelet.setLog(ns, pod.metadata!.name!, 'app', 'y'.repeat(50 * 1024 * 1024));
+    const text = await cluster.podLog(ref(), 'app', { limitBytes: 16_384, timeoutMs: 10_000 });
+    expect(text).toBe('y'.repeat(16_384));
+  });
+
+  it('a kubelet that does not answer: UnavailableError once the time bound passes', async () => {
+    kubelet.misbehave({ delayMs: 5000 });
+    kubelet.setLog(ns, pod.metadata!.name!, 'app', 'late');
+    const err = await cluster.podLog(ref(), 'app', { limitBytes: 1024, timeoutMs: 500 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as Error).message).toMatch(/within 500 ms/);
+  });
+
+  it('no previous instance, no such container: undefined', async () => {
+    kubelet.misbehave({});
+    kubelet.setLog(ns, pod.metadata!.name!, 'app', undefined, true);
+    expect(await cluster.podLog(ref(), 'app', { previous: true, limitBytes: 1024, timeoutMs: 5000 })).toBeUndefined();
+    expect(await cluster.podLog(ref(), 'nope', { limitBytes: 1024, timeoutMs: 5000 })).toBeUndefined();
   });
 });

@@ -20,6 +20,8 @@ export interface KubeletServer {
   setLog(namespace: string, pod: string, container: string, text: string | undefined, previous?: boolean): void;
   /** Each request the API server made, as its path and query. */
   readonly requests: string[];
+  /** Misbehaving on purpose: answer only after `delayMs`; send the whole log whatever limitBytes says. */
+  misbehave(how: { delayMs?: number; ignoreLimits?: boolean }): void;
   close(): Promise<void>;
 }
 
@@ -27,10 +29,12 @@ export async function startKubeletServer(): Promise<KubeletServer> {
   const pki = join(process.env['REFLEX_TEST_CLUSTER_DIR'] ?? '', 'pki');
   const logs = new Map<string, string>();
   const requests: string[] = [];
+  let faults: { delayMs?: number; ignoreLimits?: boolean } = {};
   const server: Server = createServer(
     { cert: readFileSync(join(pki, 'apiserver.crt')), key: readFileSync(join(pki, 'apiserver.key')) },
-    (req, res) => {
+    async (req, res) => {
       requests.push(req.url ?? '');
+      if (faults.delayMs) await new Promise((r) => setTimeout(r, faults.delayMs));
       const url = new URL(req.url ?? '/', 'https://kubelet');
       const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       const text = m ? logs.get(`${m[1]}/${m[2]}/${m[3]}/${url.searchParams.get('previous') === 'true'}`) : undefined;
@@ -48,7 +52,7 @@ export async function startKubeletServer(): Promise<KubeletServer> {
             .filter((l, i, all) => i < all.length - 1 || l !== '')
             .slice(-Number(tail))
             .join('\n') + '\n';
-      const limit = url.searchParams.get('limitBytes');
+      const limit = faults.ignoreLimits ? null : url.searchParams.get('limitBytes');
       const body = Buffer.from(out);
       res.writeHead(200, { 'content-type': 'text/plain' }).end(limit !== null ? body.subarray(0, Number(limit)) : body);
     },
@@ -74,6 +78,11 @@ export async function startKubeletServer(): Promise<KubeletServer> {
       else logs.set(key, text);
     },
     requests,
-    close: () => new Promise((r) => server.close(() => r())),
+    misbehave: (how) => void (faults = how),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
