@@ -80,6 +80,18 @@ const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const KIND = /^[A-Z][A-Za-z0-9]*$/;
 
 /**
+ * Why an object reference could not name a real object (the API server would refuse the name),
+ * or undefined: checked before any API call, so `.` or `a/b` never become a URL.
+ */
+export function invalidName(ref: { readonly kind: string; readonly namespace: string; readonly name: string }): string | undefined {
+  const { kind, namespace, name } = ref;
+  if (!KIND.test(kind)) return `${JSON.stringify(kind)} is not a Kubernetes kind`;
+  if (name.length > 253 || !SUBDOMAIN.test(name)) return `${JSON.stringify(name)} is not a valid ${kind} name`;
+  if (namespace !== '' && (namespace.length > 63 || !LABEL.test(namespace))) return `${JSON.stringify(namespace)} is not a valid namespace`;
+  return undefined;
+}
+
+/**
  * Pure, before any API call: a target whose name could not exist, a kind this function does not
  * act on, a protected namespace, a stale signal. `kinds` undefined: any kind.
  */
@@ -90,12 +102,9 @@ export function preGuard(
   now: Date,
   kinds?: ReadonlySet<string>,
 ): Extract<Verdict, { kind: 'skip' }> | undefined {
-  const { kind, namespace, name } = target;
-  if (!KIND.test(kind)) return { kind: 'skip', refusal: 'invalid', reason: `${JSON.stringify(kind)} is not a Kubernetes kind` };
-  if (name.length > 253 || !SUBDOMAIN.test(name))
-    return { kind: 'skip', refusal: 'invalid', reason: `${JSON.stringify(name)} is not a valid ${kind} name` };
-  if (namespace !== '' && (namespace.length > 63 || !LABEL.test(namespace)))
-    return { kind: 'skip', refusal: 'invalid', reason: `${JSON.stringify(namespace)} is not a valid namespace` };
+  const { kind, namespace } = target;
+  const invalid = invalidName(target);
+  if (invalid) return { kind: 'skip', refusal: 'invalid', reason: invalid };
   if (kinds && !kinds.has(kind)) return { kind: 'skip', refusal: 'kind', reason: `${kind} is not a kind this function acts on` };
   const p = namespace ? protectedBy(namespace, policy.protectedNamespaces) : undefined;
   if (p) return { kind: 'skip', refusal: 'protected', reason: `namespace ${namespace} is protected (${p})` };
@@ -113,7 +122,8 @@ export function preGuard(
   return undefined;
 }
 
-const protectedBy = (ns: string, patterns: readonly string[]): string | undefined =>
+/** The pattern of `patterns` (a name, or a prefix ending in `*`) that protects `ns`, if any. */
+export const protectedBy = (ns: string, patterns: readonly string[]): string | undefined =>
   patterns.find((p) => (p.endsWith('*') ? ns.startsWith(p.slice(0, -1)) : ns === p));
 
 /** The guard layer, in order; the first that stops says why. `actor` names the function that acts. */

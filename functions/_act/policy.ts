@@ -14,6 +14,9 @@ export interface RawGuardPolicy {
 /** The opt-in label (on a namespace) and annotation (on a workload) unless a policy names others. */
 export const DEFAULT_OPT_IN = 'reflex.dev/enabled=true';
 
+/** Never read, let alone written, unless a policy names others: the platform's and Reflex's own. */
+export const DEFAULT_PROTECTED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'knative-*', 'reflex'];
+
 function pair(v: string | undefined, key: string): readonly [string, string] | undefined {
   if (!v) return undefined;
   const [k, val] = v.split('=');
@@ -29,7 +32,7 @@ export function parseGuardPolicy(
 ): GuardPolicy {
   return {
     dryRun: forceDryRun || (raw.dryRun ?? false),
-    protectedNamespaces: raw.protectedNamespaces ?? ['kube-system', 'kube-public', 'kube-node-lease', 'knative-*', 'reflex'],
+    protectedNamespaces: raw.protectedNamespaces ?? DEFAULT_PROTECTED_NAMESPACES,
     optIn: {
       namespaceLabel: pair(raw.optIn?.namespaceLabel ?? DEFAULT_OPT_IN, 'optIn.namespaceLabel'),
       workloadAnnotation: pair(raw.optIn?.workloadAnnotation ?? DEFAULT_OPT_IN, 'optIn.workloadAnnotation'),

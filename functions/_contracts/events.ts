@@ -41,6 +41,17 @@ export type Severity = 'info' | 'warning' | 'critical';
 export const signalType = (c: SignalClass): string => `dev.reflex.signal.${c}`;
 export const SIGNAL_SCHEMA = `${SCHEMAS}dev.reflex.signal.json`;
 
+/**
+ * enrich's reply: the signal with its `enrichment`, as dev.reflex.enriched.<class>. notify takes
+ * these for failure classes; recover keeps acting on the raw signal, so enrichment never delays
+ * a remediation.
+ */
+export const ENRICHED_PREFIX = 'dev.reflex.enriched.';
+export const enrichedType = (c: SignalClass): string => `${ENRICHED_PREFIX}${c}`;
+export const ENRICHED_SCHEMA = `${SCHEMAS}dev.reflex.enriched.json`;
+/** Load signals carry no evidence worth gathering: they go to notify as they are. */
+export const ENRICHED_CLASSES: readonly SignalClass[] = FAILURE_CLASSES;
+
 /** Verbs of dev.reflex.action.<verb>: what the acting functions reply, and notify takes. */
 export const ACTION_VERBS = [
   'rolledback',
@@ -98,6 +109,113 @@ export interface Target {
 export type EvidenceApi =
   'core/v1 Event' | 'events.k8s.io/v1 Event' | 'Pod' | 'Deployment' | 'Node' | 'Job' | 'PersistentVolumeClaim' | 'Alertmanager alert';
 
+/**
+ * What enrich found around a signal, for the person reading the message: bounded in size (logs
+ * by bytes and lines, Events and pods by count) and gathered within a time bound; `notes` say
+ * plainly what is missing and why (no metrics API, a log not readable, a read that timed out).
+ */
+export interface Enrichment {
+  readonly gatheredAt: string;
+  readonly tookMs: number;
+  /** False when a read failed or ran out of time: the notes say which. */
+  readonly complete: boolean;
+  readonly notes: readonly string[];
+  readonly pod?: PodFacts;
+  readonly containers?: readonly ContainerFacts[];
+  readonly logs?: readonly LogTail[];
+  readonly events?: readonly EventFacts[];
+  readonly node?: NodeFacts;
+  readonly rollout?: RolloutDiff;
+}
+
+export interface PodFacts {
+  readonly name: string;
+  readonly phase?: string;
+  readonly node?: string;
+  readonly startedAt?: string;
+  readonly owner?: string;
+}
+
+/** A container's last termination, as the kubelet reported it in the pod's status. */
+export interface Termination {
+  readonly exitCode: number;
+  readonly signal?: number;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+}
+
+export interface ContainerFacts {
+  readonly name: string;
+  readonly image?: string;
+  readonly restartCount: number;
+  readonly ready?: boolean;
+  /** `running`, `waiting: CrashLoopBackOff`, `terminated: Error`. */
+  readonly state?: string;
+  readonly lastTermination?: Termination;
+  readonly limits?: Readonly<Record<string, string>>;
+  readonly requests?: Readonly<Record<string, string>>;
+  /** From metrics.k8s.io, when it is served. */
+  readonly usage?: Readonly<Record<string, string>>;
+}
+
+/** The tail of a container's log, redacted. */
+export interface LogTail {
+  readonly container: string;
+  /** The instance before the last restart (`kubectl logs --previous`). */
+  readonly previous: boolean;
+  readonly lines: readonly string[];
+  /** More log came before these lines (cut by lines or bytes). */
+  readonly truncated: boolean;
+  /** How many secrets each redaction rule removed. */
+  readonly redactions: Readonly<Record<string, number>>;
+}
+
+export interface EventFacts {
+  /** `Pod web-7d9c8b5f4-x2x7q`, `Deployment web`. */
+  readonly regarding: string;
+  readonly type: string;
+  readonly reason: string;
+  readonly message: string;
+  readonly count: number;
+  readonly lastSeen?: string;
+}
+
+export interface NodeCondition {
+  readonly type: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly since?: string;
+}
+
+export interface NodeFacts {
+  readonly name: string;
+  readonly conditions: readonly NodeCondition[];
+  readonly taints: readonly string[];
+  readonly unschedulable?: boolean;
+  readonly allocatable?: Readonly<Record<string, string>>;
+  /** The sum of the requests of the pods bound to it that are not finished. */
+  readonly requested?: Readonly<Record<string, string>>;
+  /** Pods bound to it (node problems): how many, and the first names. */
+  readonly pods?: { readonly count: number; readonly names: readonly string[] };
+}
+
+/** What a Deployment's last rollout changed in the pod template: never an env value. */
+export interface RolloutChange {
+  readonly container: string;
+  readonly field: 'image' | 'env' | 'resources' | 'command' | 'container';
+  readonly before?: string;
+  readonly after?: string;
+}
+
+export interface RolloutDiff {
+  readonly from: { readonly replicaSet: string; readonly revision: number };
+  readonly to: { readonly replicaSet: string; readonly revision: number };
+  readonly changes: readonly RolloutChange[];
+}
+
 /** The data of a dev.reflex.signal.* CloudEvent. */
 export interface SignalData {
   readonly class: SignalClass;
@@ -114,6 +232,13 @@ export interface SignalData {
   readonly detectedBy: 'classify' | 'sweep';
   readonly key: string;
   readonly evidence?: { readonly api: EvidenceApi; readonly object?: Record<string, unknown> };
+  /** Only on dev.reflex.enriched.<class> (enrich's reply); consumers ignore it on a raw signal. */
+  readonly enrichment?: Enrichment;
+}
+
+/** The data of a dev.reflex.enriched.<class> CloudEvent: the signal, and what enrich gathered around it. */
+export interface EnrichedData extends SignalData {
+  readonly enrichment: Enrichment;
 }
 
 export type Outcome = 'applied' | 'dryrun' | 'skipped' | 'failed' | 'escalated';
@@ -253,6 +378,7 @@ export const APISERVER_TYPES = ['resource', 'ref'].flatMap((mode) =>
 /** Every type that flows between Reflex's functions: what a metric may name as a label (anything else is 'other'). */
 export const KNOWN_TYPES: ReadonlySet<string> = new Set([
   ...SIGNAL_CLASSES.map(signalType),
+  ...ENRICHED_CLASSES.map(enrichedType),
   ...ACTION_VERBS.map(actionType),
   RESOLVED_TYPE,
   SWEEP_COMPLETED_TYPE,

@@ -1,13 +1,8 @@
 /** deadletter/decide — pure: a dead-lettered CloudEvent -> what went wrong, readable. */
 import type { ValidEvent } from '../_kit/index.js';
+import { deliveryFailure, type DeliveryFailure } from '../_kit/knative-error.js';
 
-export interface DeadLetter {
-  /** Where delivery was last attempted (knativeerrordest), if the dispatcher said. */
-  readonly destination: string | undefined;
-  /** The last HTTP status from that destination (knativeerrorcode); undefined for network errors. */
-  readonly code: number | undefined;
-  /** The destination's response body, decoded from base64 (knativeerrordata; ≤ 1024 chars). */
-  readonly response: string | undefined;
+export interface DeadLetter extends DeliveryFailure {
   readonly eventType: string;
   readonly eventId: string;
   readonly eventSource: string;
@@ -18,10 +13,7 @@ export interface DeadLetter {
 
 /** @see https://knative.dev/docs/eventing/event-delivery/#error-events */
 export function decide(event: ValidEvent): DeadLetter {
-  const destination = stringAttr(event['knativeerrordest']);
-  const rawCode = event['knativeerrorcode'];
-  const code = typeof rawCode === 'number' ? rawCode : typeof rawCode === 'string' && /^\d{3}$/.test(rawCode) ? Number(rawCode) : undefined;
-  const response = decodeBase64(stringAttr(event['knativeerrordata']));
+  const { destination, code, response } = deliveryFailure(event) ?? { destination: undefined, code: undefined, response: undefined };
   const where = destination ?? 'an unknown destination';
   const reason =
     code !== undefined
@@ -39,15 +31,4 @@ export function decide(event: ValidEvent): DeadLetter {
     subject: event.subject,
     reason,
   };
-}
-
-function stringAttr(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-function decodeBase64(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  // Not base64 (an older dispatcher, or a hand-made event): show it as it came.
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v)) return v;
-  return Buffer.from(v, 'base64').toString('utf8');
 }

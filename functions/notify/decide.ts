@@ -1,12 +1,16 @@
 /** notify/decide — pure: a signal or an action outcome, and the routes -> which sinks, and the message. */
 import {
+  ENRICHED_CLASSES,
+  ENRICHED_PREFIX,
   SIGNAL_CLASSES as SIGNAL_CLASS_NAMES,
   type ActionData,
   type ResolvedData,
   type SignalData,
   type Severity,
 } from '../_contracts/events.js';
+import type { DeliveryFailure } from '../_kit/knative-error.js';
 import type { Route, Template } from './config.js';
+import { evidenceOf, unavailable, type Evidence } from './evidence.js';
 import { targetLabel, type Labels } from './silences.js';
 
 /** What routes match on. */
@@ -45,6 +49,8 @@ export interface Message {
   readonly runbookUrl?: string;
   /** The `reflex silence add` command line that silences this problem (not on a resolution). */
   readonly silence?: string;
+  /** What enrich found around a signal, or why it found nothing; absent for load signals, actions, resolutions. */
+  readonly evidence?: Evidence;
 }
 
 export function route(f: Facts, routes: readonly Route[]): { sinks: string[]; because: string[]; runbookUrl: Template | undefined } {
@@ -148,7 +154,24 @@ export function kubectlHints(s: SignalData): string[] {
   return hints;
 }
 
-export function message(s: SignalData, heldSinceLast: number): Message {
+/**
+ * A signal event as notify reads it: enrich's reply (dev.reflex.enriched.<class>) and the raw
+ * signal are one problem (same data, same key, so they group together). Only enrich's reply is
+ * believed about evidence: an `enrichment` on a raw signal is dropped (anyone who may send a
+ * signal could write one). A raw signal of a class enrich takes that carries Knative's error
+ * extensions is enrich's dead letter: the message says the evidence could not be gathered.
+ */
+export function readSignal(
+  type: string,
+  data: SignalData,
+  failure: DeliveryFailure | undefined,
+): { readonly signal: SignalData; readonly evidence: Evidence | undefined } {
+  if (type.startsWith(ENRICHED_PREFIX)) return { signal: data, evidence: data.enrichment && evidenceOf(data, data.enrichment) };
+  const { enrichment: _ignored, ...signal } = data;
+  return { signal, evidence: failure && ENRICHED_CLASSES.includes(signal.class) ? unavailable(failure) : undefined };
+}
+
+export function message(s: SignalData, heldSinceLast: number, evidence?: Evidence): Message {
   const where = whereOf(s.target);
   const more = heldSinceLast > 0 ? ` (${heldSinceLast} more since the last notice)` : '';
   return {
@@ -169,6 +192,7 @@ export function message(s: SignalData, heldSinceLast: number): Message {
     reason: s.reason,
     at: s.lastSeen,
     data: s,
+    ...(evidence ? { evidence } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * notify/handler — accepts a signal, an action outcome or a resolution -> decides which sinks
+ * notify/handler — accepts a signal (raw, or enriched by enrich), an action outcome or a
+ * resolution -> decides which sinks
  * hear of it, whether a silence holds it back, and whether this window already told each sink
  * (the ledger: claim records shared by every replica) -> delivers to every sink in parallel ->
  * 202, or 503 when a sink failed transiently or another replica is telling it right now (the
@@ -9,6 +10,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ACTION_PREFIX, RESOLVED_TYPE, SIGNAL_CLASSES, type ActionData, type ResolvedData, type SignalData } from '../_contracts/events.js';
 import { counter, UnavailableError, type Deps, type Handler } from '../_kit/index.js';
+import { deliveryFailure } from '../_kit/knative-error.js';
 import { defaultSchemasDir, loadSchemas } from '../_kit/schemas.js';
 import type { NotifyConfig } from './config.js';
 import {
@@ -16,6 +18,7 @@ import {
   actionMessage,
   labelsOf,
   message,
+  readSignal,
   resolvedFacts,
   resolvedMessage,
   route,
@@ -78,11 +81,12 @@ export function notifyHandler(config: NotifyConfig, deps: Deps): Handler<NotifyC
   return async (event, ctx) => {
     const isAction = event.type.startsWith(ACTION_PREFIX);
     const isResolved = event.type === RESOLVED_TYPE;
-    const facts = isResolved
-      ? resolvedFacts(event.data as ResolvedData)
-      : isAction
-        ? actionFacts(event.data as ActionData)
-        : signalFacts(event.data as SignalData);
+    const read = isAction || isResolved ? undefined : readSignal(event.type, event.data as SignalData, deliveryFailure(event));
+    const facts = read
+      ? signalFacts(read.signal)
+      : isResolved
+        ? resolvedFacts(event.data as ResolvedData)
+        : actionFacts(event.data as ActionData);
     const { sinks, because, runbookUrl } = route(facts, config.routes);
     if (sinks.length === 0) {
       ctx.log.debug('no route matches', { ...facts });
@@ -91,11 +95,11 @@ export function notifyHandler(config: NotifyConfig, deps: Deps): Handler<NotifyC
     const runbook = runbookUrl ?? config.runbooks.get(facts.class) ?? config.runbooks.get('default');
     const render = (held: number): Message =>
       withContext(
-        isResolved
-          ? resolvedMessage(event.data as ResolvedData)
-          : isAction
-            ? actionMessage(event.data as ActionData, held, event.time ?? ctx.now().toISOString())
-            : message(event.data as SignalData, held),
+        read
+          ? message(read.signal, held, read.evidence)
+          : isResolved
+            ? resolvedMessage(event.data as ResolvedData)
+            : actionMessage(event.data as ActionData, held, event.time ?? ctx.now().toISOString()),
         { cluster: config.cluster, runbook },
       );
     const first = render(0);

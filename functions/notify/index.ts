@@ -1,9 +1,12 @@
-/** notify/index — wiring: every signal class in; messages out to Slack, Teams, PagerDuty, webhooks. */
+/** notify/index — wiring: every signal class in (raw, or enriched by enrich); messages out to Slack, Teams, PagerDuty, webhooks. */
 import { defineFunction } from '../_kit/index.js';
 import {
   ACTION_SCHEMA,
   ACTION_VERBS,
   actionType,
+  ENRICHED_CLASSES,
+  ENRICHED_SCHEMA,
+  enrichedType,
   RESOLVED_SCHEMA,
   RESOLVED_TYPE,
   SIGNAL_CLASSES,
@@ -17,6 +20,8 @@ const notify = defineFunction({
   name: 'notify',
   accepts: [
     ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), schema: SIGNAL_SCHEMA })),
+    // enrich's reply for failure classes; the raw signal still comes for load classes and as enrich's dead letter.
+    ...ENRICHED_CLASSES.map((c) => ({ type: enrichedType(c), schema: ENRICHED_SCHEMA })),
     ...ACTION_VERBS.map((v) => ({ type: actionType(v), schema: ACTION_SCHEMA })),
     { type: RESOLVED_TYPE, schema: RESOLVED_SCHEMA },
   ],

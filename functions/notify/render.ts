@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { bounded as boundDepth } from '../_kit/json.js';
 import type { Message } from './decide.js';
+import { keepTail, pagerdutyEvidence, shares, SLACK_BLOCKS, slackEvidence, teamsEvidence, webhookEvidence } from './render-evidence.js';
 
 const EMOJI = { critical: ':rotating_light:', warning: ':warning:', info: ':information_source:' } as const;
 /** Slack: header text ≤ 150 chars, section text ≤ 3000. PagerDuty summary ≤ 1024. */
@@ -19,42 +20,49 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 const at = (m: Message): string => (m.cluster ? `[${m.cluster}] ` : '');
 
 export function slack(m: Message): Record<string, unknown> {
-  return {
-    text: cut(esc(`[${m.severity}] ${at(m)}${m.title}: ${m.why}`), 3000),
-    blocks: [
-      {
-        type: 'header',
-        text: {
-          type: 'plain_text',
-          text: cut(`${m.action === 'resolve' ? ':white_check_mark:' : EMOJI[m.severity]} ${m.title}`, 150),
-          emoji: true,
-        },
+  const before = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: cut(`${m.action === 'resolve' ? ':white_check_mark:' : EMOJI[m.severity]} ${m.title}`, 150),
+        emoji: true,
       },
-      {
-        type: 'section',
-        fields: [
-          { type: 'mrkdwn', text: `*What*\n${cut(esc(m.what), 1900)}` },
-          { type: 'mrkdwn', text: `*Where*\n${cut(esc(m.where), 1900)}` },
-          ...(m.cluster ? [{ type: 'mrkdwn', text: `*Cluster*\n${esc(m.cluster)}` }] : []),
-        ],
-      },
-      { type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${cut(esc(m.why), 2900)}` } },
-      { type: 'section', text: { type: 'mrkdwn', text: `*Reflex*\n${cut(esc(m.done), 2900)}` } },
-      { type: 'section', text: { type: 'mrkdwn', text: '*Look closer*\n```' + cut(esc(m.kubectl.join('\n')), 2800) + '```' } },
-      // A link: Slack reads <url|text>; the URL's &, < and > escaped as everywhere else in mrkdwn.
-      ...(m.runbookUrl
-        ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Runbook*\n<${esc(m.runbookUrl)}|${cut(esc(m.runbookUrl), 200)}>` } }]
-        : []),
-      ...(m.silence ? [{ type: 'section', text: { type: 'mrkdwn', text: '*Silence it*\n```' + cut(esc(m.silence), 2800) + '```' } }] : []),
-      {
-        type: 'context',
-        elements: [{ type: 'mrkdwn', text: `${m.cluster ? `cluster ${esc(m.cluster)} · ` : ''}severity ${m.severity} · problem ${m.key}` }],
-      },
-    ],
-  };
+    },
+    {
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: `*What*\n${cut(esc(m.what), 1900)}` },
+        { type: 'mrkdwn', text: `*Where*\n${cut(esc(m.where), 1900)}` },
+        ...(m.cluster ? [{ type: 'mrkdwn', text: `*Cluster*\n${esc(m.cluster)}` }] : []),
+      ],
+    },
+    { type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${cut(esc(m.why), 2900)}` } },
+  ];
+  const after = [
+    { type: 'section', text: { type: 'mrkdwn', text: `*Reflex*\n${cut(esc(m.done), 2900)}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: '*Look closer*\n```' + cut(esc(m.kubectl.join('\n')), 2800) + '```' } },
+    // A link: Slack reads <url|text>; the URL's &, < and > escaped as everywhere else in mrkdwn.
+    ...(m.runbookUrl
+      ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Runbook*\n<${esc(m.runbookUrl)}|${cut(esc(m.runbookUrl), 200)}>` } }]
+      : []),
+    ...(m.silence ? [{ type: 'section', text: { type: 'mrkdwn', text: '*Silence it*\n```' + cut(esc(m.silence), 2800) + '```' } }] : []),
+    {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `${m.cluster ? `cluster ${esc(m.cluster)} · ` : ''}severity ${m.severity} · problem ${m.key}` }],
+    },
+  ];
+  // The evidence after Why, in what is left of Slack's 50 blocks.
+  const evidence = m.evidence ? slackEvidence(m.evidence, esc, SLACK_BLOCKS - before.length - after.length) : [];
+  return { text: cut(esc(`[${m.severity}] ${at(m)}${m.title}: ${m.why}`), 3000), blocks: [...before, ...evidence, ...after] };
 }
 
 export function teams(m: Message): Record<string, unknown> {
+  return m.evidence ? teamsEvidence(m.evidence, (elements) => card(m, elements)) : card(m, []);
+}
+
+/** The Adaptive Card, the evidence's elements after Why. */
+function card(m: Message, evidence: readonly Record<string, unknown>[]): Record<string, unknown> {
   return {
     type: 'message',
     attachments: [
@@ -91,6 +99,7 @@ export function teams(m: Message): Record<string, unknown> {
               ],
             },
             { type: 'TextBlock', wrap: true, text: m.why },
+            ...evidence,
             { type: 'TextBlock', wrap: true, isSubtle: true, text: m.done },
             { type: 'TextBlock', wrap: true, fontType: 'Monospace', text: m.kubectl.join('\n\n') },
             ...(m.silence
@@ -124,6 +133,11 @@ export function pagerduty(m: Message, routingKey: string): Record<string, unknow
   // Resolve the incident the problem's trigger opened: the same dedup key, nothing else is read.
   if (m.action === 'resolve')
     return { routing_key: routingKey, event_action: 'resolve', dedup_key: dedupKey(m, (m.data as { key: string }).key) };
+  return m.evidence ? pagerdutyEvidence(m.evidence, (details) => trigger(m, routingKey, details)) : trigger(m, routingKey, {});
+}
+
+/** A trigger event; `evidence` joins its custom_details. */
+function trigger(m: Message, routingKey: string, evidence: Record<string, unknown>): Record<string, unknown> {
   const workload = m.target.namespace ? `${m.target.namespace}/${m.target.name}` : m.target.name;
   return {
     routing_key: routingKey,
@@ -147,6 +161,7 @@ export function pagerduty(m: Message, routingKey: string): Record<string, unknow
         ...(m.cluster ? { cluster: m.cluster } : {}),
         ...(m.runbookUrl ? { runbook: m.runbookUrl } : {}),
         ...(m.silence ? { silence: m.silence } : {}),
+        ...evidence,
       },
     },
     ...(m.runbookUrl ? { links: [{ href: m.runbookUrl, text: 'Runbook' }] } : {}),
@@ -154,18 +169,85 @@ export function pagerduty(m: Message, routingKey: string): Record<string, unknow
   };
 }
 
-/** A signal's evidence beyond this size is left out of the webhook body (the rest of the data stays). */
+/** The webhook's `data` beyond this size loses first old log lines, then the evidence object, then the rest of the enrichment. */
 const MAX_WEBHOOK_DATA = 64 * 1024;
+
+const sizeOf = (v: unknown): number => JSON.stringify(v).length;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const linesOf = (log: unknown): string[] =>
+  isRecord(log) && Array.isArray(log['lines']) ? log['lines'].filter((l): l is string => typeof l === 'string') : [];
+
+/** `data` with the enrichment's logs replaced by `logs(lines of each)`. */
+function withLogs(data: Record<string, unknown>, logs: (lines: string[][]) => string[][]): Record<string, unknown> {
+  const e = data['enrichment'];
+  if (!isRecord(e) || !Array.isArray(e['logs'])) return data;
+  const all = e['logs'] as unknown[];
+  const kept = logs(all.map(linesOf));
+  return {
+    ...data,
+    enrichment: {
+      ...e,
+      logs: all.map((log, i) => {
+        const lines = kept[i] ?? [];
+        return isRecord(log) && lines.length < linesOf(log).length ? { ...log, lines, truncated: true } : log;
+      }),
+    },
+  };
+}
+
+/** The enrichment's log lines within MAX_WEBHOOK_DATA, the newest of each log kept (all of them dropped if even that is too much). */
+function cutLogs(data: Record<string, unknown>): Record<string, unknown> {
+  const none = withLogs(data, (all) => all.map(() => []));
+  const jsonCost = (line: string): number => JSON.stringify(line).length + 1;
+  // A line of JSON costs its quoted text and a comma; a few passes absorb what that estimate misses.
+  for (let room = MAX_WEBHOOK_DATA - sizeOf(none), pass = 0; room > 0 && pass < 4; pass++) {
+    const cut = withLogs(data, (all) => {
+      const given = shares(
+        all.map((lines) => lines.reduce((n, l) => n + jsonCost(l), 0)),
+        room,
+      );
+      return all.map((lines, i) => keepTail(lines, given[i]!, jsonCost).kept);
+    });
+    const size = sizeOf(cut);
+    if (size <= MAX_WEBHOOK_DATA) return cut;
+    room -= size - MAX_WEBHOOK_DATA;
+  }
+  return none;
+}
+
+/** The enrichment down to when it was gathered and its notes, saying what was left out. */
+function enrichmentSummary(data: Record<string, unknown>): Record<string, unknown> {
+  const e = data['enrichment'];
+  if (!isRecord(e)) return data;
+  const { gatheredAt, tookMs, complete, notes, pod } = e;
+  const left = Object.keys(e).filter((k) => !['gatheredAt', 'tookMs', 'complete', 'notes', 'pod'].includes(k));
+  return {
+    ...data,
+    enrichment: {
+      gatheredAt,
+      tookMs,
+      complete,
+      pod,
+      notes: [...(Array.isArray(notes) ? notes : []), `notify left out ${left.join(', ')}: the webhook's data is bounded at 64 KiB`],
+    },
+  };
+}
 
 /**
  * The event's data for the webhook, bounded: cut at MAX_DEPTH (a sender's 100,000 nested arrays
- * must not overflow the stack in JSON.stringify), and without the evidence object if still large.
+ * must not overflow the stack in JSON.stringify), then, while over MAX_WEBHOOK_DATA, without the
+ * oldest log lines (the message's evidence shows the newest), without the evidence object, and
+ * with only the enrichment's summary and notes.
  */
 function boundedData(data: unknown): unknown {
   const bounded = boundDepth(data);
-  if (JSON.stringify(bounded).length <= MAX_WEBHOOK_DATA) return bounded;
-  const { evidence, ...rest } = bounded as { evidence?: { api?: unknown } };
-  return evidence ? { ...rest, evidence: { api: evidence.api } } : bounded;
+  if (sizeOf(bounded) <= MAX_WEBHOOK_DATA || !isRecord(bounded)) return bounded;
+  const logsCut = cutLogs(bounded);
+  if (sizeOf(logsCut) <= MAX_WEBHOOK_DATA) return logsCut;
+  const { evidence, ...rest } = logsCut as { evidence?: { api?: unknown } };
+  const withoutObject = evidence ? { ...rest, evidence: { api: evidence.api } } : logsCut;
+  if (sizeOf(withoutObject) <= MAX_WEBHOOK_DATA) return withoutObject;
+  return enrichmentSummary(withoutObject);
 }
 
 /** The generic webhook body: the message and the event's data, bounded. */
@@ -183,6 +265,7 @@ export function webhook(m: Message): Record<string, unknown> {
     cluster: m.cluster ?? null,
     runbookUrl: m.runbookUrl ?? null,
     silence: m.silence ?? null,
+    ...(m.evidence ? { evidence: webhookEvidence(m.evidence) } : {}),
     data: boundedData(m.data),
   };
 }

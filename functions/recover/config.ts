@@ -5,6 +5,9 @@ import { loadConfigFile } from '../_kit/config-file.js';
 import type { GuardPolicy } from '../_act/guard.js';
 import { parseGuardPolicy, type RawGuardPolicy } from '../_act/policy.js';
 import { projectRoot } from '../_kit/schemas.js';
+import { bytesOf } from '../_kit/quantity.js';
+
+export { bytesOf };
 
 export interface Policy extends GuardPolicy {
   readonly oomkilled: { readonly factor: number; readonly ceilingBytes: number };
@@ -18,18 +21,6 @@ interface RawPolicy extends RawGuardPolicy {
   oomkilled?: { factor?: number; ceiling?: string };
   evicted?: { olderThanSeconds?: number };
   nodes?: { graceSeconds?: number; maxUnhealthy?: string };
-}
-
-const UNITS: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-
-/** Kubernetes quantities for memory: plain bytes, binary (Ki, Mi…) or decimal (k, M, G…) suffixes. */
-export function bytesOf(q: string): number | undefined {
-  const m = /^([0-9.]+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P|m)?$/.exec(q.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2];
-  const mult: Record<string, number> = { ...UNITS, Pi: 1024 ** 5, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, m: 1e-3 };
-  return Math.round(n * (unit ? mult[unit]! : 1));
 }
 
 export function parsePolicy(raw: RawPolicy, forceDryRun: boolean): Policy {

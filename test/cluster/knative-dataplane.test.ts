@@ -27,6 +27,7 @@ import { admin, asServiceAccount, eventually, freshNamespace } from './kube.js';
 import { Oracle, type ValidateAnswer } from './oracle.js';
 import type { Exchange } from './proxy.js';
 import { serve, type KnativeService, type ServedFunction } from './serving.js';
+import { startSink, type Sink } from './sink.js';
 
 const a = admin();
 const custom = a.config.makeApiClient(CustomObjectsApi);
@@ -51,6 +52,7 @@ let ns: string;
 let rendered: K8sDoc[];
 let records: Recorded[];
 let names: NameMap;
+let slack: Sink;
 const served = new Map<string, ServedFunction>();
 const adapters = new Map<string, PodProcess>();
 const t0 = Date.now();
@@ -161,8 +163,17 @@ beforeAll(async () => {
   await apply(rendered.filter((d) => d.kind === 'Namespace'));
   await apply(rendered.filter((d) => d.kind !== 'Namespace'));
   mark('install applied');
+  // notify's Slack sink (knative/config/notify-routes.yaml) is a local stand-in for Slack.
+  slack = await startSink(200);
   for (const ksvc of rendered.filter((d) => d.apiVersion === 'serving.knative.dev/v1' && d.kind === 'Service'))
-    served.set(ksvc.metadata.name, await serve(ksvc as unknown as KnativeService, dp.proxy));
+    served.set(
+      ksvc.metadata.name,
+      await serve(
+        ksvc as unknown as KnativeService,
+        dp.proxy,
+        ksvc.metadata.name === 'notify' ? { REFLEX_SLACK_WEBHOOK_URL: slack.url } : {},
+      ),
+    );
   mark('functions served');
 }, 240_000);
 
@@ -202,6 +213,7 @@ afterAll(async () => {
   }
   for (const p of adapters.values()) await p.stop();
   for (const f of served.values()) await f.stop();
+  await slack?.close();
   await dp?.stop();
 }, 120_000);
 
@@ -358,6 +370,7 @@ describe('the bundled incident on Knative’s data plane', () => {
         'mt-broker-filter -> recover.reflex.svc.cluster.local',
         'mt-broker-filter -> scale.reflex.svc.cluster.local',
         'mt-broker-filter -> notify.reflex.svc.cluster.local',
+        'mt-broker-filter -> enrich.reflex.svc.cluster.local',
         'imc-dispatcher -> broker-ingress.knative-eventing.svc.cluster.local',
       ]),
     );
@@ -475,6 +488,89 @@ describe('delivery, as the Broker says (knative/broker.yaml): retries, backoff, 
     } finally {
       // The Trigger stays until the install goes (afterAll): a deleted Trigger's subscription can outlive
       // it in the dispatcher for a moment, and broker-filter answers 404 for it, retried and dead-lettered.
+      failing.closeAllConnections();
+      await new Promise((r) => failing.close(r));
+    }
+  }, 90_000);
+
+  it('enrich failing: its Trigger retries it twice, then dead-letters the raw signal to notify, which tells Slack that the evidence is unavailable', async () => {
+    // enrich answers 503 for a while (an outage), through the same Service address.
+    const attempts: string[] = [];
+    const failing = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        attempts.push(String(req.headers['ce-id']));
+        res
+          .writeHead(503, { 'content-type': 'application/problem+json' })
+          .end('{"status":503,"title":"Unavailable","detail":"enrich is down"}');
+      });
+    });
+    await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
+    const enrichHost = `enrich.${INSTALL_NS}.svc.cluster.local`;
+    dp.proxy.route(enrichHost, { port: (failing.address() as AddressInfo).port });
+    const id = randomUUID();
+    const key = randomUUID().replace(/-/g, '').slice(0, 16);
+    const now = new Date().toISOString();
+    const name = `fallback-${key.slice(0, 6)}`;
+    try {
+      const data = {
+        class: 'crashloop',
+        severity: 'warning',
+        reason: 'BackOff',
+        message: `Back-off restarting failed container app in pod ${name}-6f9d8c7b5-q7x2m_${ns}(p1)`,
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name, resolvedBy: 'ownerReferences' },
+        involved: { apiVersion: 'v1', kind: 'Pod', namespace: ns, name: `${name}-6f9d8c7b5-q7x2m` },
+        container: 'app',
+        occurrences: 3,
+        firstSeen: now,
+        lastSeen: now,
+        detectedBy: 'classify',
+        key,
+      };
+      const before = slack.received.length;
+      expect(
+        await publish({
+          id,
+          type: 'dev.reflex.signal.crashloop',
+          source: '/reflex/classify',
+          data,
+          extensions: {
+            reflexclass: 'crashloop',
+            severity: 'warning',
+            targetkind: 'Deployment',
+            targetns: ns,
+            targetname: name,
+            reason: 'BackOff',
+          },
+        }),
+      ).toBe(202);
+      const told = await eventually(
+        'the message on Slack',
+        async () => slack.received.slice(before).find((r) => r.body.includes(name)),
+        30_000,
+      );
+      mark('enrich fallback told');
+      // 1 + 2 retries (knative/enrich/trigger.yaml), then the dead letter to notify, from Knative's dispatcher.
+      expect(attempts.filter((a) => a === id)).toHaveLength(3);
+      const dead = dp.proxy.exchanges.filter(
+        (x) =>
+          x.host === `notify.${INSTALL_NS}.svc.cluster.local` &&
+          x.headers['ce-id'] === id &&
+          x.headers['ce-knativeerrordest'] !== undefined,
+      );
+      expect(dead.map((x) => [x.from, x.headers['ce-type'], x.headers['ce-knativeerrorcode'], x.status])).toEqual([
+        ['imc-dispatcher', 'dev.reflex.signal.crashloop', '503', 202],
+      ]);
+      expect(String(dead[0]!.headers['ce-knativeerrordest'])).toContain(enrichHost);
+      // Slack hears of the problem, and that the evidence could not be gathered.
+      expect(told.body).toMatch(/enrichment unavailable/);
+      expect(told.body).toContain('503');
+      // recover had the raw signal at once, as ever (enrichment never delays a remediation).
+      expect(dp.proxy.exchanges.some((x) => toFunction(x, 'recover') && x.headers['ce-id'] === id)).toBe(true);
+      // Nothing went to the Broker's own dead-letter sink: the fallback is not a loss.
+      expect(deadLetters(id)).toEqual([]);
+    } finally {
+      dp.proxy.route(enrichHost, { port: served.get('enrich')!.server.port });
       failing.closeAllConnections();
       await new Promise((r) => failing.close(r));
     }

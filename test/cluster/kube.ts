@@ -1,7 +1,8 @@
 /** test/cluster/kube — what cluster tests need: admin clients, a fresh namespace, acting as a ServiceAccount. */
 import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,4 +170,63 @@ export function writesBy(username: string, pick: (w: AuditedWrite) => boolean = 
       code: e.responseStatus?.code ?? 0,
     }))
     .filter(pick);
+}
+
+export interface ApiServerHop {
+  /** A kubeconfig like the one given, through the hop. */
+  readonly kubeconfig: string;
+  /** Down: every connection is cut, new ones refused (an outage). */
+  cut(down: boolean): void;
+  /** Every chunk the API server sends waits this long (a slow API server); 0: none. */
+  slow(delayMs: number): void;
+  close(): void;
+}
+
+/** A TCP hop in front of the API server, so a function sees a real outage or a slow server. */
+export async function apiServerHop(kubeconfig: string): Promise<ApiServerHop> {
+  const text = readFileSync(kubeconfig, 'utf8');
+  const [, host, port] = /server: https:\/\/([\d.]+):(\d+)/.exec(text)!;
+  let down = false;
+  let delayMs = 0;
+  const sockets = new Set<Socket>();
+  const hop = createNetServer((inbound) => {
+    if (down) {
+      inbound.destroy();
+      return;
+    }
+    const outbound = connect(Number(port), host);
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s)).on('error', () => {});
+    }
+    inbound.pipe(outbound);
+    outbound.on('data', (chunk: Buffer) => {
+      if (delayMs === 0) inbound.write(chunk);
+      else {
+        outbound.pause();
+        setTimeout(() => {
+          inbound.write(chunk);
+          outbound.resume();
+        }, delayMs);
+      }
+    });
+    outbound.on('end', () => inbound.end());
+  });
+  await new Promise<void>((r) => hop.listen(0, '127.0.0.1', r));
+  const path = join(mkdtempSync(join(tmpdir(), 'reflex-hop-')), 'kubeconfig');
+  writeFileSync(path, text.replace(`${host}:${port}`, `127.0.0.1:${(hop.address() as AddressInfo).port}`));
+  return {
+    kubeconfig: path,
+    cut(d) {
+      down = d;
+      if (d) for (const s of sockets) s.destroy();
+    },
+    slow(ms) {
+      delayMs = ms;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      hop.close();
+    },
+  };
 }

@@ -20,7 +20,7 @@ export interface KubeletServer {
   setLog(namespace: string, pod: string, container: string, text: string | undefined, previous?: boolean): void;
   /** Each request the API server made, as its path and query. */
   readonly requests: string[];
-  /** Misbehaving on purpose: answer only after `delayMs`; send the whole log whatever limitBytes says. */
+  /** Misbehaving on purpose: answer only after `delayMs`; send the whole log whatever tailLines and limitBytes say. */
   misbehave(how: { delayMs?: number; ignoreLimits?: boolean }): void;
   close(): Promise<void>;
 }
@@ -44,7 +44,7 @@ export async function startKubeletServer(): Promise<KubeletServer> {
       }
       // kubelet's own limits: tailLines counts from the end, limitBytes cuts what is sent.
       let out = text;
-      const tail = url.searchParams.get('tailLines');
+      const tail = faults.ignoreLimits ? null : url.searchParams.get('tailLines');
       if (tail !== null)
         out =
           out

@@ -11,7 +11,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ANY_TYPE, type FunctionDefinition } from '../../functions/_kit/index.js';
 import { authFrom } from '../../functions/_kit/config.js';
-import { ACTION_VERBS, ALERT_STATUSES, alertType, SIGNAL_CLASSES, signalType } from '../../functions/_contracts/events.js';
+import {
+  ACTION_VERBS,
+  ALERT_STATUSES,
+  alertType,
+  ENRICHED_CLASSES,
+  enrichedType,
+  SIGNAL_CLASSES,
+  signalType,
+} from '../../functions/_contracts/events.js';
 import { compileFilter } from '../../dev/mesh/filters.js';
 import type { SubscriptionsFilter } from '../../dev/mesh/manifests.js';
 import { adminKubeconfigPath, asServiceAccount, type Clients } from './kube.js';
@@ -244,8 +252,14 @@ describe('overlays', () => {
     // One audience per function: a token for notify is no use at recover.
     expect(new Set(audience.values()).size).toBe(services.length);
     for (const t of objs.filter((o) => o.kind === 'Trigger')) {
-      const sub = (t.spec as { subscriber: { ref: { name: string }; audience?: string } }).subscriber;
-      expect([t.metadata.name, sub.audience]).toEqual([t.metadata.name, audience.get(sub.ref.name)]);
+      const spec = t.spec as {
+        subscriber: { ref: { name: string }; audience?: string };
+        delivery?: { deadLetterSink?: { ref: { name: string }; audience?: string } };
+      };
+      expect([t.metadata.name, spec.subscriber.audience]).toEqual([t.metadata.name, audience.get(spec.subscriber.ref.name)]);
+      // A Trigger's own dead-letter sink (enrich's: notify) is asked for with its audience too.
+      const own = spec.delivery?.deadLetterSink;
+      if (own) expect([t.metadata.name, own.audience]).toEqual([t.metadata.name, audience.get(own.ref.name)]);
     }
     const broker = objs.find((o) => o.kind === 'Broker')!;
     const dls = (broker.spec as { delivery: { deadLetterSink: { ref: { name: string }; audience?: string } } }).delivery.deadLetterSink;
@@ -290,6 +304,8 @@ describe('overlays', () => {
 function producedTypes(): { type: string; source?: string; reflexclass?: string }[] {
   const types: { type: string; source?: string; reflexclass?: string }[] = [
     ...SIGNAL_CLASSES.map((c) => ({ type: signalType(c), reflexclass: c })),
+    // enrich's replies.
+    ...ENRICHED_CLASSES.map((c) => ({ type: enrichedType(c), reflexclass: c })),
     // recover's and scale's replies.
     ...ACTION_VERBS.map((v) => ({ type: `dev.reflex.action.${v}` })),
     // sweep's and classify's follow-up when a problem is over.
@@ -333,6 +349,40 @@ describe('Triggers and functions line up', () => {
       expect([t.metadata.name, delivered.length > 0]).toEqual([t.metadata.name, true]);
       for (const d of delivered)
         expect([t.metadata.name, d.type, accepted.has(d.type) || accepted.has(ANY_TYPE)]).toEqual([t.metadata.name, d.type, true]);
+    }
+  });
+});
+
+describe('dead-letter sinks of Triggers', () => {
+  it("a Trigger's own dead-letter sink accepts everything the Trigger delivers (enrich's falls back to notify)", async () => {
+    const withSink = objects.filter(
+      (o) => o.kind === 'Trigger' && (o.spec as { delivery?: { deadLetterSink?: unknown } }).delivery?.deadLetterSink,
+    );
+    expect(withSink.map((t) => t.metadata.name)).toContain('enrich-on-failure');
+    for (const t of withSink) {
+      const spec = t.spec as { filters?: Filter[]; delivery: { deadLetterSink: { ref: { kind: string; name: string } } } };
+      expect(spec.delivery.deadLetterSink.ref.kind).toBe('Service');
+      const def = (
+        (await import(pathToFileURL(`${root}functions/${spec.delivery.deadLetterSink.ref.name}/index.ts`).href)) as {
+          default: FunctionDefinition<unknown>;
+        }
+      ).default;
+      const accepted = new Set(def.accepts.map((a) => a.type));
+      for (const d of producedTypes().filter((p) => passes(spec.filters ?? [], p)))
+        expect([t.metadata.name, d.type, accepted.has(d.type) || accepted.has(ANY_TYPE)]).toEqual([t.metadata.name, d.type, true]);
+    }
+  });
+
+  it('every failure signal reaches notify enriched, and recover raw (enrichment never delays a remediation)', async () => {
+    const triggers = objects.filter((o) => o.kind === 'Trigger');
+    const subscribersOf = (attrs: Record<string, string>): string[] =>
+      triggers
+        .filter((t) => passes((t.spec as { filters?: Filter[] }).filters ?? [], attrs))
+        .map((t) => (t.spec as { subscriber: { ref: { name: string } } }).subscriber.ref.name)
+        .sort();
+    for (const c of ENRICHED_CLASSES) {
+      expect([c, subscribersOf({ type: signalType(c), reflexclass: c })]).toEqual([c, ['enrich', 'recover']]);
+      expect([c, subscribersOf({ type: enrichedType(c), reflexclass: c })]).toEqual([c, ['notify']]);
     }
   });
 });
@@ -488,6 +538,38 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['list', 'namespaces', '', ''],
       ],
       forbidden: [['create', 'events', '', 'shop'], ['patch', 'pods', '', 'shop'], reviewsTokens, ...everyoneForbidden],
+    },
+    // Reads only (knative/enrich/rbac.yaml); logs only where a RoleBinding to reflex-enrich-logs exists.
+    'reflex-enrich': {
+      allowed: [
+        ['get', 'pods', '', 'shop'],
+        ['list', 'pods', '', ''],
+        ['list', 'events', '', 'shop'],
+        ['list', 'events', '', 'default'],
+        ['get', 'nodes', '', ''],
+        ['get', 'namespaces', '', ''],
+        ['get', 'deployments', 'apps', 'shop'],
+        ['list', 'replicasets', 'apps', 'shop'],
+        ['get', 'pods', 'metrics.k8s.io', 'shop'],
+        reviewsTokens,
+      ],
+      forbidden: [
+        // Logs are bound per namespace (docs/install.md#logs-in-messages), none by the install.
+        ['get', 'pods/log', '', 'shop'],
+        ['get', 'pods/log', '', 'kube-system'],
+        ['watch', 'pods', '', 'shop'],
+        ['list', 'nodes', '', ''],
+        ['list', 'namespaces', '', ''],
+        ['get', 'replicasets', 'apps', 'shop'],
+        ['list', 'deployments', 'apps', 'shop'],
+        ['create', 'events', 'events.k8s.io', 'shop'],
+        ['create', 'pods/exec', '', 'shop'],
+        ['get', 'configmaps', '', 'shop'],
+        ['patch', 'pods', '', 'shop'],
+        ['delete', 'pods', '', 'shop'],
+        ['get', 'leases', 'coordination.k8s.io', 'reflex'],
+        ...everyoneForbidden,
+      ],
     },
     // Claim records (Leases) and the silences ConfigMap in its own namespace (knative/notify/rbac.yaml).
     'reflex-notify': {

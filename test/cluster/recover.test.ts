@@ -7,15 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import recover from '../../functions/recover/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { STATE_ANNOTATION } from '../../functions/recover/decide.js';
 import { postEvent } from './sink.js';
-import { admin, asFunction, eventually, freshNamespace } from './kube.js';
+import { admin, apiServerHop, asFunction, eventually, freshNamespace } from './kube.js';
 import { createDeployment, oomKilledStatus, recordEvent, setPodStatus } from './kubelet.js';
 
 const a = admin();
@@ -317,42 +316,8 @@ describe('playbooks', () => {
 });
 
 describe('outages and half-applied plans', () => {
-  /** A TCP hop in front of the API server that can be cut, so recover sees a real outage. */
-  async function cuttableApiServer(kubeconfig: string): Promise<{ kubeconfig: string; cut(down: boolean): void; close(): void }> {
-    const text = readFileSync(kubeconfig, 'utf8');
-    const [, host, port] = /server: https:\/\/([\d.]+):(\d+)/.exec(text)!;
-    let down = false;
-    const sockets = new Set<Socket>();
-    const hop = createNetServer((inbound) => {
-      if (down) {
-        inbound.destroy();
-        return;
-      }
-      const outbound = connect(Number(port), host);
-      for (const s of [inbound, outbound]) {
-        sockets.add(s);
-        s.on('close', () => sockets.delete(s)).on('error', () => {});
-      }
-      inbound.pipe(outbound).pipe(inbound);
-    });
-    await new Promise<void>((r) => hop.listen(0, '127.0.0.1', r));
-    const path = join(mkdtempSync(join(tmpdir(), 'reflex-hop-')), 'kubeconfig');
-    writeFileSync(path, text.replace(`${host}:${port}`, `127.0.0.1:${(hop.address() as AddressInfo).port}`));
-    return {
-      kubeconfig: path,
-      cut(d) {
-        down = d;
-        if (d) for (const s of sockets) s.destroy();
-      },
-      close() {
-        for (const s of sockets) s.destroy();
-        hop.close();
-      },
-    };
-  }
-
   it('an API server outage answers 503 (retryable) and changes nothing; the retry applies once', async () => {
-    const hop = await cuttableApiServer(await asFunction('recover'));
+    const hop = await apiServerHop(await asFunction('recover'));
     const flaky = await startServer(recover, {
       env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: hop.kubeconfig },
       logSink: () => {},

@@ -1,7 +1,7 @@
 /** notify over HTTP, with local servers standing in for Slack, Teams, PagerDuty and a webhook. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -487,5 +487,96 @@ describe('delivery', () => {
   it('never logs a sink URL or secret', () => {
     const all = logs.join('\n');
     for (const secret of ['T0KEN-in-url', SECRET, ROUTING_KEY]) expect(all).not.toContain(secret);
+  });
+});
+
+describe('enriched signals (enrich -> notify)', () => {
+  const example = (
+    JSON.parse(readFileSync(join(process.cwd(), 'schemas', 'dev.reflex.enriched.json'), 'utf8')) as { examples: [Record<string, unknown>] }
+  ).examples[0];
+  /** enrich's example, about a workload of its own in ops (so it goes to the audit webhook and Slack), as `type`. */
+  function post(
+    type: string,
+    key: string,
+    headers: Record<string, string> = {},
+    edit: (d: Record<string, unknown>) => Record<string, unknown> = (d) => d,
+  ): Promise<Response> {
+    n++;
+    const data = edit({
+      ...example,
+      key,
+      target: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ops', name: `enriched-${key}`, resolvedBy: 'ownerReferences' },
+      involved: { apiVersion: 'v1', kind: 'Pod', namespace: 'ops', name: 'web-7d9c8b5f4-x2x7q' },
+    });
+    return fetch(server.url, {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': `enriched-${n}`,
+        'ce-source': '/reflex/enrich',
+        'ce-type': type,
+        'content-type': 'application/json',
+        ...headers,
+      },
+      body: JSON.stringify(data),
+    });
+  }
+  interface Evidence {
+    summary: string;
+    termination: string[];
+    logs: { label: string; lines: string[] }[];
+    events: string[];
+    rollout: string[];
+  }
+
+  it('the webhook gets the evidence (previous log, exit code, Events, rollout) and Slack the log in a code block', async () => {
+    expect((await post('dev.reflex.enriched.crashloop', '00000000000000a9')).status).toBe(202);
+    const body = hook.hits[0]!.body as { evidence: Evidence; data: { enrichment: unknown } };
+    expect(body.evidence.logs[0]).toMatchObject({
+      label: 'previous log of container web (last 3 lines, redacted)',
+      lines: expect.arrayContaining(['panic: DATABASE_URL is not set']),
+    });
+    expect(body.evidence.termination).toEqual(['web: exit code 1 (Error), finished 10:03:52Z, 5 restarts']);
+    expect(body.evidence.events[0]).toMatch(/^Warning BackOff ×5 on Pod web-7d9c8b5f4-x2x7q/);
+    expect(body.evidence.rollout).toEqual(
+      expect.arrayContaining(['web: image registry.example/web:2.4.0 -> 2.5.0', 'web: env removed: DATABASE_URL']),
+    );
+    expect(body.data.enrichment).toEqual(example['enrichment']);
+    const texts = (slack.hits[0]!.body as { blocks: { text?: { text: string } }[] }).blocks.map((b) => b.text?.text ?? '');
+    expect(texts).toContain(
+      '*previous log of container web (last 3 lines, redacted)*\n```2026-11-22T10:03:51Z starting web 2.5.0\n' +
+        '2026-11-22T10:03:52Z connecting with Authorization: [REDACTED:authorization]\npanic: DATABASE_URL is not set```',
+    );
+  });
+
+  it("enrich's dead letter (the raw signal with Knative's error extensions) says the evidence is unavailable; the enriched copy then groups with it", async () => {
+    const key = '00000000000000aa';
+    const res = await post(
+      'dev.reflex.signal.crashloop',
+      key,
+      {
+        'ce-knativeerrordest': 'http://enrich.reflex.svc.cluster.local',
+        'ce-knativeerrorcode': '503',
+        'ce-knativeerrordata': Buffer.from(
+          '{"title":"Service unavailable","status":503,"detail":"the API server did not answer"}',
+        ).toString('base64'),
+      },
+      ({ enrichment: _, ...raw }) => raw,
+    );
+    expect(res.status).toBe(202);
+    const said = 'enrichment unavailable (enrich answered 503: the API server did not answer)';
+    expect((hook.hits[0]!.body as { evidence: Evidence }).evidence.summary).toBe(said);
+    expect(slack.hits[0]!.raw).toContain(`*Evidence*\\n${said}`);
+    // The same problem, enriched after all (a Broker retry of enrich): one message per window, not two.
+    expect((await post('dev.reflex.enriched.crashloop', key)).status).toBe(202);
+    expect([slack.hits.length, hook.hits.length]).toEqual([1, 1]);
+  });
+
+  it('a raw signal carrying an enrichment of its own shows no evidence', async () => {
+    expect((await post('dev.reflex.signal.crashloop', '00000000000000ab')).status).toBe(202);
+    const body = hook.hits[0]!.body as { evidence?: unknown; data: Record<string, unknown> };
+    expect(body).not.toHaveProperty('evidence');
+    expect(body.data).not.toHaveProperty('enrichment');
+    expect(slack.hits[0]!.raw).not.toContain('DATABASE_URL');
   });
 });

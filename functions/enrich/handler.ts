@@ -1,0 +1,50 @@
+/**
+ * enrich/handler — accepts a failure signal -> gathers the evidence around it within its time
+ * bound (enrich/gather: reads only) -> replies the same signal as dev.reflex.enriched.<class>,
+ * with `enrichment`. What could not be read is said in `enrichment.notes`, never a failure: a
+ * partial message now beats a complete one too late. Its Trigger's dead-letter sink is notify,
+ * so if enrich itself fails, notify still tells people, with the raw signal.
+ */
+import { ENRICHED_SCHEMA, enrichedType, targetExtensions, type SignalData } from '../_contracts/events.js';
+import { counter, type Deps, type Handler } from '../_kit/index.js';
+import type { EnrichConfig } from './config.js';
+import { gather } from './gather.js';
+
+export function enrichHandler(config: EnrichConfig, deps: Deps): Handler<EnrichConfig> {
+  const gathered = counter(deps.registry, 'reflex_enrich_total', 'Signals enriched, by class and completeness (complete, partial)', [
+    'class',
+    'result',
+  ]);
+  return async (event, ctx) => {
+    const signal = event.data as SignalData;
+    const enrichment = await gather(signal, deps.cluster, config, ctx.now);
+    const result = enrichment.complete ? 'complete' : 'partial';
+    gathered.inc({ class: signal.class, result });
+    ctx.log.info('enriched', {
+      class: signal.class,
+      result,
+      tookMs: enrichment.tookMs,
+      logs: enrichment.logs?.length ?? 0,
+      events: enrichment.events?.length ?? 0,
+      redactions: enrichment.logs?.reduce((n, l) => n + Object.values(l.redactions).reduce((a, b) => a + b, 0), 0) ?? 0,
+      ...(enrichment.notes.length > 0 ? { notes: enrichment.notes } : {}),
+    });
+    // A raw signal carrying an `enrichment` of its own is not trusted: enrich's replaces it.
+    const { enrichment: _forged, ...raw } = signal;
+    return ctx.reply({
+      // The same signal delivered again is the same enriched event.
+      id: `${event.id}-enriched`,
+      type: enrichedType(signal.class),
+      ...(event.subject === undefined ? {} : { subject: event.subject }),
+      dataschema: ENRICHED_SCHEMA,
+      data: { ...raw, enrichment },
+      extensions: {
+        reflexclass: signal.class,
+        severity: signal.severity,
+        ...targetExtensions(signal.target),
+        reason: signal.reason,
+        enrichment: result,
+      },
+    });
+  };
+}
