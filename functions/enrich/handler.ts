@@ -9,6 +9,8 @@ import { ENRICHED_SCHEMA, enrichedType, targetExtensions, type SignalData } from
 import { counter, type Deps, type Handler } from '../_kit/index.js';
 import type { EnrichConfig } from './config.js';
 import { gather } from './gather.js';
+import { MAX_MESSAGE } from '../_signals/model.js';
+import { trimEvidence } from '../_signals/signal.js';
 
 export function enrichHandler(config: EnrichConfig, deps: Deps): Handler<EnrichConfig> {
   const gathered = counter(deps.registry, 'reflex_enrich_total', 'Signals enriched, by class and completeness (complete, partial)', [
@@ -29,15 +31,18 @@ export function enrichHandler(config: EnrichConfig, deps: Deps): Handler<EnrichC
       redactions: enrichment.logs?.reduce((n, l) => n + Object.values(l.redactions).reduce((a, b) => a + b, 0), 0) ?? 0,
       ...(enrichment.notes.length > 0 ? { notes: enrichment.notes } : {}),
     });
-    // A raw signal carrying an `enrichment` of its own is not trusted: enrich's replaces it.
-    const { enrichment: _forged, ...raw } = signal;
+    // A raw signal carrying an `enrichment` of its own is not trusted: enrich's replaces it. The
+    // evidence is bounded as classify bounds it (depth, size): a sender's 100,000 nested arrays
+    // must not overflow the stack when the reply is written.
+    const { enrichment: _forged, evidence, ...raw } = signal;
+    const object = evidence?.object ? trimEvidence(evidence.object, MAX_MESSAGE) : undefined;
     return ctx.reply({
       // The same signal delivered again is the same enriched event.
       id: `${event.id}-enriched`,
       type: enrichedType(signal.class),
       ...(event.subject === undefined ? {} : { subject: event.subject }),
       dataschema: ENRICHED_SCHEMA,
-      data: { ...raw, enrichment },
+      data: { ...raw, ...(evidence ? { evidence: { api: evidence.api, ...(object ? { object } : {}) } } : {}), enrichment },
       extensions: {
         reflexclass: signal.class,
         severity: signal.severity,

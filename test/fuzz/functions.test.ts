@@ -27,18 +27,28 @@ import { join } from 'node:path';
 import alerts from '../../functions/alerts/index.js';
 import classify from '../../functions/classify/index.js';
 import deadletter from '../../functions/deadletter/index.js';
+import enrich from '../../functions/enrich/index.js';
 import notify from '../../functions/notify/index.js';
 import recover, { RECOVER_CLASSES } from '../../functions/recover/index.js';
 import scale from '../../functions/scale/index.js';
 import sweep from '../../functions/sweep/index.js';
-import { ACTION_VERBS, actionType, RESOLVED_TYPE, SIGNAL_CLASSES, signalType, PING_TYPE } from '../../functions/_contracts/events.js';
+import {
+  ACTION_VERBS,
+  actionType,
+  ENRICHED_CLASSES,
+  enrichedType,
+  RESOLVED_TYPE,
+  SIGNAL_CLASSES,
+  signalType,
+  PING_TYPE,
+} from '../../functions/_contracts/events.js';
 import { ConflictError } from '../../functions/_kit/errors.js';
 import { startServer, type FunctionDefinition, type RunningServer } from '../../functions/_kit/index.js';
 import type { KubeObject, ObjectRef } from '../../functions/_kit/k8s.js';
 import { RecordedCluster } from '../../dev/mesh/recorded.js';
 import { attrsOfHeaders, bridgeSeeds, examplesOf, incident, pingSeeds, reflexSeed, type Json, type Seed } from './corpus.js';
 import { cases, dataOp, mutateData, render, toJson, type Case } from './generators.js';
-import { COMMON, DEEP_EVIDENCE_COUNT, LONG_TARGET_NAME } from './regressions.js';
+import { COMMON, DEEP_EVIDENCE_COUNT, DEEP_EVIDENCE_OBJECT, LONG_TARGET_NAME } from './regressions.js';
 import { corpus, growth, measured, problemFault, property, surveyed, table, tally, type Tally, type Target } from './harness.js';
 import { agent, send } from './http.js';
 
@@ -193,6 +203,7 @@ routes:
     { now: moving() },
   );
   servers['deadletter'] = await start(deadletter, {});
+  servers['enrich'] = await start(enrich, { REFLEX_ENRICH_TIMEOUT_MS: '500' }, { cluster: recorded(new RecordedCluster()) });
 
   // Seeds: real objects, and what the functions really make of them.
   const signalExample = examplesOf('dev.reflex.signal.json')[0] as Record<string, Json>;
@@ -214,12 +225,18 @@ routes:
     data: { ...(s.data as Record<string, Json>), class: 'loadlow' },
   }));
   const acted = [...(await replies('recover', failures)), ...(await replies('scale', [...high, ...low]))];
+  const enriched = [
+    ...(await replies('enrich', failures)),
+    reflexSeed(enrichedType('crashloop'), examplesOf('dev.reflex.enriched.json')[0]!),
+  ];
   seeds['classify'] = bridgeSeeds();
   seeds['sweep'] = [...pingSeeds, { ...pingSeeds[0]!, data: 'tick' }, { ...pingSeeds[0]!, data: undefined }];
   seeds['recover'] = failures;
   seeds['scale'] = [...high, ...low, ...pingSeeds];
+  seeds['enrich'] = failures;
   seeds['notify'] = [
     ...signals,
+    ...enriched,
     ...acted,
     reflexSeed(RESOLVED_TYPE, examplesOf('dev.reflex.resolved.json')[0]!),
     reflexSeed(actionType('rolledback'), examplesOf('dev.reflex.action.json')[0]!),
@@ -238,10 +255,11 @@ routes:
         },
   );
   // The seeds must be what they claim: real events that reach the handlers.
-  expect({ failures: failures.length > 3, high: high.length > 0, acted: acted.length > 3 }).toEqual({
+  expect({ failures: failures.length > 3, high: high.length > 0, acted: acted.length > 3, enriched: enriched.length > 3 }).toEqual({
     failures: true,
     high: true,
     acted: true,
+    enriched: true,
   });
 }, 60_000);
 
@@ -270,7 +288,8 @@ const TYPES: Record<string, string[]> = {
   sweep: [PING_TYPE],
   recover: RECOVER_CLASSES.map(signalType),
   scale: [signalType('loadhigh'), signalType('loadlow'), PING_TYPE],
-  notify: [...SIGNAL_CLASSES.map(signalType), ...ACTION_VERBS.map(actionType), RESOLVED_TYPE],
+  enrich: ENRICHED_CLASSES.map(signalType),
+  notify: [...SIGNAL_CLASSES.map(signalType), ...ENRICHED_CLASSES.map(enrichedType), ...ACTION_VERBS.map(actionType), RESOLVED_TYPE],
   deadletter: ['anything.at.all', RESOLVED_TYPE],
 };
 
@@ -280,6 +299,7 @@ const EXAMPLES: Record<string, Case[]> = {
   recover: [LONG_TARGET_NAME],
   scale: [LONG_TARGET_NAME, DEEP_EVIDENCE_COUNT],
   notify: [LONG_TARGET_NAME],
+  enrich: [LONG_TARGET_NAME, DEEP_EVIDENCE_OBJECT],
 };
 
 /**
@@ -287,7 +307,7 @@ const EXAMPLES: Record<string, Case[]> = {
  * explores elsewhere (n + 1 … n + 6), for a longer hunt by hand.
  */
 const BASE_SEED = Number(process.env['FUZZ_SEED'] ?? 1500);
-const NAMES = ['classify', 'sweep', 'recover', 'scale', 'notify', 'deadletter'];
+const NAMES = ['classify', 'sweep', 'recover', 'scale', 'notify', 'deadletter', 'enrich'];
 const SEED: Record<string, number> = Object.fromEntries(NAMES.map((name, i) => [name, BASE_SEED + i + 1]));
 
 const counted = new Map<string, Tally>();

@@ -70,3 +70,9 @@ export const LONG_TARGET_NAME: Case = data({ op: 'field', key: 'name', nth: 0, v
  * array's conversion to a primitive recurses out of stack — a 500.
  */
 export const DEEP_EVIDENCE_COUNT: Case = data({ op: 'deepField', key: 'count', nth: 0, depth: 5000, open: '[' });
+
+/**
+ * enrich (found by this suite, 2026-11-30): a signal whose evidence object is nested thousands of
+ * levels deep went into the enriched reply as it came, and writing the reply ran out of stack — a 500.
+ */
+export const DEEP_EVIDENCE_OBJECT: Case = data({ op: 'deepField', key: 'object', nth: 0, depth: 6000, open: '{' });

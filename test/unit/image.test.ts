@@ -41,7 +41,7 @@ describe('the production build', () => {
       const built = files(out).filter((f) => f.endsWith('.js'));
       expect(built).toContain('scripts/function.js');
       expect(built).toContain('scripts/function-names.js');
-      for (const fn of ['classify', 'sweep', 'recover', 'scale', 'notify', 'deadletter'])
+      for (const fn of ['classify', 'sweep', 'recover', 'scale', 'enrich', 'notify', 'deadletter'])
         expect(built).toContain(`functions/${fn}/index.js`);
       // Only the functions' tree and the launcher: nothing from dev/ (mesh, CESQL, CLI), tests or benchmarks.
       expect(built.filter((f) => !f.startsWith('functions/') && !['scripts/function.js', 'scripts/function-names.js'].includes(f))).toEqual(
@@ -57,7 +57,7 @@ describe('the production build', () => {
     const out = mkdtempSync(join(tmpdir(), 'reflex-fn-'));
     try {
       const { names, inputs } = await bundle(out);
-      expect(names).toEqual(expect.arrayContaining(['classify', 'sweep', 'recover', 'scale', 'notify', 'deadletter', 'alerts']));
+      expect(names).toEqual(expect.arrayContaining(['classify', 'sweep', 'recover', 'scale', 'enrich', 'notify', 'deadletter', 'alerts']));
       for (const n of names) expect(readdirSync(out)).toContain(`${n}.mjs`);
       expect(inputs.filter((f) => f.startsWith('node_modules/')).length).toBeGreaterThan(0);
       expect(inputs.filter((f) => /^(dev|test|bench)\/|\.test\.ts$/.test(f))).toEqual([]);
