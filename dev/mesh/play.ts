@@ -15,7 +15,7 @@ import { parseRequest } from '../../functions/_kit/binding.js';
 import type { Env } from '../../functions/_kit/config.js';
 import { startMesh, type RunningMesh } from './mesh.js';
 import { RecordedCluster } from './recorded.js';
-import { notificationTime, RecordingError, timeOf, type Recorded } from './replay.js';
+import { isPodLog, notificationTime, RecordingError, timeOf, type Recorded } from './replay.js';
 import { Narrator, type Line } from './timeline.js';
 
 export interface PlayOptions {
@@ -28,11 +28,18 @@ export interface PlayOptions {
   readonly logSink?: (line: string, service: string) => void;
 }
 
-export interface Played {
-  readonly lines: readonly Line[];
-  /** Watch events bridged to the broker, and those that only informed the recorded cluster. */
+/** What a recording came to: how many records went through the broker, and how many did not. */
+export interface Fed {
+  /** Watch events bridged to the broker (and Alertmanager notifications posted, CloudEvents sent). */
   readonly bridged: number;
+  /** Objects that only informed the recorded cluster (kinds no ApiServerSource watches). */
   readonly contextOnly: number;
+  /** Container logs (PodLog records): only the recorded cluster's `pods/log`. */
+  readonly logs: number;
+}
+
+export interface Played extends Fed {
+  readonly lines: readonly Line[];
 }
 
 export interface RecordedMeshOptions extends Omit<PlayOptions, 'onProgress'> {
@@ -49,7 +56,7 @@ export interface RecordedMeshOptions extends Omit<PlayOptions, 'onProgress'> {
 export interface RecordedMesh {
   readonly running: RunningMesh;
   /** Plays a recording into the mesh on its clock, each event settled before the next. */
-  feed(records: readonly Recorded[], onProgress?: (done: number, total: number) => void): Promise<{ bridged: number; contextOnly: number }>;
+  feed(records: readonly Recorded[], onProgress?: (done: number, total: number) => void): Promise<Fed>;
 }
 
 interface SourceView {
@@ -182,8 +189,9 @@ export async function play(records: readonly Recorded[], options: PlayOptions = 
 /**
  * Puts a recording into a running mesh, one event at a time, waiting for each to settle: watch
  * events as the manifests' ApiServerSources would send them (the kinds they watch, their mode,
- * their Broker), on the recording's clock; recorded CloudEvents as they are, to the first Broker.
- * `before` sees every record with its time, bridged or not; `after`, every record once it has settled.
+ * their Broker), on the recording's clock; recorded CloudEvents as they are, to the first Broker;
+ * recorded container logs to no one (the recorded cluster serves them). `before` sees every record
+ * with its time, bridged or not; `after`, every record once it has settled.
  */
 export async function feed(
   running: RunningMesh,
@@ -195,7 +203,7 @@ export async function feed(
     /** The alerts function's bearer token, for recorded Alertmanager notifications. */
     alertsToken?: string;
   } = {},
-): Promise<{ bridged: number; contextOnly: number }> {
+): Promise<Fed> {
   const bridges = new Map<string, { namespace: string; name: string; mode: 'Resource' | 'Reference' }>();
   for (const s of running.mesh.sources.filter((o) => o.kind === 'ApiServerSource') as unknown as SourceView[]) {
     const ref = s.spec?.sink?.ref;
@@ -210,6 +218,7 @@ export async function feed(
   const first = running.mesh.brokers[0];
   let clock = new Date(0);
   let bridged = 0;
+  let logs = 0;
   for (const [i, r] of records.entries()) {
     if (r.type === 'ALERTMANAGER') {
       clock = notificationTime(r.notification, clock);
@@ -226,6 +235,9 @@ export async function feed(
       event = parseRequest({ 'content-type': 'application/cloudevents+json' }, Buffer.from(JSON.stringify(r.event))).events[0]!;
       if (event.time) clock = new Date(event.time);
       to = first;
+    } else if (isPodLog(r.object)) {
+      // A container's log: no ApiServerSource sends one, and it has no time of its own.
+      logs++;
     } else {
       clock = timeOf(r.object, clock);
       // The API server serves every Event in both versions: a core/v1 source sees events.k8s.io ones too.
@@ -244,7 +256,7 @@ export async function feed(
     options.after?.(r);
     options.onProgress?.(i + 1, records.length);
   }
-  return { bridged, contextOnly: records.length - bridged };
+  return { bridged, contextOnly: records.length - bridged - logs, logs };
 }
 
 /**

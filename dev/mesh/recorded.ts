@@ -5,12 +5,14 @@
  * (replays run in dry-run): a write other than a function's state annotation is refused, audit
  * Events are dropped (the decision travels in the reply, which the timeline shows). State
  * annotations are kept, with resourceVersion preconditions, so guards such as cooldowns and
- * "already handled" work across the replay as on a cluster.
+ * "already handled" work across the replay as on a cluster. Container logs the recording carried
+ * (PodLog records, dev/mesh/replay.ts) are the pods' `pods/log`, apart from the objects.
  */
 import { DEFAULT_OPT_IN } from '../../functions/_act/policy.js';
 import { ConflictError, InternalError } from '../../functions/_kit/errors.js';
-import type { Cluster, KubeObject, ListOptions, ObjectMeta, ObjectRef } from '../../functions/_kit/k8s.js';
+import type { Cluster, KubeObject, ListOptions, ObjectMeta, ObjectRef, PodLogOptions } from '../../functions/_kit/k8s.js';
 import type { K8sObject } from './apiserversource.js';
+import { isPodLog } from './replay.js';
 
 /**
  * Kinds a recording of Events rarely carries but the functions act on: one absent from the
@@ -34,18 +36,54 @@ function matches(selector: string | undefined, value: (key: string) => unknown):
 const field = (o: KubeObject, path: string): unknown =>
   path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
 
+/**
+ * The last `lines` lines of a log, as the kubelet counts them (each ends at a newline; a last one
+ * without one counts too). Undefined: all of it.
+ */
+function lastLines(text: string, lines: number | undefined): string {
+  if (lines === undefined) return text;
+  if (lines === 0) return '';
+  return (text.match(/[^\n]*\n|[^\n]+$/g) ?? []).slice(-lines).join('');
+}
+
+/** The first `limit` bytes of a text; a character cut at the limit becomes U+FFFD, as the kit's port reads it. */
+function firstBytes(text: string, limit: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.byteLength <= limit ? text : bytes.subarray(0, limit).toString('utf8');
+}
+
 export class RecordedCluster implements Cluster {
   private readonly objects = new Map<string, K8sObject>();
+  /** Container logs, by pod, container and instance: never served as objects (get, list). */
+  private readonly logs = new Map<string, string>();
 
   private static key(kind: string, namespace: string | undefined, name: string): string {
     return `${kind}|${namespace ?? ''}|${name}`;
   }
 
-  /** Records an object's latest state (a DELETED watch event removes it). */
+  private static logKey(namespace: string, pod: string, container: string, previous: boolean): string {
+    return `${namespace}|${pod}|${container}|${previous ? 'previous' : 'current'}`;
+  }
+
+  /**
+   * Records an object's latest state (a DELETED watch event removes it), or a container's log as
+   * it was when recorded (the latest for its pod, container and instance). A deleted pod's logs go
+   * with it, as they do from its node.
+   */
   observe(type: 'ADDED' | 'MODIFIED' | 'DELETED', o: K8sObject): void {
+    if (isPodLog(o)) {
+      const k = RecordedCluster.logKey(o.metadata.namespace, o.metadata.name, o.container, o.previous === true);
+      if (type === 'DELETED') this.logs.delete(k);
+      else this.logs.set(k, o.log);
+      return;
+    }
     const k = RecordedCluster.key(o.kind, o.metadata.namespace, o.metadata.name);
     if (type === 'DELETED') this.objects.delete(k);
     else this.objects.set(k, o);
+    if (type === 'DELETED' && o.kind === 'Pod' && o.apiVersion === 'v1') {
+      const pod = `${o.metadata.namespace ?? ''}|${o.metadata.name}|`;
+      for (const key of [...this.logs.keys()]) if (key.startsWith(pod)) this.logs.delete(key);
+    }
   }
 
   private find(ref: ObjectRef): K8sObject | undefined {
@@ -111,9 +149,23 @@ export class RecordedCluster implements Cluster {
     return o ? (o.spec?.replicas ?? 1) : undefined;
   }
 
-  /** A recording holds no container logs yet (issue 21): none is known. */
-  async podLog(): Promise<string | undefined> {
-    return undefined;
+  /**
+   * The log the recording carried for this pod, container and instance, read as the API server
+   * serves `pods/log`: the last `tailLines` lines, then the first `limitBytes` bytes of those (so
+   * a cut falls at the end, mid-line). Undefined when the recording carried none (as a missing pod,
+   * container or previous instance). It answers at once: `timeoutMs` never runs out.
+   * @see k8s.io/api core/v1 PodLogOptions
+   */
+  async podLog(
+    pod: { readonly namespace: string; readonly name: string },
+    container: string,
+    o: PodLogOptions,
+  ): Promise<string | undefined> {
+    // The API server's validation: both bounds are refused below these.
+    if ((o.tailLines !== undefined && o.tailLines < 0) || o.limitBytes < 1)
+      throw new InternalError(`pods/log: tailLines must be at least 0 and limitBytes at least 1 (got ${o.tailLines}, ${o.limitBytes})`);
+    const text = this.logs.get(RecordedCluster.logKey(pod.namespace, pod.name, container, o.previous === true));
+    return text === undefined ? undefined : firstBytes(lastLines(text, o.tailLines), o.limitBytes);
   }
 
   async delete(): Promise<boolean> {

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { K8sObject } from './apiserversource.js';
-import { inTimeOrder, jsonValues, readRecording, timeOf } from './replay.js';
+import { inTimeOrder, isPodLog, jsonValues, readRecording, timeOf } from './replay.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'reflex-replay-'));
 const recording = (name: string, text: string): string => {
@@ -144,5 +144,46 @@ describe('the replay clock reads an Event of either API, written through either'
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', creationTimestamp: '2026-01-01T00:00:00Z' } } as K8sObject;
     expect(timeOf(pod, previous)).toEqual(previous);
     expect(timeOf(pod, new Date(0))).toEqual(new Date('2026-01-01T00:00:00Z'));
+  });
+});
+
+describe('container logs in a recording (PodLog)', () => {
+  const log = {
+    apiVersion: 'reflex.dev/v1',
+    kind: 'PodLog',
+    metadata: { namespace: 'shop', name: 'web-1' },
+    container: 'web',
+    previous: true,
+    log: 'starting\nFATAL: no config\n',
+  };
+
+  it('is read in a watch event and on its own, as any object', () => {
+    const text = `${JSON.stringify({ type: 'ADDED', object: log })}\n${JSON.stringify({ ...log, previous: undefined })}\n`;
+    expect(readRecording(recording('logs.ndjson', text))).toEqual([
+      { type: 'ADDED', object: log },
+      { type: 'ADDED', object: { ...log, previous: undefined } },
+    ]);
+    expect(isPodLog(log as K8sObject)).toBe(true);
+    // Another group's PodLog is not Reflex's: an object like any other.
+    expect(isPodLog({ ...log, apiVersion: 'example.com/v1' } as K8sObject)).toBe(false);
+  });
+
+  it('has no time of its own: it happens when the record before it did', () => {
+    const previous = new Date('2026-11-22T10:01:42Z');
+    expect(timeOf(log as K8sObject, previous)).toEqual(previous);
+  });
+
+  it.each([
+    ['no namespace', { metadata: { name: 'web-1' } }, /metadata\.namespace \(the pod's\) is missing/],
+    ['no pod name', { metadata: { namespace: 'shop' } }, /metadata\.name \(the pod's\) is missing/],
+    ['no container', { container: undefined }, /container \(its name\) is missing/],
+    ['previous as text', { previous: 'yes' }, /previous is not true or false/],
+    // kubectl logs prints text: lines in an array are not what it wrote.
+    ['the log as lines', { log: ['a', 'b'] }, /log \(its text, a string\) is missing/],
+  ])('%s is refused, naming the file and line', (_what, fields, message) => {
+    const text = `${JSON.stringify({ type: 'ADDED', object: event })}\n${JSON.stringify({ type: 'ADDED', object: { ...log, ...fields } })}\n`;
+    const path = recording('bad-log.ndjson', text);
+    expect(() => readRecording(path)).toThrow(/bad-log\.ndjson:2: a PodLog \(a container's log\): /);
+    expect(() => readRecording(path)).toThrow(message);
   });
 });

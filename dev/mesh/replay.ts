@@ -24,6 +24,41 @@ export interface AlertmanagerRecord {
 }
 export type Recorded = WatchRecord | CloudEventRecord | AlertmanagerRecord;
 
+/** A recorded container log's apiVersion: Reflex's, so that it is never taken for a Kubernetes object. */
+export const POD_LOG_API_VERSION = 'reflex.dev/v1';
+
+/**
+ * A container's log as a recording carries it — what `kubectl logs POD -c CONTAINER [--previous]`
+ * printed when it was recorded — in a watch event or on its own, like any object. Not a
+ * Kubernetes kind: no ApiServerSource sends it and no function lists it; the recorded cluster
+ * serves it as the pod's `pods/log` (dev/mesh/recorded.ts). A later one for the same pod,
+ * container and instance replaces it; a DELETED one, or the pod's deletion, removes it.
+ */
+export interface PodLog extends K8sObject {
+  readonly apiVersion: typeof POD_LOG_API_VERSION;
+  readonly kind: 'PodLog';
+  /** The pod's namespace and name. */
+  readonly metadata: { readonly namespace: string; readonly name: string };
+  readonly container: string;
+  /** The instance before the last restart (`--previous`); absent: the current one. */
+  readonly previous?: boolean;
+  /** The log's text, lines ending in newlines, as the kubelet serves it. */
+  readonly log: string;
+}
+
+export const isPodLog = (o: K8sObject): o is PodLog => o.kind === 'PodLog' && o.apiVersion === POD_LOG_API_VERSION;
+
+/** What is wrong with a recorded PodLog, if anything: each field the recorded cluster reads. */
+function podLogFault(o: PodLog): string | undefined {
+  const m = o.metadata as { namespace?: unknown; name?: unknown };
+  if (typeof m.namespace !== 'string' || m.namespace === '') return "metadata.namespace (the pod's) is missing";
+  if (typeof m.name !== 'string' || m.name === '') return "metadata.name (the pod's) is missing";
+  if (typeof o.container !== 'string' || o.container === '') return 'container (its name) is missing';
+  if (o.previous !== undefined && typeof o.previous !== 'boolean') return 'previous is not true or false';
+  if (typeof o.log !== 'string') return 'log (its text, a string) is missing';
+  return undefined;
+}
+
 /** What a recording may be, for messages and help. */
 export const RECORDING_FORMATS = [
   'A recording is JSON:',
@@ -32,6 +67,7 @@ export const RECORDING_FORMATS = [
   '  - one object: `kubectl get event NAME -n NAMESPACE -o json`',
   '  - CloudEvents in the JSON format, one per line',
   "  - Alertmanager webhook notifications (version 4), as its webhook_configs posts them (a webhook logger's output)",
+  '  - container logs, as PodLog objects of apiVersion reflex.dev/v1 (docs/local.md#container-logs-in-a-recording)',
   'Kinds may be mixed in one file.',
 ].join('\n');
 
@@ -99,7 +135,14 @@ export function readRecording(path: string): Recorded[] {
     } catch (err) {
       throw new RecordingError(`${path}:${line}: not JSON (${(err as Error).message}).\n${RECORDING_FORMATS}`);
     }
-    return recordsOf(value, `${path}:${line}`);
+    const where = `${path}:${line}`;
+    const records = recordsOf(value, where);
+    for (const r of records) {
+      const fault = 'object' in r && isPodLog(r.object) ? podLogFault(r.object) : undefined;
+      if (fault)
+        throw new RecordingError(`${where}: a PodLog (a container's log): ${fault}; see docs/local.md#container-logs-in-a-recording`);
+    }
+    return records;
   });
 }
 

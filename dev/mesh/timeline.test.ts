@@ -205,6 +205,16 @@ describe('the summary of a replay', () => {
       { bridged: 0, contextOnly: 1, signals: 0, decisions: 0, problems: 2 },
       '0 events went through the broker (1 more only described the cluster); 0 signals, 0 decisions, 2 delivery problems.',
     ],
+    // The bundled incident: its container logs are counted apart from the objects that described the cluster.
+    [
+      { bridged: 15, contextOnly: 4, logs: 3, signals: 6, decisions: 6, problems: 0 },
+      '15 events went through the broker (4 more only described the cluster, 3 container logs); 6 signals, 6 decisions, no delivery problems.',
+    ],
+    // Only Events and a log: no objects to speak of.
+    [
+      { bridged: 2, contextOnly: 0, logs: 1, signals: 1, decisions: 1, problems: 0 },
+      '2 events went through the broker (1 container log); 1 signal, 1 decision, no delivery problems.',
+    ],
   ])('%j', (counts, text) => expect(timeline.summary(counts)).toBe(text));
 });
 
@@ -396,5 +406,144 @@ describe('dates and JSON rows', () => {
       '{"at":"2026-11-22T10:04:00.412Z","kind":"problem","text":"p"}',
     );
     expect(timeline.jsonRow({ at: new Date(NaN), kind: 'other', text: 'o' })).toEqual({ at: null, kind: 'other', text: 'o' });
+  });
+});
+
+describe("enrich's reply: a line, the evidence below it", () => {
+  const at = '2026-11-22T10:02:30Z';
+  const enriched = (enrichment: unknown, cls = 'crashloop') =>
+    new CloudEvent<unknown>(
+      {
+        id: 'e1',
+        source: '/reflex/enrich',
+        type: `dev.reflex.enriched.${cls}`,
+        time: at,
+        data: { class: cls, severity: 'warning', target: { kind: 'Deployment', namespace: 'shop', name: 'web' }, enrichment },
+      },
+      false,
+    );
+  const evidence = (enrichment: unknown): string[] =>
+    timeline
+      .render(describeEvent(enriched(enrichment)), false)
+      .split('\n')
+      .slice(1);
+  const base = { gatheredAt: at, tookMs: 0, complete: true, notes: [] };
+
+  it('the line says whose evidence it is; the --json row carries the enrichment whole', () => {
+    const line = describeEvent(enriched(base));
+    expect(timeline.jsonRow(line)).toEqual({
+      at: '2026-11-22T10:02:30.000Z',
+      kind: 'enriched',
+      text: 'enrich gathered the evidence on Deployment shop/web (crashloop)',
+      class: 'crashloop',
+      target: { kind: 'Deployment', namespace: 'shop', name: 'web' },
+      enrichment: base,
+    });
+    expect(timeline.render(line, false)).toBe('10:02:30     -> enrich gathered the evidence on Deployment shop/web (crashloop)');
+  });
+
+  it.each<[string, Record<string, unknown>, string[]]>([
+    // The previous log's last lines (4), the current one's last line only.
+    [
+      'both logs',
+      {
+        logs: [
+          { container: 'web', previous: true, lines: ['1', '2', '3', '4', '5'], truncated: false, redactions: { authorization: 1 } },
+          { container: 'web', previous: false, lines: ['a', 'b'], truncated: false, redactions: {} },
+        ],
+      },
+      [
+        'previous log of web (1 secret redacted), its last 4 lines:',
+        '  | 2',
+        '  | 3',
+        '  | 4',
+        '  | 5',
+        'current log of web, its last line: b',
+      ],
+    ],
+    // No previous instance: the current log gets the lines.
+    [
+      'only the current log',
+      { logs: [{ container: 'web', previous: false, lines: ['a', 'b'], truncated: false, redactions: {} }] },
+      ['current log of web, its last 2 lines:', '  | a', '  | b'],
+    ],
+    // A termination on another day says its date; an OOM kill its limit and usage; the container's own message.
+    [
+      'an OOM kill',
+      {
+        containers: [
+          { name: 'sidecar', restartCount: 0 },
+          {
+            name: 'worker',
+            restartCount: 1,
+            state: 'running',
+            limits: { memory: '256Mi' },
+            usage: { memory: '250Mi' },
+            lastTermination: { exitCode: 137, reason: 'OOMKilled', finishedAt: '2026-11-21T23:59:00Z', message: 'out of\nmemory' },
+          },
+        ],
+      },
+      [
+        'container worker: last ended with exit code 137 (OOMKilled) at 2026-11-21 23:59:00, 1 restart, now running, memory limit 256Mi, using 250Mi, its message: out of memory',
+      ],
+    ],
+    // Four changes: three named, one counted; env names of a container together.
+    [
+      'a rollout',
+      {
+        rollout: {
+          from: { replicaSet: 'web-1', revision: 1 },
+          to: { replicaSet: 'web-2', revision: 2 },
+          changes: [
+            { container: 'web', field: 'env', after: 'NEW' },
+            { container: 'web', field: 'image', before: 'web:1', after: 'web:2' },
+            { container: 'web', field: 'env', before: 'OLD' },
+            { container: 'web', field: 'resources', after: 'limits.memory=1Gi' },
+            { container: 'proxy', field: 'container', after: 'proxy' },
+          ],
+        },
+      },
+      [
+        'rollout from revision 1 (web-1) to 2 (web-2): web env +NEW -OLD; web image web:1 -> web:2; web resources none -> limits.memory=1Gi; and 1 more',
+      ],
+    ],
+    // A node only when it is not well; what could not be read, and that the evidence is partial.
+    [
+      'a node, notes',
+      {
+        complete: false,
+        notes: ['Node node-3: no answer within the 3000 ms bound', 'another'],
+        node: {
+          name: 'node-3',
+          conditions: [
+            { type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown' },
+            { type: 'MemoryPressure', status: 'False' },
+          ],
+          taints: ['node.kubernetes.io/unreachable:NoExecute'],
+          unschedulable: true,
+        },
+      },
+      [
+        'node node-3: Ready Unknown (NodeStatusUnknown); cordoned; 1 taint: node.kubernetes.io/unreachable:NoExecute',
+        '2 notes (the evidence is partial): Node node-3: no answer within the 3000 ms bound …',
+      ],
+    ],
+    // A healthy node is not worth a line.
+    ['a well node', { node: { name: 'node-2', conditions: [{ type: 'Ready', status: 'True' }], taints: [] } }, []],
+  ])('%s', (_what, fields, lines) => expect(evidence({ ...base, ...fields })).toEqual(lines.map((l) => `${' '.repeat(16)}${l}`)));
+
+  it("a log cannot drive the terminal: escape sequences go, other control characters show as '?'", () => {
+    const lines = ['\u001b[31mERROR\u001b[0m boom', 'bell\u0007 and \u009b csi', '\u001b]0;title\u0007x'];
+    expect(evidence({ ...base, logs: [{ container: 'web', previous: true, lines, truncated: false, redactions: {} }] })).toEqual(
+      ['previous log of web, its last 3 lines:', '  | ERROR boom', '  | bell? and ? csi', '  | 0;title?x'].map(
+        (l) => `${' '.repeat(16)}${l}`,
+      ),
+    );
+  });
+
+  it('an enrichment of the wrong shape (any sender may post one to dev) is shown as far as it goes, never a crash', () => {
+    for (const e of [null, 'text', [1], { containers: 'x', logs: [null, { lines: 'no' }], events: {}, notes: 3, rollout: 1, node: [] }])
+      expect(() => timeline.render(describeEvent(enriched(e)), false)).not.toThrow();
+    expect(timeline.jsonRow(describeEvent(enriched('text')))).not.toHaveProperty('enrichment');
   });
 });

@@ -1,11 +1,21 @@
 /**
  * dev/mesh/timeline — what the development broker saw, as lines a person reads: what happened in
  * the cluster and whether it became a signal (and why not, in classify's own words), the signal,
- * what each function decided and why, and deliveries that failed or were dead-lettered. Each
- * outcome has one sentence template (ACTION_TEMPLATES); each line is data too (`--json`).
+ * the evidence enrich gathered about it, what each function decided and why, and deliveries that
+ * failed or were dead-lettered. Each outcome has one sentence template (ACTION_TEMPLATES); each
+ * line is data too (`--json`).
  */
 import type { BrokerRecord } from './broker.js';
 import type { Event } from './delivery.js';
+import type {
+  ContainerFacts,
+  Enrichment,
+  EventFacts,
+  LogTail,
+  NodeFacts,
+  RolloutChange,
+  RolloutDiff,
+} from '../../functions/_contracts/events.js';
 import { truncate } from '../../functions/_signals/model.js';
 
 /** What a signal or a decision is about: `{kind, namespace, name}` (no namespace when cluster-scoped). */
@@ -60,12 +70,24 @@ export interface ActionLine extends Row {
   readonly dryRun: boolean;
 }
 
+/**
+ * enrich's reply (dev.reflex.enriched.<class>): the signal again, with the evidence around it. The
+ * line says whose; the evidence is shown below it (evidenceLines) and is whole in `--json`.
+ */
+export interface EnrichedLine extends Row {
+  readonly kind: 'enriched';
+  readonly class: string;
+  readonly target: Target;
+  /** As enrich sent it (functions/_contracts/events.ts), redacted there; absent when the event carried none. */
+  readonly enrichment?: Enrichment;
+}
+
 /** A delivery that failed ('problem'), or any other event ('other'). */
 export interface NoteLine extends Row {
   readonly kind: 'problem' | 'other';
 }
 
-export type Line = EventLine | SignalLine | ActionLine | NoteLine;
+export type Line = EventLine | SignalLine | EnrichedLine | ActionLine | NoteLine;
 
 /** `1 signal`, `2 signals`: a count with its noun agreeing. */
 export function counted(n: number, singular: string, plural = `${singular}s`): string {
@@ -230,6 +252,7 @@ export function describeEvent(e: Event): Line {
   const bridged = BRIDGED.exec(e.type);
   if (bridged) return eventLine(at, data as Obj, VERBS[bridged[2]!] ?? '');
   if (e.type.startsWith('dev.reflex.signal.')) return signalLine(at, data);
+  if (e.type.startsWith('dev.reflex.enriched.')) return enrichedLine(at, data);
   if (e.type.startsWith('dev.reflex.action.')) {
     const { decision, target, dryRun } = decisionOf(e);
     return {
@@ -263,6 +286,180 @@ function signalLine(at: Date, data: { [k: string]: unknown }): SignalLine {
     ...(rule ? { rule } : {}),
     reason,
   };
+}
+
+/** enrich's reply as a line: whose evidence it is; the evidence itself, as enrich sent it. */
+function enrichedLine(at: Date, data: { [k: string]: unknown }): EnrichedLine {
+  const d = data as { class?: string; target?: Ref; enrichment?: unknown };
+  const target = targetOf(d.target);
+  const e = d.enrichment;
+  const enrichment = e !== null && typeof e === 'object' && !Array.isArray(e) ? (e as Enrichment) : undefined;
+  return {
+    at,
+    kind: 'enriched',
+    text: `enrich gathered the evidence on ${named(target.kind, target.namespace, target.name)} (${d.class ?? '?'})`,
+    class: d.class ?? '?',
+    target,
+    ...(enrichment ? { enrichment } : {}),
+  };
+}
+
+/** The last lines of the previous log the timeline shows; all that enrich sent is in `--json` (and in the message). */
+const LOG_LINES_SHOWN = 4;
+/** Rollout changes named before `and N more`. */
+const CHANGES_SHOWN = 3;
+/** A line of evidence in the timeline's text: one line, at most this many characters. */
+const EVIDENCE_TEXT = 200;
+
+/** ANSI escape sequences (a coloured log): removed, so that a log cannot drive the terminal. */
+const ESCAPES = /\u001b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])/g;
+/** Any other control character (C0, DEL, C1): shown as `?`. */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from a workload (a log line, a termination message, an Event's) as the timeline prints it:
+ * escape sequences removed, any other control character shown as `?`, on one line, cut at `max`.
+ */
+function printable(value: unknown, max = EVIDENCE_TEXT): string {
+  const s = typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value);
+  return oneLine(s.replace(ESCAPES, ''), max).replace(CONTROLS, '?');
+}
+
+/** An enrichment arrives as JSON from any sender: a field that should be a list and is not is none. */
+const listOf = <T>(v: unknown): readonly T[] => (Array.isArray(v) ? (v as T[]).filter((x) => x !== null && x !== undefined) : []);
+
+/** A time as the line beside it says it (`10:01:42`), with its date when that differs. */
+function when(iso: unknown, at: Date): string {
+  const t = new Date(typeof iso === 'string' ? iso : NaN);
+  if (Number.isNaN(t.getTime())) return printable(iso, 40);
+  const full = t.toISOString();
+  return !Number.isNaN(at.getTime()) && full.slice(0, 10) === at.toISOString().slice(0, 10)
+    ? full.slice(11, 19)
+    : `${full.slice(0, 10)} ${full.slice(11, 19)}`;
+}
+
+/** `container web: last ended with exit code 1 (Error) at 10:01:42, 3 restarts, now running`. */
+function containerText(c: ContainerFacts, at: Date): string {
+  const t = c.lastTermination;
+  const parts: string[] = [];
+  if (t)
+    parts.push(
+      `last ended with exit code ${printable(t.exitCode, 16)}${t.signal ? ` (signal ${printable(t.signal, 16)})` : ''}` +
+        `${t.reason ? ` (${printable(t.reason, 64)})` : ''}${t.finishedAt ? ` at ${when(t.finishedAt, at)}` : ''}`,
+    );
+  parts.push(counted(Number(c.restartCount) || 0, 'restart'));
+  if (c.state) parts.push(`now ${printable(c.state, 64)}`);
+  // What an OOM kill is measured against.
+  if (t?.reason === 'OOMKilled' && c.limits?.['memory'])
+    parts.push(
+      `memory limit ${printable(c.limits['memory'], 32)}${c.usage?.['memory'] ? `, using ${printable(c.usage['memory'], 32)}` : ''}`,
+    );
+  if (t?.message) parts.push(`its message: ${printable(t.message, 100)}`);
+  return printable(`container ${printable(c.name, 64)}: ${parts.join(', ')}`);
+}
+
+/** A log's header, then its last `n` lines, each behind `| ` (one line: on the header's). */
+function logText(l: LogTail, n: number): string[] {
+  const lines = listOf<unknown>(l.lines).slice(-n);
+  const secrets = Object.values(l.redactions ?? {}).reduce<number>((a, b) => a + (Number(b) || 0), 0);
+  const what = `${l.previous === true ? 'previous' : 'current'} log of ${printable(l.container, 64)}${secrets ? ` (${counted(secrets, 'secret')} redacted)` : ''}`;
+  if (lines.length === 0) return [`${what}: empty`];
+  if (lines.length === 1) return [`${what}, its last line: ${printable(lines[0])}`];
+  return [`${what}, its last ${lines.length} lines:`, ...lines.map((x) => `  | ${printable(x)}`)];
+}
+
+/** One change of a rollout in words; an env name comes apart, to be said with its container's others. */
+function changeText(c: RolloutChange): string | { readonly container: string; readonly name: string } {
+  const who = printable(c.container, 64);
+  const before = c.before === undefined ? undefined : printable(c.before, 120);
+  const after = c.after === undefined ? undefined : printable(c.after, 120);
+  if (c.field === 'env') return { container: who, name: after !== undefined ? `+${after}` : `-${before ?? '?'}` };
+  if (c.field === 'container') return after !== undefined ? `container ${after} added` : `container ${before ?? '?'} removed`;
+  if (c.field === 'command') return `${who} command changed`;
+  return `${who} ${printable(c.field, 32)} ${before ?? 'none'} -> ${after ?? 'none'}`;
+}
+
+/** What a rollout changed, container by container: `web image a -> b`, `web env +NEW -OLD`. */
+function rolloutText(r: RolloutDiff): string {
+  // In the order the changes came, a container's env names together where its first one was.
+  const said: (string | { readonly env: string })[] = [];
+  const env = new Map<string, string[]>();
+  for (const c of listOf<RolloutChange>(r.changes)) {
+    const t = changeText(c);
+    if (typeof t === 'string') said.push(t);
+    else if (env.has(t.container)) env.get(t.container)!.push(t.name);
+    else {
+      env.set(t.container, [t.name]);
+      said.push({ env: t.container });
+    }
+  }
+  const texts = said.map((x) => (typeof x === 'string' ? x : `${x.env} env ${env.get(x.env)!.join(' ')}`));
+  const from = `${printable(r.from?.revision, 16)} (${printable(r.from?.replicaSet, 64)})`;
+  const to = `${printable(r.to?.revision, 16)} (${printable(r.to?.replicaSet, 64)})`;
+  const shown = texts.slice(0, CHANGES_SHOWN).join('; ');
+  const more = texts.length > CHANGES_SHOWN ? `; and ${texts.length - CHANGES_SHOWN} more` : '';
+  return printable(
+    `rollout from revision ${from} to ${to}: ${shown ? `${shown}${more}` : "the containers' templates are the same"}`,
+    EVIDENCE_TEXT * 2,
+  );
+}
+
+/** `BackOff x3 (Warning) on Pod web-6f9d8c7b5-q7x2m`. */
+const eventText = (e: EventFacts): string =>
+  `${printable(e.reason, 64)}${Number(e.count) > 1 ? ` x${Number(e.count)}` : ''} (${printable(e.type, 16)}) on ${printable(e.regarding, 128)}`;
+
+/** A node's state, when it is not the usual: conditions that are not, taints, cordoned, its pods. */
+function nodeText(n: NodeFacts): string | undefined {
+  const off = listOf<NodeFacts['conditions'][number]>(n.conditions).filter((c) =>
+    c.type === 'Ready' ? c.status !== 'True' : c.status === 'True',
+  );
+  const taints = listOf<unknown>(n.taints).map((t) => printable(t, 128));
+  const parts = [
+    ...off.map((c) => `${printable(c.type, 64)} ${printable(c.status, 16)}${c.reason ? ` (${printable(c.reason, 64)})` : ''}`),
+    ...(n.unschedulable === true ? ['cordoned'] : []),
+    ...(taints.length > 0 ? [`${counted(taints.length, 'taint')}: ${taints.join(', ')}`] : []),
+    ...(n.pods ? [`${counted(Number(n.pods.count) || 0, 'pod')} on it`] : []),
+  ];
+  return parts.length > 0 ? printable(`node ${printable(n.name, 64)}: ${parts.join('; ')}`) : undefined;
+}
+
+/**
+ * The evidence under an enriched line, a few lines a person reads first: the container's last
+ * termination, the tail of its previous log (and the last line of its current one), what the last
+ * rollout changed, the newest Event, the node when it is not well, and what could not be read.
+ * Everything else enrich sent is in the `--json` row. Nothing here reads a clock: the same
+ * enrichment always reads the same.
+ */
+export function evidenceLines(e: Enrichment, at: Date): string[] {
+  const containers = listOf<ContainerFacts>(e.containers);
+  const shown = containers.find((c) => c.lastTermination !== undefined) ?? containers[0];
+  const events = listOf<EventFacts>(e.events);
+  const node = e.node && typeof e.node === 'object' ? nodeText(e.node) : undefined;
+  return [
+    ...(shown ? [containerText(shown, at)] : []),
+    ...logsText(listOf<LogTail>(e.logs), shown?.name),
+    ...(e.rollout && typeof e.rollout === 'object' ? [rolloutText(e.rollout)] : []),
+    ...(events[0] ? [`${counted(events.length, 'Event')}, the newest: ${eventText(events[0])}`] : []),
+    ...(node ? [node] : []),
+    ...notesText(e),
+  ];
+}
+
+/** The container's previous log (its last lines) and current one (its last line; its last lines if there is no previous). */
+function logsText(all: readonly LogTail[], container: string | undefined): string[] {
+  const mine = all.filter((l) => l.container === container);
+  const logs = mine.length > 0 ? mine : all;
+  const previous = logs.find((l) => l.previous === true);
+  const current = logs.find((l) => l.previous !== true);
+  return [...(previous ? logText(previous, LOG_LINES_SHOWN) : []), ...(current ? logText(current, previous ? 1 : LOG_LINES_SHOWN) : [])];
+}
+
+/** What enrich could not read (the first note, and how many), and whether the evidence is partial for it. */
+function notesText(e: Enrichment): string[] {
+  const notes = listOf<unknown>(e.notes);
+  const partial = e.complete === false ? ' (the evidence is partial)' : '';
+  if (notes.length === 0) return partial ? ['the evidence is partial'] : [];
+  return [printable(`${counted(notes.length, 'note')}${partial}: ${printable(notes[0])}${notes.length > 1 ? ' …' : ''}`)];
 }
 
 /** A function's reply as a Decision: its data, else its routing extensions. */
@@ -410,12 +607,18 @@ export class Narrator {
 export function summary(s: {
   readonly bridged: number;
   readonly contextOnly: number;
+  /** Container logs the recording carried (PodLog records). */
+  readonly logs?: number;
   readonly signals: number;
   readonly decisions: number;
   readonly problems: number;
 }): string {
+  const besides = [
+    ...(s.contextOnly ? [`${s.contextOnly} more only described the cluster`] : []),
+    ...(s.logs ? [counted(s.logs, 'container log')] : []),
+  ];
   return (
-    `${counted(s.bridged, 'event')} went through the broker${s.contextOnly ? ` (${s.contextOnly} more only described the cluster)` : ''}; ` +
+    `${counted(s.bridged, 'event')} went through the broker${besides.length ? ` (${besides.join(', ')})` : ''}; ` +
     `${counted(s.signals, 'signal')}, ${counted(s.decisions, 'decision')}, ` +
     `${s.problems ? counted(s.problems, 'delivery problem') : 'no delivery problems'}.`
   );
@@ -426,20 +629,29 @@ export function colourFor(stream: { readonly isTTY?: boolean }, env: { readonly 
   return stream.isTTY === true && !env['NO_COLOR'];
 }
 
-const COLOURS: { [k in Line['kind']]: string } = { event: '2', signal: '1;33', action: '1;36', problem: '31', other: '0' };
+const COLOURS: { [k in Line['kind']]: string } = { event: '2', signal: '1;33', enriched: '36', action: '1;36', problem: '31', other: '0' };
 
 /** The width of `10:00:12  `: what the line under an event row is indented by. */
 const TIME_WIDTH = 10;
+/** What a line after an event row begins with, past the time. */
+const ARROW = '   -> ';
 
 /**
  * The line as printed: `10:00:12  text`, coloured when `colour`; an event that became no signal
- * says why on the line below (a signal says it on its own line, after it).
+ * says why on the line below (a signal says it on its own line, after it); the evidence enrich
+ * gathered is indented below its line.
  */
 export function render(line: Line, colour: boolean): string {
   const time = Number.isNaN(line.at.getTime()) ? '--:--:--' : line.at.toISOString().slice(11, 19);
-  const indent = line.kind === 'event' ? '' : '   -> ';
+  const indent = line.kind === 'event' ? '' : ARROW;
   const below =
-    line.kind === 'event' && line.outcome === 'none' ? `\n${' '.repeat(TIME_WIDTH)}no signal${line.why ? `: ${line.why}` : ''}` : '';
+    line.kind === 'event' && line.outcome === 'none'
+      ? `\n${' '.repeat(TIME_WIDTH)}no signal${line.why ? `: ${line.why}` : ''}`
+      : line.kind === 'enriched' && line.enrichment
+        ? evidenceLines(line.enrichment, line.at)
+            .map((l) => `\n${' '.repeat(TIME_WIDTH + ARROW.length)}${l}`)
+            .join('')
+        : '';
   const text = `${time}  ${indent}${line.text}${below}`;
   return colour
     ? text

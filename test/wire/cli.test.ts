@@ -69,12 +69,19 @@ const rows = (out: string): { at: string; kind: string; text: string }[] =>
 
 const ingressOf = (out: string): string => /broker ingress (http:\/\/\S+)/.exec(out)![1]!;
 
+/** The incident's watch events, as an ApiServerSource would see them: without the container logs it carries (PodLog). */
+const watched = (): string[] =>
+  readFileSync(incident, 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => (JSON.parse(l) as { object: K8sObject }).object.kind !== 'PodLog');
+
 /**
  * A recorded watch event as the ApiServerSource would POST it, its times moved so that its latest
  * is now: how long it lasted (an Event's first to last occurrence) stays as recorded.
  */
 function posted(index: number): { headers: Record<string, string>; body: string } {
-  const r = JSON.parse(readFileSync(incident, 'utf8').trim().split('\n')[index]!) as { type: WatchType; object: K8sObject };
+  const r = JSON.parse(watched()[index]!) as { type: WatchType; object: K8sObject };
   const text = JSON.stringify(r.object);
   const times = /"2026-11-22T[0-9:.]+Z"/g;
   const latest = Math.max(...[...text.matchAll(times)].map((m) => Date.parse(JSON.parse(m[0]) as string)));
@@ -118,7 +125,8 @@ describe('reflex dev --source <recording>: the replay, then the ingress stays up
     expect(Date.now() - began).toBeLessThan(20_000);
     const replay = reflex(['replay', '--json', incident]);
     expect(await replay.exited).toBe(0);
-    const decisive = (out: string) => rows(out).filter((r) => r.kind === 'signal' || r.kind === 'action');
+    // The evidence too: the same recorded cluster, logs included, on the same clock.
+    const decisive = (out: string) => rows(out).filter((r) => r.kind === 'signal' || r.kind === 'enriched' || r.kind === 'action');
     expect(decisive(dev.output())).toEqual(decisive(replay.output()));
     expect(rows(dev.output()).filter((r) => r.kind === 'problem')).toEqual([]);
     expect(await stopped(dev)).toBe(0);
@@ -131,7 +139,7 @@ describe('reflex dev --source <recording>: the replay, then the ingress stays up
 
     const dev = reflex(['dev', '--port', '0']);
     const ingress = ingressOf(await until(dev, (o) => /broker ingress http/.test(o)));
-    const records = readFileSync(incident, 'utf8').trim().split('\n');
+    const records = watched();
     for (let i = 0; i < records.length; i++) {
       const { headers, body } = posted(i);
       expect((await fetch(ingress, { method: 'POST', headers, body })).status).toBe(202);
@@ -161,16 +169,20 @@ describe('reflex dev --source <recording>: the replay, then the ingress stays up
       const { headers, body } = posted(i);
       expect((await fetch(ingress, { method: 'POST', headers, body })).status).toBe(202);
     }
-    const out = await until(dev, (o) => arrows(o).length >= 4);
+    // Each signal, enrich's evidence about it, recover's decision.
+    const out = await until(dev, (o) => arrows(o).length >= 6);
     const texts = arrows(out).map(([, t]) => t);
     expect(texts).toEqual(
       expect.arrayContaining([
         'signal crashloop WARNING on Deployment shop/web (BackOff, rule crashloop-backoff)',
         'signal oomkilled WARNING on Deployment shop/worker (OOMKilled)',
+        'enrich gathered the evidence on Deployment shop/web (crashloop)',
+        'enrich gathered the evidence on Deployment shop/worker (oomkilled)',
         expect.stringMatching(/^recover .*Deployment shop\/web/),
         expect.stringMatching(/^recover .*Deployment shop\/worker/),
       ]),
     );
+    expect(texts).toHaveLength(6);
     await new Promise((r) => setTimeout(r, 500));
     expect(dev.output()).not.toMatch(/dead-letter|could not deliver|refused/);
     expect(await stopped(dev)).toBe(0);
@@ -241,7 +253,7 @@ describe('errors say what happened and what to do', () => {
   });
 
   it('replay reads one Event as kubectl get event X -o json writes it: one ADDED record', async () => {
-    const backoff = (JSON.parse(readFileSync(incident, 'utf8').trim().split('\n')[11]!) as { object: unknown }).object;
+    const backoff = (JSON.parse(watched()[11]!) as { object: unknown }).object;
     const p = reflex(['replay', file('one-event.json', JSON.stringify(backoff, null, 4))]);
     expect(await p.exited).toBe(0);
     expect(p.output()).toMatch(/BackOff x3 \(Warning\) on Pod shop\/web-6f9d8c7b5-q7x2m/);
@@ -478,6 +490,8 @@ describe('reflex replay explains every decision (issue 17)', () => {
       '10:01:10  BackOff x2 (Warning) on Pod shop/web-6f9d8c7b5-q7x2m: Back-off restarting failed container web in pod web-6f9d8c7b5-q7x2m_shop(p-q7x2m)',
       '10:05:00  NodeNotReady (Normal) on Node node-3: Node node-3 status is now: NodeNotReady',
       '10:05:00     -> signal nodenotready CRITICAL on Node node-3 (NodeNotReady, rule node-not-ready)',
+      // What enrich read of the node (its evidence is indented below, with no time).
+      '10:05:00     -> enrich gathered the evidence on Node node-3 (nodenotready)',
       expect.stringMatching(/^10:05:00 {5}-> recover .* Node node-3/),
     ]);
     // Below each event that became no signal, classify's own reason.

@@ -4,10 +4,31 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../functions/_kit/schemas.js';
 import { play } from '../../dev/mesh/play.js';
-import { readRecording, type WatchRecord } from '../../dev/mesh/replay.js';
+import { isPodLog, readRecording, type WatchRecord } from '../../dev/mesh/replay.js';
+import { render, type EnrichedLine } from '../../dev/mesh/timeline.js';
+import type { Enrichment } from '../../functions/_contracts/events.js';
 import { start } from './process.js';
 
 const incident = join(projectRoot(), 'examples', 'incident', 'checkout.ndjson');
+
+/**
+ * The secrets the incident's logs hold (a bearer token, a database password), read from the
+ * recording itself: none may come out of a replay, in any form it prints.
+ */
+function secretsOfIncident(): string[] {
+  const logs = readRecording(incident)
+    .flatMap((r) => ('object' in r && isPodLog(r.object) ? [r.object.log] : []))
+    .join('\n');
+  const token = /Authorization: Bearer (\S+)/.exec(logs)?.[1];
+  const password = /postgres:\/\/[^:]+:([^@]+)@/.exec(logs)?.[1];
+  if (!token || !password) throw new Error('the incident no longer carries the secrets these tests look for');
+  // The token whole, and each of its three parts (a JWT's header alone would identify its issuer).
+  return [token, ...token.split('.'), password];
+}
+
+/** The summary line of the bundled incident's replay. */
+const SUMMARY =
+  '15 events went through the broker (4 more only described the cluster, 3 container logs); 6 signals, 6 decisions, no delivery problems.';
 
 describe('the embedded incident', () => {
   it('through the development broker and the real functions: each signal, and what was decided and why', async () => {
@@ -34,6 +55,66 @@ describe('the embedded incident', () => {
     expect(lines.filter((l) => l.kind === 'problem')).toEqual([]);
     // Times never run backwards in the recording.
     expect(lines.map((l) => l.at.getTime())).toEqual([...lines.map((l) => l.at.getTime())].sort((a, b) => a - b));
+    // Each failure signal comes back from enrich with its evidence; load signals go to notify as they are.
+    expect(lines.filter((l) => l.kind === 'enriched').map((l) => l.text)).toEqual([
+      'enrich gathered the evidence on Deployment shop/web (crashloop)',
+      'enrich gathered the evidence on Deployment shop/worker (oomkilled)',
+      'enrich gathered the evidence on Deployment shop/web (unschedulable)',
+      'enrich gathered the evidence on Node node-3 (nodenotready)',
+    ]);
+  });
+
+  it("enrich's evidence from what the recording carries: the crash loop's exit, previous log (redacted) and rollout", async () => {
+    const { lines } = await play(readRecording(incident));
+    const enriched = lines.filter((l): l is EnrichedLine => l.kind === 'enriched');
+    const crashloop = enriched.find((l) => l.class === 'crashloop')!;
+    const e: Enrichment = crashloop.enrichment!;
+    expect(e.complete).toBe(true);
+    expect(e.containers?.[0]).toMatchObject({ name: 'web', restartCount: 3, lastTermination: { exitCode: 1, reason: 'Error' } });
+    // Both instances' logs, as the recording carried them at the signal's time, secrets redacted by enrich.
+    expect(e.logs?.map((l) => [l.container, l.previous, l.lines.length, l.redactions])).toEqual([
+      ['web', true, 8, { 'url-credentials': 1, authorization: 1 }],
+      ['web', false, 5, { 'url-credentials': 1 }],
+    ]);
+    expect(e.logs?.[0]?.lines.at(-1)).toBe('2026/11/22 10:01:42 FATAL checkout_v2: cannot start without pricing rules: 403 Forbidden');
+    // What the rollout changed: the image, and two env names (never their values).
+    expect(e.rollout).toEqual({
+      from: { replicaSet: 'web-5d7c9b8a6', revision: 1 },
+      to: { replicaSet: 'web-6f9d8c7b5', revision: 2 },
+      changes: [
+        { container: 'web', field: 'image', before: 'registry.example/web:2.3.1', after: 'registry.example/web:2.4.0' },
+        { container: 'web', field: 'env', after: 'CHECKOUT_V2' },
+        { container: 'web', field: 'env', after: 'PRICING_URL' },
+      ],
+    });
+    // As the timeline prints it, under the line.
+    expect(render(crashloop, false)).toBe(
+      [
+        '10:02:30     -> enrich gathered the evidence on Deployment shop/web (crashloop)',
+        '                container web: last ended with exit code 1 (Error) at 10:01:42, 3 restarts, now running',
+        '                previous log of web (2 secrets redacted), its last 4 lines:',
+        '                  | 2026/11/22 10:01:41 INFO checkout_v2: loading pricing rules from http://pricing.shop.svc/v1/rules',
+        '                  | 2026/11/22 10:01:41 DEBUG GET http://pricing.shop.svc/v1/rules Authorization: [REDACTED:authorization]',
+        '                  | 2026/11/22 10:01:42 ERROR GET http://pricing.shop.svc/v1/rules: 403 Forbidden: audience "pricing" may not read /v1/rules',
+        '                  | 2026/11/22 10:01:42 FATAL checkout_v2: cannot start without pricing rules: 403 Forbidden',
+        '                current log of web (1 secret redacted), its last line: 2026/11/22 10:02:21 INFO checkout_v2: loading pricing rules from http://pricing.shop.svc/v1/rules',
+        '                rollout from revision 1 (web-5d7c9b8a6) to 2 (web-6f9d8c7b5): web image registry.example/web:2.3.1 -> registry.example/web:2.4.0; web env +CHECKOUT_V2 +PRICING_URL',
+        '                3 Events, the newest: BackOff x3 (Warning) on Pod web-6f9d8c7b5-q7x2m',
+      ].join('\n'),
+    );
+    // The OOM-killed worker: its limit, and the previous log as the kill left it (no current log was recorded).
+    const oom = enriched.find((l) => l.class === 'oomkilled')!.enrichment!;
+    expect(oom.containers?.[0]).toMatchObject({
+      name: 'worker',
+      limits: { memory: '256Mi' },
+      lastTermination: { exitCode: 137, reason: 'OOMKilled' },
+    });
+    expect(oom.logs?.map((l) => [l.container, l.previous, l.lines.at(-1)])).toEqual([
+      ['worker', true, '2026-11-22T10:03:00.988Z info batch 18415: 200 orders in 71 ms, rss 255 MB'],
+    ]);
+    // No secret of the logs comes out, whole or in part, in any line or field.
+    const out = `${JSON.stringify(lines)}\n${lines.map((l) => render(l, false)).join('\n')}`;
+    for (const secret of secretsOfIncident()) expect(out).not.toContain(secret);
   });
 
   it('npm start prints the timeline and exits 0 on a machine with no kubeconfig', async () => {
@@ -44,9 +125,12 @@ describe('the embedded incident', () => {
     expect(p.output()).toMatch(/^2026-11-22\n09:59:00 {2}Deployment shop\/web added\n {10}no signal: Deployment shows no problem$/m);
     expect(p.output()).toContain('\n          no signal: rule crashloop-backoff: 2 of 3 occurrences within 900s\n');
     expect(p.output()).toMatch(/-> recover would roll back Deployment shop\/web/);
-    expect(p.output()).toMatch(
-      /15 events went through the broker \(4 more only described the cluster\); 6 signals, 6 decisions, no delivery problems\./,
+    expect(p.output()).toContain(`\n${SUMMARY}\n`);
+    // enrich's evidence under its line: the previous log's last lines, the bearer token redacted.
+    expect(p.output()).toContain(
+      '\n                  | 2026/11/22 10:01:41 DEBUG GET http://pricing.shop.svc/v1/rules Authorization: [REDACTED:authorization]\n',
     );
+    for (const secret of secretsOfIncident()) expect(p.output()).not.toContain(secret);
     // The README's excerpt of this output is true, line for line.
     const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
     const excerpt = /decided and why:\n\n```\n([\s\S]*?)```/.exec(readme)?.[1]?.trim().split('\n') ?? [];
@@ -64,6 +148,13 @@ describe('the embedded incident', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { at: string; kind: string; text: string });
     expect(rows.filter((r) => r.kind === 'action')).toHaveLength(6);
+    // enrich's rows carry the evidence whole, as it sent it; the secrets in the logs are not in it.
+    const enriched = rows.filter((r) => r.kind === 'enriched') as unknown as { class: string; enrichment: Enrichment }[];
+    expect(enriched.map((r) => r.class)).toEqual(['crashloop', 'oomkilled', 'unschedulable', 'nodenotready']);
+    expect(enriched[0]!.enrichment.logs?.[0]?.lines).toContain(
+      '2026/11/22 10:01:41 DEBUG GET http://pricing.shop.svc/v1/rules Authorization: [REDACTED:authorization]',
+    );
+    for (const secret of secretsOfIncident()) expect(p.output()).not.toContain(secret);
     expect(rows[0]).toEqual({
       at: '2026-11-22T09:59:00.000Z',
       kind: 'event',
@@ -176,6 +267,34 @@ describe('reflex validate', () => {
 });
 
 describe('recordings', () => {
+  it('carry container logs: enrich reads the log as it was recorded by the time of the signal, never a later one', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'reflex-logs-')), 'oom.ndjson');
+    const log = (text: string) => ({
+      type: 'ADDED',
+      object: {
+        apiVersion: 'reflex.dev/v1',
+        kind: 'PodLog',
+        metadata: { namespace: 'shop', name: 'worker-5c8d7f9b6-n4t8w' },
+        container: 'worker',
+        previous: true,
+        log: text,
+      },
+    });
+    // The incident's OOM-killed worker (a signal of its own state), its previous log recorded
+    // twice before it (the second replaces the first) and once after (not there yet).
+    const pod = readRecording(incident).find(
+      (r) => 'object' in r && r.object.kind === 'Pod' && r.object.metadata.name.startsWith('worker-'),
+    )!;
+    const records = [log('older\n'), log('as recorded\nbefore the kill\n'), pod, log('recorded later\n')];
+    writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n'));
+    const played = await play(readRecording(file));
+    const e = played.lines.find((l): l is EnrichedLine => l.kind === 'enriched')?.enrichment;
+    expect(e?.logs?.map((l) => [l.container, l.previous, l.lines])).toEqual([['worker', true, ['as recorded', 'before the kill']]]);
+    expect([played.bridged, played.contextOnly, played.logs]).toEqual([1, 0, 3]);
+  });
+
   it('reads pretty-printed watch output and kubectl List output as well as NDJSON', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
