@@ -360,7 +360,7 @@ function rulesOf(flag: string | undefined): string | undefined {
 const jsonLine = (l: Line): string => `${JSON.stringify(jsonRow(l))}\n`;
 
 /** Counts what a timeline showed, for its summary. */
-function tally(): { add(l: Line): void; of(fed: { bridged: number; contextOnly: number }): string; problems(): number } {
+function tally(): { add(l: Line): void; of(fed: { bridged: number; contextOnly: number; logs?: number }): string; problems(): number } {
   const n = { signal: 0, action: 0, problem: 0 };
   return {
     add: (l) => {
