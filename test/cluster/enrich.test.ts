@@ -59,6 +59,18 @@ const signal = (over: Partial<SignalData> = {}): SignalData => ({
   ...over,
 });
 
+/** What docs/install.md#logs-in-messages has an operator run: enrich may read logs in this namespace. */
+const bindLogs = (): void =>
+  void kubectl(
+    '-n',
+    ns,
+    'create',
+    'rolebinding',
+    'reflex-enrich-logs',
+    '--clusterrole=reflex-enrich-logs',
+    '--serviceaccount=reflex:reflex-enrich',
+  );
+
 /** A binary CloudEvent to `url`; the answer's status, headers and body. */
 async function post(
   url: string,
@@ -139,15 +151,7 @@ beforeAll(async () => {
 
   // As docs/install.md says: logs only where the ClusterRole reflex-enrich-logs is bound.
   const kubeconfig = await asFunction('enrich');
-  kubectl(
-    '-n',
-    ns,
-    'create',
-    'rolebinding',
-    'reflex-enrich-logs',
-    '--clusterrole=reflex-enrich-logs',
-    '--serviceaccount=reflex:reflex-enrich',
-  );
+  bindLogs();
   enricher = await startServer(enrich, {
     env: { PORT: '0', REFLEX_HOST: '127.0.0.1', KUBECONFIG: kubeconfig, REFLEX_ENRICH_TIMEOUT_MS: '2000' },
     logSink: () => {},
@@ -239,15 +243,7 @@ describe('a crash-looping pod, through enrich and notify to a webhook', () => {
       );
       expect(e.containers?.[0]?.lastTermination?.exitCode).toBe(1);
     } finally {
-      kubectl(
-        '-n',
-        ns,
-        'create',
-        'rolebinding',
-        'reflex-enrich-logs',
-        '--clusterrole=reflex-enrich-logs',
-        '--serviceaccount=reflex:reflex-enrich',
-      );
+      bindLogs();
     }
     await eventually('logs readable again', async () => ((await enriched(signal())).data.enrichment.logs ? true : undefined));
   });
