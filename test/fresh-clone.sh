@@ -9,6 +9,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 clusters="${REFLEX_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reflex/cluster}"
+# Prometheus and promtool (test/oracle/monitoring/build.sh) likewise: ~7 min to build cold.
+monitoring="${REFLEX_MONITORING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reflex/monitoring}"
 work="$(mktemp -d)"
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/home"
@@ -16,7 +18,7 @@ git clone -q "$repo" "$work/reflex"
 cd "$work/reflex"
 run() {
   env -i PATH="$PATH" HOME="$work/home" GOMODCACHE="$work/gomod" GOCACHE="$work/gocache" GOPATH="$work/gopath" \
-    REFLEX_CLUSTER_CACHE="$clusters" CI="${CI:-}" TERM=dumb bash -c "$1"
+    REFLEX_CLUSTER_CACHE="$clusters" REFLEX_MONITORING_CACHE="$monitoring" CI="${CI:-}" TERM=dumb bash -c "$1"
 }
 echo "fresh clone in $work/reflex (HOME=$work/home; control plane from $clusters)"
 run 'npm ci --no-audit --no-fund && npm start' | tee "$work/start.log"
