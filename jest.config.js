@@ -23,6 +23,13 @@ export default {
       globalSetup: '<rootDir>/test/cluster/global-setup.mjs',
       globalTeardown: '<rootDir>/test/cluster/global-teardown.mjs',
     },
+    // The web console in a real Chromium (Debian's), installed by the global setup when missing.
+    {
+      ...common,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/browser/global-setup.mjs',
+    },
   ],
   testTimeout: 60_000,
 };

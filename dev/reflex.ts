@@ -4,8 +4,9 @@
  *
  * Exit status: 0 ok, 1 problems found or a runtime failure, 2 a usage error.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { kubeconfigOf } from '../functions/_kit/k8s.js';
 import { projectRoot } from '../functions/_kit/schemas.js';
@@ -23,6 +24,7 @@ import {
   type ClusterInfo,
 } from './mesh/sources.js';
 import { colourFor, jsonRow, Narrator, printer, summary, type Line } from './mesh/timeline.js';
+import { CONSOLE_PATH, createConsole, type Console } from './console/hub.js';
 import { silenceCommand, SilenceUsageError, type SilenceValues } from './silence.js';
 
 const EXIT_PROBLEMS = 1;
@@ -74,6 +76,11 @@ const FLAGS = {
   pings: { type: 'boolean', negated: true, help: "do not run the manifests' PingSources (sweep and scale ticks)" },
   verbose: { type: 'boolean', help: "print every function's log lines too, prefixed with its name" },
   replay: { type: 'boolean', help: 'replay even when there is a kubeconfig' },
+  html: {
+    type: 'string',
+    value: 'FILE',
+    help: "also write the web console's report: one self-contained HTML file (timeline, topology, the records inline; opens offline; see docs/console.md)",
+  },
 } as const satisfies Record<string, Flag>;
 
 const COMMANDS: Readonly<Record<Names, Command>> = {
@@ -89,6 +96,7 @@ const COMMANDS: Readonly<Record<Names, Command>> = {
       replay: FLAGS.replay,
       rules: FLAGS.rules,
       json: FLAGS.json,
+      html: { ...FLAGS.html, help: `replaying: ${FLAGS.html.help}` },
       manifests: FLAGS.manifests,
       port: { ...FLAGS.port, help: `with a cluster: ${FLAGS.port.help}` },
       act: { ...FLAGS.act, help: `with a cluster: ${FLAGS.act.help}` },
@@ -136,12 +144,13 @@ const COMMANDS: Readonly<Record<Names, Command>> = {
       "functions on the recording's clock; recover and scale read the cluster as the recording knows it. Nothing is\n" +
       `contacted, nothing is changed.\n\n${RECORDING_FORMATS}`,
     positionals: { max: 1, name: 'recording' },
-    flags: { json: FLAGS.json, rules: FLAGS.rules, manifests: FLAGS.manifests, verbose: FLAGS.verbose },
+    flags: { json: FLAGS.json, html: FLAGS.html, rules: FLAGS.rules, manifests: FLAGS.manifests, verbose: FLAGS.verbose },
     examples: [
       'kubectl get events -A -o json > events.json',
       'npx reflex replay events.json                       # a readable timeline',
       'npx reflex replay events.json --json | jq .         # one object per line',
       'npx reflex replay events.json --rules my-rules.yaml # classify with other rules',
+      'npx reflex replay events.json --html report.html    # and a report to open in a browser, offline',
       'kubectl get event web.18799a0c1b2d3e4f -n shop -o json > one.json && npx reflex replay one.json',
     ],
   },
@@ -269,6 +278,7 @@ interface Values {
   readonly pings?: boolean;
   readonly verbose?: boolean;
   readonly replay?: boolean;
+  readonly html?: string;
   readonly help?: boolean;
 }
 
@@ -388,7 +398,17 @@ async function replayCommand(file: string, opts: Values & { readonly banner?: st
   const seen = tally();
   const progress = progressOf(opts, records);
   const print = printer(colour);
-  leftOut(opts.manifests ? given(opts.manifests) : defaultManifests());
+  const dir = opts.manifests ? given(opts.manifests) : defaultManifests();
+  leftOut(dir);
+  // --html: the console's records, kept as the replay goes, written as one file at the end.
+  let hub: Console | undefined;
+  if (opts.html !== undefined)
+    try {
+      hub = createConsole(loadMesh(dir));
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  const verbose = opts.verbose ? (line: string, svc: string) => process.stderr.write(`[${svc}] ${line}\n`) : undefined;
   const played = await play(records, {
     ...(rulesFile ? { rulesFile } : {}),
     ...(opts.manifests ? { manifests: given(opts.manifests) } : {}),
@@ -396,7 +416,15 @@ async function replayCommand(file: string, opts: Values & { readonly banner?: st
       seen.add(l);
       out(opts.json ? jsonLine(l) : print(l));
     },
-    ...(opts.verbose ? { logSink: (line: string, svc: string) => process.stderr.write(`[${svc}] ${line}\n`) } : {}),
+    ...(verbose || hub
+      ? {
+          logSink: (line: string, svc: string) => {
+            hub?.log(line, svc);
+            verbose?.(line, svc);
+          },
+        }
+      : {}),
+    ...(hub ? { onRecord: hub.record } : {}),
     ...(progress ? { onProgress: progress } : {}),
   }).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
   if (!opts.json)
@@ -404,6 +432,15 @@ async function replayCommand(file: string, opts: Values & { readonly banner?: st
       `\n${seen.of(played)}\n` +
         `Nothing was changed. In a cluster the same Triggers route the same events: see knative/, docs/local.md and docs/events.md.\n`,
     );
+  if (hub && opts.html !== undefined) {
+    const to = given(opts.html);
+    try {
+      writeFileSync(to, hub.report(`Reflex replay of ${basename(file)}`));
+    } catch (err) {
+      fail(`--html ${opts.html}: ${(err as Error).message}`);
+    }
+    (opts.json ? process.stderr : process.stdout).write(`The report: ${shown(to)} (open it in a browser; it needs no network).\n`);
+  }
   // A delivery that failed is a problem found: what would fail in a cluster too.
   if (seen.problems() > 0) process.exitCode = EXIT_PROBLEMS;
 }
@@ -498,10 +535,16 @@ async function devCommand(opts: Values): Promise<void> {
     out(opts.json ? jsonLine(l) : rendered(l));
   };
   const verbose = opts.verbose ? (line: string, svc: string) => say(`[${svc}] ${line}\n`) : undefined;
+  // The web console, on the ingress's port (dev/console/hub.ts); made once the mesh is loaded, before any event.
+  const web: { hub?: Console } = {};
   const common = {
     manifests: opts.manifests ? given(opts.manifests) : defaultManifests(),
     port: plan.port,
-    ...(verbose ? { logSink: verbose } : {}),
+    logSink: (line: string, svc: string) => {
+      web.hub?.log(line, svc);
+      verbose?.(line, svc);
+    },
+    serve: (req: IncomingMessage, res: ServerResponse) => web.hub?.serve(req, res) ?? false,
   };
   // What the broker records and the functions log (their decisions, per CloudEvent), as timeline lines.
   const narrator = new Narrator(print);
@@ -515,6 +558,7 @@ async function devCommand(opts: Values): Promise<void> {
         live: true,
         env,
         onLine: print,
+        onRecord: (r) => web.hub?.record(r),
         ...(plan.rulesFile ? { rulesFile: plan.rulesFile } : {}),
       }).catch((err: unknown) => startFailure(err, plan.port))
     : undefined;
@@ -524,12 +568,16 @@ async function devCommand(opts: Values): Promise<void> {
       ...common,
       act: opts.act === true,
       ...(signals ? { serviceEnv: { classify: signals, sweep: signals } } : {}),
-      onRecord: (r) => narrator.record(r),
+      onRecord: (r) => {
+        narrator.record(r);
+        web.hub?.record(r);
+      },
       logSink: (line, svc) => {
         narrator.log(line);
-        verbose?.(line, svc);
+        common.logSink(line, svc);
       },
     }).catch((err: unknown) => startFailure(err, plan.port)));
+  web.hub = createConsole(running.mesh);
   const ingress = running.mesh.brokers.map((b) => running.broker.ingress(b.namespace, b.name)).join(', ');
   for (const p of running.mesh.problems) process.stderr.write(`reflex: not loaded (the rest runs): ${p.message}\n`);
   const stops: (() => void)[] = [];
@@ -550,7 +598,8 @@ async function devCommand(opts: Values): Promise<void> {
       ),
     );
   say(
-    `\nReflex dev: ${running.services.size} functions, broker ingress ${ingress}\n  source: ${sourceText(plan, cluster, opts.act === true)}\n  Ctrl-C to stop.\n\n`,
+    `\nReflex dev: ${running.services.size} functions, broker ingress ${ingress}\n  source: ${sourceText(plan, cluster, opts.act === true)}\n` +
+      `  console: ${running.broker.url}${CONSOLE_PATH}/ (open it in a browser; docs/console.md)\n  Ctrl-C to stop.\n\n`,
   );
   if (cluster && opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
   if (recorded && plan.records) {
@@ -663,7 +712,11 @@ else if (first === 'start') {
         'No cluster is contacted: the real functions run behind the development broker, in dry-run,\n' +
         'reading the cluster as the recording knows it.\n\n',
     });
-  } else await devCommand({ ...values, source: 'cluster' });
+  } else {
+    if (values.html !== undefined)
+      usage('start', '--html: with a cluster, start serves the web console live (its address is in the banner); --html is for a replay');
+    await devCommand({ ...values, source: 'cluster' });
+  }
 } else if (first === 'dev') await devCommand(parse('dev', rest).values);
 else if (first === 'silence') {
   const { values, positionals } = parse('silence', rest);

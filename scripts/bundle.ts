@@ -3,12 +3,13 @@
  * `node dist/fn/<name>.mjs`), its dependencies bundled in, the code they share in common chunks.
  * Node then reads a few files instead of some hundreds at start-up; the Kubernetes client, imported
  * only when a function first needs it, stays a chunk of its own that a function without cluster
- * work never loads; every JSON Schema is compiled here, once, into ajv's standalone code. bench/README.md
+ * work never loads, and so does the OpenTelemetry SDK, imported only when an OTLP endpoint is set
+ * (functions/_kit/tracing.ts); every JSON Schema is compiled here, once, into ajv's standalone code. bench/README.md
  * has the figures. Run by `npm run build`.
  */
 import { _ } from 'ajv';
 import standaloneModule from 'ajv/dist/standalone/index.js';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -66,8 +67,8 @@ const entries: Plugin = {
   },
 };
 
-/** Bundles every function into `outDir` (emptied first); the metafile says what went in. */
-export async function bundle(outDir = out): Promise<{ names: string[]; inputs: string[] }> {
+/** Bundles every function into `outDir` (emptied first); the metafile says what went in, and where. */
+export async function bundle(outDir = out): Promise<{ names: string[]; inputs: string[]; outputs: Metafile['outputs'] }> {
   rmSync(outDir, { recursive: true, force: true });
   const names = functionNames();
   const result = await build({
@@ -86,7 +87,7 @@ export async function bundle(outDir = out): Promise<{ names: string[]; inputs: s
     logLevel: 'warning',
     metafile: true,
   });
-  return { names, inputs: Object.keys(result.metafile.inputs) };
+  return { names, inputs: Object.keys(result.metafile.inputs), outputs: result.metafile.outputs };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -8,7 +8,10 @@
  * retries and dead-letters as the Trigger's (or else the Broker's) delivery says, each attempt
  * bounded by its `timeout` or `deliveryTimeoutMs`; a reply goes back into the same Broker. Nothing
  * a client or a subscriber does can reject a promise nobody awaits: the broker runs in the same
- * process as every function of the mesh.
+ * process as every function of the mesh. With a `tracer`, the Broker's spans as Knative's data plane
+ * makes them: one per event received (a child of its `traceparent`), one per Trigger delivery (its
+ * child), whose context the subscriber gets as `traceparent`; a reply's span is then a child of the
+ * subscriber's. docs/tracing.md
  */
 import { CloudEvent } from 'cloudevents';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,6 +21,8 @@ import { parseRuntimeConfig } from '../../functions/_kit/config.js';
 import { asReflexError, problemBody, type Fault, type ReflexError } from '../../functions/_kit/errors.js';
 import { answerHttpErrors } from '../../functions/_kit/http.js';
 import { deeperThan } from '../../functions/_kit/json.js';
+import { formatTraceparent, parseTraceparent, type TraceContext } from '../../functions/_kit/trace.js';
+import { answered, cloudEventAttributes, type Span, type Tracer } from '../../functions/_kit/tracing.js';
 import { deadLetter, deliver, DEFAULT_DELIVERY_TIMEOUT_MS, type Delivered, type Event } from './delivery.js';
 import { compileFilter, type Attributes, type TriggerFilter } from './filters.js';
 import type { BrokerManifest, DeliverySpec, Destination, KReference, Mesh, TriggerManifest } from './manifests.js';
@@ -90,6 +95,10 @@ export interface DevBrokerOptions {
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly onRecord?: (r: BrokerRecord) => void;
+  /** Spans of the ingress and of each Trigger delivery (none without); its owner shuts it down. */
+  readonly tracer?: Tracer;
+  /** Other routes on the same port (the web console, dev/console/hub.ts): true when it answered the request. */
+  readonly serve?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface DevBroker {
@@ -123,7 +132,7 @@ function withExtensions(event: Event, add: { [k: string]: unknown }, drop: reado
 }
 
 export async function startDevBroker(options: DevBrokerOptions): Promise<DevBroker> {
-  const { mesh } = options;
+  const { mesh, tracer } = options;
   const maxTtl = options.maxTtl ?? MAX_TTL;
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const key = (ns: string, name: string): string => `${ns}/${name}`;
@@ -159,15 +168,32 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
 
   /** The ingress: the status Knative's broker-ingress would answer. */
   function publish(namespace: string, name: string, incoming: Event): number {
-    return ingest(namespace, name, incoming)?.status ?? 202;
+    return ingest(namespace, name, incoming, undefined)?.status ?? 202;
   }
 
-  /** Routes an event into a Broker; the refusal, when there is one (recorded either way). */
-  function ingest(namespace: string, name: string, incoming: Event): Refusal | undefined {
+  /**
+   * Routes an event into a Broker; the refusal, when there is one (recorded either way). `parent`:
+   * the request's `traceparent` header; else the event's own (a reply carries its function's span).
+   */
+  function ingest(namespace: string, name: string, incoming: Event, parent: TraceContext | undefined): Refusal | undefined {
+    const span = tracer?.start(`broker ${namespace}/${name}`, {
+      kind: 'server',
+      parent: parent ?? carried(incoming),
+      attributes: { ...cloudEventAttributes(incoming), 'knative.broker.namespace': namespace, 'knative.broker.name': name },
+    });
+    try {
+      return fanOut(namespace, name, incoming, span);
+    } finally {
+      span?.end();
+    }
+  }
+
+  function fanOut(namespace: string, name: string, incoming: Event, span: Span | undefined): Refusal | undefined {
     const b = brokers.get(key(namespace, name));
     const where = key(namespace, name);
     const refuse = (refusal: Refusal): Refusal => {
       record({ kind: 'refused', broker: where, status: refusal.status, reason: refusal.detail });
+      answered(span, refusal.status, refusal.detail);
       return refusal;
     };
     if (!b) return refuse({ status: 404, title: 'Unknown Broker', detail: `no Broker ${where} in the manifests` });
@@ -186,10 +212,17 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
     const attrs = attributesOf(event);
     const routed = (routes.get(where) ?? []).filter((route) => route.filter(attrs));
     record({ kind: 'accepted', broker: where, event, ttl, triggers: routed.map((r) => key(r.trigger.namespace, r.trigger.name)) });
+    span?.set({ 'knative.broker.ttl': ttl, 'knative.triggers': routed.map((r) => r.trigger.name) });
+    answered(span, 202);
     for (const route of routed) {
       const t = route.trigger;
+      const delivery = tracer?.start(`trigger ${t.name}`, {
+        kind: 'client',
+        parent: span,
+        attributes: { ...cloudEventAttributes(event), 'knative.trigger.namespace': t.namespace, 'knative.trigger.name': t.name },
+      });
       // dispatch does not throw by design; should it, the failure is a record, never an unhandled rejection.
-      const p = dispatch(b, t, event, ttl)
+      const p = dispatch(b, t, event, ttl, delivery)
         .catch((err: unknown) =>
           record({
             kind: 'delivered',
@@ -205,14 +238,31 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
     return undefined;
   }
 
-  async function dispatch(b: BrokerManifest, t: TriggerManifest, event: Event, ttl: number): Promise<void> {
+  async function dispatch(b: BrokerManifest, t: TriggerManifest, event: Event, ttl: number, span: Span | undefined): Promise<void> {
+    try {
+      await deliverTo(b, t, event, ttl, span);
+    } catch (err) {
+      span?.fail(errorText(err));
+      throw err;
+    } finally {
+      span?.end();
+    }
+  }
+
+  async function deliverTo(b: BrokerManifest, t: TriggerManifest, event: Event, ttl: number, span: Span | undefined): Promise<void> {
     // A Trigger's delivery replaces the Broker's as a whole; the dead-letter sink falls back on its own.
     const spec: DeliverySpec = t.delivery ?? b.delivery ?? {};
     const dls = t.delivery?.deadLetterSink ?? b.delivery?.deadLetterSink;
     const subscriber = addressOf(t.subscriber, t.namespace);
     // Subscribers do not see the TTL; the reply gets it back (broker-filter does the same).
     const out = withExtensions(event, {}, [TTL]);
-    const how = { spec, defaultTimeoutMs: options.deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS, ...pass(options) };
+    // As Knative's dispatcher: the subscriber (and the dead-letter sink) get the delivery's span as the W3C header.
+    const how = {
+      spec,
+      defaultTimeoutMs: options.deliveryTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS,
+      ...pass(options),
+      ...traceHeaders(span),
+    };
     const result: Delivered = subscriber
       ? await deliver(subscriber, out, how)
       : { ok: false, status: 404, attempts: 0, body: `subscriber of Trigger ${t.name} does not resolve to an address` };
@@ -221,6 +271,7 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
       const to = dls ? addressOf(dls, t.namespace) : undefined;
       deadLettered = to ? { to, result: await deliver(to, deadLetter(out, subscriber ?? t.name, result), how) } : { to: undefined };
     }
+    settle(span, t, subscriber, result, deadLettered);
     record({
       kind: 'delivered',
       trigger: key(t.namespace, t.name),
@@ -242,6 +293,7 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
   // What Node's HTTP parser refuses, and an Expect other than 100-continue: problem bodies, as the functions answer.
   answerHttpErrors(server);
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (options.serve?.(req, res)) return;
     const parts = (req.url ?? '/').split('?')[0]!.split('/').filter(Boolean);
     if (req.method === 'GET' && parts.length === 0) return json(res, 200, { brokers: [...brokers.keys()].map((k) => `${base}/${k}`) });
     if (parts.length !== 2) return problem(res, 404, 'Not found', `POST events to ${base}/<namespace>/<broker>`);
@@ -263,7 +315,7 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
       const e: ReflexError = asReflexError(err);
       return problem(res, 400, e.title, e.message, e.faults);
     }
-    const refusal = ingest(parts[0]!, parts[1]!, event);
+    const refusal = ingest(parts[0]!, parts[1]!, event, parseTraceparent(header(req, 'traceparent'), header(req, 'tracestate')));
     if (refusal) problem(res, refusal.status, refusal.title, refusal.detail);
     else res.writeHead(202).end();
   }
@@ -347,6 +399,60 @@ function ttlOf(raw: unknown): number | undefined {
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** What a Trigger delivery's span says of how it went: to whom, in how many attempts, dead-lettered or not, and the reply. */
+function settle(
+  span: Span | undefined,
+  t: TriggerManifest,
+  subscriber: string | undefined,
+  result: Delivered,
+  deadLettered: { to: string; result: Delivered } | { to: undefined } | undefined,
+): void {
+  if (!span) return;
+  const dls = deadLettered?.to ? deadLettered : undefined;
+  span.set({
+    'knative.subscriber': t.subscriber.ref ? `${t.subscriber.ref.kind}/${t.subscriber.ref.name}` : withoutQuery(t.subscriber.uri),
+    'knative.subscriber.uri': withoutQuery(subscriber),
+    'knative.delivery.attempts': result.attempts,
+    'knative.dead_lettered': dls?.result.ok === true,
+    'knative.dead_letter.uri': withoutQuery(dls?.to),
+    'knative.dead_letter.status': dls?.result.status,
+    'knative.reply.type': result.reply?.type,
+    'knative.reply.id': result.reply?.id,
+  });
+  answered(span, result.status, result.ok ? undefined : (result.error ?? `HTTP ${result.status}`));
+}
+
+/** The trace context an event carries in its own `traceparent` extension (a reply: its function's span). */
+const carried = (event: Event): TraceContext | undefined => {
+  const e = event as unknown as { traceparent?: unknown; tracestate?: unknown };
+  return parseTraceparent(
+    typeof e.traceparent === 'string' ? e.traceparent : undefined,
+    typeof e.tracestate === 'string' ? e.tracestate : undefined,
+  );
+};
+
+/** A delivery's `headers` option: its span's context, as the W3C headers (none without a span). */
+const traceHeaders = (span: Span | undefined): { headers?: Record<string, string> } =>
+  span
+    ? {
+        headers: {
+          traceparent: formatTraceparent(span.context),
+          ...(span.context.tracestate ? { tracestate: span.context.tracestate } : {}),
+        },
+      }
+    : {};
+
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** An address for a span: a query may carry a token, and is left out. */
+const withoutQuery = (url: string | undefined): string | undefined => {
+  const u = url === undefined ? null : URL.parse(url);
+  return u ? `${u.origin}${u.pathname}` : undefined;
+};
 
 const pass = (o: DevBrokerOptions): { fetch?: typeof fetch; sleep?: (ms: number) => Promise<void> } => ({
   ...(o.fetch ? { fetch: o.fetch } : {}),

@@ -192,6 +192,8 @@ export interface DeliverOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Called after each attempt, for the timeline and tests. */
   readonly onAttempt?: (attempt: number, status: number) => void;
+  /** HTTP headers every attempt carries besides the event's (the delivery span's `traceparent`). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 const sleeper = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -217,7 +219,13 @@ async function withRetries(url: string, event: Event, options: DeliverOptions): 
   let last: Delivered = { ok: false, status: 500, attempts: 0, body: '' };
   for (let n = 1; n <= tries; n++) {
     if (n > 1) await sleep(backoffMs(spec, n - 1));
-    last = await attempt(send, url, message, timeout, n);
+    last = await attempt(
+      send,
+      url,
+      options.headers ? { ...message, headers: { ...message.headers, ...options.headers } } : message,
+      timeout,
+      n,
+    );
     options.onAttempt?.(n, last.status);
     if (last.ok || !retryable(last.status)) return last;
   }

@@ -39,7 +39,7 @@ export function compileFilterResult(trigger: Trigger): (event: Attributes) => Fi
 }
 
 /** An event's attributes as they reach broker-filter. */
-interface Wire {
+export interface Wire {
   readonly attrs: Readonly<Record<string, string>>;
 }
 type Node = (event: Wire) => FilterResult;
@@ -97,7 +97,7 @@ const ZERO_TIME = '0001-01-01T00:00:00Z';
  * eventfilter/attributes.LookupAttribute: context attributes are always found (an absent optional
  * one is ""), with sdk-go's aliases; anything else is an extension, found only when present.
  */
-function lookup(e: Wire, name: string): string | undefined {
+export function lookup(e: Wire, name: string): string | undefined {
   const a = e.attrs;
   switch (name) {
     case 'specversion':

@@ -2,6 +2,8 @@
  * dev/mesh/mesh — Reflex on one machine: the development broker plus every function the manifests
  * deploy, each on its own local HTTP server with the environment its Knative Service declares
  * (ConfigMap-mounted files mapped back to knative/config), K_SINK where a SinkBinding gives one.
+ * With an OTLP endpoint in the OTEL_* variables, the broker and every function export their spans
+ * (docs/tracing.md): one incident is one trace.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +12,9 @@ import { startServer, type Cluster, type FunctionDefinition, type RunningServer 
 import type { Env } from '../../functions/_kit/config.js';
 import { projectRoot } from '../../functions/_kit/schemas.js';
 import { kubeconfigOf } from '../../functions/_kit/k8s.js';
-import { startDevBroker, type BrokerRecord, type DevBroker } from './broker.js';
+import type { Logger } from '../../functions/_kit/logger.js';
+import { startTracing, tracingFrom, type Tracer } from '../../functions/_kit/tracing.js';
+import { startDevBroker, type BrokerRecord, type DevBroker, type DevBrokerOptions } from './broker.js';
 import type { K8sObject } from './apiserversource.js';
 import { RecordedCluster } from './recorded.js';
 import { loadMesh, type Mesh, type ServiceManifest } from './manifests.js';
@@ -40,6 +44,14 @@ export interface MeshOptions {
   readonly cluster?: Cluster;
   /** The broker's wait between retries (replays do not wait). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The OTEL_* variables that configure traces, for the broker and every function alike (each
+   * function's service.name is its own, the broker's `dev-broker`). Default: those of this process
+   * and of `env` (a replay's `env` is empty, and `npm start` still traces when asked to).
+   */
+  readonly telemetry?: Env;
+  /** Other routes on the broker's port (the web console): true when it answered. */
+  readonly serve?: DevBrokerOptions['serve'];
 }
 
 export interface RunningMesh {
@@ -77,8 +89,42 @@ function observeBridged(cluster: RecordedCluster, event: { type: string; data?: 
   cluster.observe(WATCH[verb], o as K8sObject);
 }
 
+/** The OTEL_* variables of an environment. */
+const otelOf = (env: Env): Env => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OTEL_')));
+/** An environment without its OTEL_* variables: a function's come from the mesh's telemetry. */
+const withoutOtel = (env: Env): Env => Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('OTEL_')));
+
+/** The broker's log, where only its tracer speaks (spans it could not export): Node warnings, as its other faults. */
+const brokerWarnings: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (msg, fields) => process.emitWarning(`dev broker: ${msg} ${JSON.stringify(fields ?? {})}`),
+  error: (msg, fields) => process.emitWarning(`dev broker: ${msg} ${JSON.stringify(fields ?? {})}`),
+  child: () => brokerWarnings,
+};
+
+/**
+ * Traces for the whole mesh (docs/tracing.md): the broker's tracer, what each function's
+ * environment gets (its own service.name), and the end. A bad OTEL_* value stops start-up here,
+ * naming its key, before anything listens.
+ */
+async function meshTracing(options: MeshOptions): Promise<{
+  broker: { tracer?: Tracer };
+  envOf(service: string): Env;
+  shutdown(): Promise<void>;
+}> {
+  const telemetry = options.telemetry ?? otelOf({ ...process.env, ...options.env });
+  const tracer = await startTracing(tracingFrom({ ...telemetry, OTEL_SERVICE_NAME: 'dev-broker' }, 'dev-broker'), brokerWarnings);
+  return {
+    broker: tracer ? { tracer } : {},
+    envOf: (service) => (tracer ? { ...telemetry, OTEL_SERVICE_NAME: service } : {}),
+    shutdown: async () => await tracer?.shutdown(),
+  };
+}
+
 export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh> {
   const mesh = loadMesh(options.manifests ?? defaultManifests());
+  const tracing = await meshTracing(options);
   const offline = options.cluster === undefined && !kubeconfigOf(options.env ?? process.env);
   const cluster = options.cluster ?? (offline ? new RecordedCluster() : undefined);
   const services = new Map<string, RunningServer>();
@@ -92,6 +138,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
       options.onRecord?.(r);
     },
     ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...tracing.broker,
+    ...(options.serve ? { serve: options.serve } : {}),
   });
   // SinkBinding: the subject Service gets K_SINK = the sink's address (always a Broker here).
   const sinkOf = new Map<string, string>();
@@ -112,8 +160,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
       if (!def) continue;
       const sink = sinkOf.get(key(s.namespace, s.name));
       const env: { [k: string]: string | undefined } = {
-        ...(options.env ?? process.env),
-        ...s.env,
+        ...withoutOtel(options.env ?? process.env),
+        ...withoutOtel(s.env),
+        ...tracing.envOf(s.name),
         PORT: '0',
         REFLEX_HOST: '127.0.0.1',
         ...(options.act ? {} : { REFLEX_DRY_RUN: 'true' }),
@@ -137,6 +186,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
   } catch (err) {
     await Promise.allSettled([...services.values()].map((s) => s.shutdown()));
     await broker.close();
+    await tracing.shutdown();
     throw err;
   }
   return {
@@ -147,6 +197,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
       if (wait) await broker.idle();
       await broker.close();
       await Promise.allSettled([...services.values()].map((s) => s.shutdown()));
+      await tracing.shutdown();
     },
   };
 }

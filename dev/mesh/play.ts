@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { apiServerSourceEvent, type K8sObject } from './apiserversource.js';
 import { parseRequest } from '../../functions/_kit/binding.js';
 import type { Env } from '../../functions/_kit/config.js';
-import { startMesh, type RunningMesh } from './mesh.js';
+import { startMesh, type MeshOptions, type RunningMesh } from './mesh.js';
+import type { BrokerRecord } from './broker.js';
 import { RecordedCluster } from './recorded.js';
 import { isPodLog, notificationTime, RecordingError, timeOf, type Recorded } from './replay.js';
 import { Narrator, type Line } from './timeline.js';
@@ -26,6 +27,8 @@ export interface PlayOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Function log lines (JSON); default: dropped. */
   readonly logSink?: (line: string, service: string) => void;
+  /** What the broker records, as it records it (the web console's records). */
+  readonly onRecord?: (r: BrokerRecord) => void;
 }
 
 /** What a recording came to: how many records went through the broker, and how many did not. */
@@ -51,6 +54,8 @@ export interface RecordedMeshOptions extends Omit<PlayOptions, 'onProgress'> {
   readonly live?: boolean;
   /** The functions' environment (default: none). Never credentials for a cluster: the recording is the cluster. */
   readonly env?: Env;
+  /** Other routes on the broker's port (the web console): true when it answered. */
+  readonly serve?: MeshOptions['serve'];
 }
 
 export interface RecordedMesh {
@@ -141,7 +146,11 @@ export async function startRecordedMesh(options: RecordedMeshOptions = {}): Prom
     now,
     // The recording's retries do not wait (its clock does not move while they would); live ones do.
     sleep: (ms) => (clock ? Promise.resolve() : sleeper(ms)),
-    onRecord: (r) => narrator.record(r),
+    ...(options.serve ? { serve: options.serve } : {}),
+    onRecord: (r) => {
+      narrator.record(r);
+      options.onRecord?.(r);
+    },
     // The functions' log lines say why an event became no signal (classify's `why`, per CloudEvent id).
     logSink: (line, service) => {
       narrator.log(line);

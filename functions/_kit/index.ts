@@ -25,3 +25,5 @@ export type { Cluster, KubeObject, ListOptions, ObjectMeta, ObjectReader, Object
 export { counter } from './metrics.js';
 export type { Logger } from './logger.js';
 export { SCHEMA_BASE } from './schemas.js';
+export { answered, clientSpan } from './tracing.js';
+export type { Span, SpanAttributes, Tracer } from './tracing.js';

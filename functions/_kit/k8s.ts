@@ -5,12 +5,15 @@
  * hundreds of milliseconds, so a function that never calls the API never loads it.
  */
 import type * as k8s from '@kubernetes/client-node';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from './config.js';
 import { ConflictError, ForbiddenError, InternalError, InvalidEventError, UnavailableError, type ReflexError } from './errors.js';
+import { formatTraceparent } from './trace.js';
+import { answered, clientSpan, tracing, type SpanAttributes } from './tracing.js';
 
 /** Which object: what a port asks for, never a URL. `namespace` empty or absent for cluster-scoped kinds. */
 export interface ObjectRef {
@@ -218,6 +221,45 @@ export function kubeconfigOf(env: Env, home: string = homedir()): KubeconfigSour
   return env['KUBERNETES_SERVICE_HOST'] ? 'in-cluster' : undefined;
 }
 
+/**
+ * What the span of one API request is called and says, from its method and path: `k8s GET pods`,
+ * `k8s POST pods/eviction`, `k8s GET discovery` (what client-node asks to learn a group's
+ * resources), with the API group/version, resource, subresource, namespace and object name.
+ * @see https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-uris
+ */
+export function describeRequest(method: string, path: string): { name: string; attributes: SpanAttributes } {
+  const decode = (p: string): string => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  };
+  const parts = (path.split('?')[0] ?? '').split('/').filter(Boolean).map(decode);
+  // /api/<version>/… (the core group) or /apis/<group>/<version>/…
+  const base = parts[0] === 'api' ? 2 : parts[0] === 'apis' ? 3 : undefined;
+  const attributes: Record<string, string> = { 'http.request.method': method };
+  if (base === undefined) return { name: `k8s ${method} ${parts[0] ?? '/'}`, attributes };
+  if (parts.length > 1) attributes['k8s.api'] = parts.slice(1, base).join('/');
+  if (parts.length <= base) return { name: `k8s ${method} discovery`, attributes };
+  let rest = parts.slice(base);
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    attributes['k8s.namespace.name'] = rest[1]!;
+    rest = rest.slice(2);
+  }
+  const [resource, name, ...sub] = rest as [string, ...string[]];
+  attributes['k8s.resource'] = resource;
+  if (name !== undefined) attributes['k8s.object.name'] = name;
+  if (sub.length > 0) attributes['k8s.subresource'] = sub.join('/');
+  return { name: `k8s ${method} ${resource}${sub.length > 0 ? `/${sub.join('/')}` : ''}`, attributes };
+}
+
+/** A failed request's `error.type`: the HTTP status or network code when there is one, else the error's class. */
+const errorType = (err: unknown): string => String((err as { code?: unknown } | null)?.code ?? (err instanceof Error ? err.name : 'Error'));
+
+/** The status of the answer to the request under way, for its span (seen in processResponse). */
+const answerOf = new AsyncLocalStorage<{ status?: number }>();
+
 /** processResponse's `type` for a text answer read to at most the bytes that follow it. */
 const BOUNDED_TEXT = 'reflex/bounded-text:';
 
@@ -302,7 +344,43 @@ export function kubeCluster(source: KubeconfigSource | undefined): Cluster {
       // KubernetesObjectApi discovers (and caches) resources and authenticates requests; answers
       // are kept as the JSON the API server sent, not client-node's classes (Dates, renamed keys).
       class Plain extends KubernetesObjectApi {
+        /**
+         * Every request to the API server, client-node's discovery included, passes here: while an
+         * event is traced, each is a CLIENT span of the event's span.
+         */
+        protected override async requestPromise<T extends k8s.KubernetesObject>(
+          request: k8s.RequestContext,
+          type?: string,
+          options?: k8s.Configuration,
+        ): Promise<T> {
+          if (!tracing()) return super.requestPromise<T>(request, type, options);
+          const url = new URL(request.getUrl());
+          const { name, attributes } = describeRequest(request.getHttpMethod(), url.pathname);
+          const span = clientSpan(name, {
+            ...attributes,
+            'server.address': url.hostname,
+            'server.port': Number(url.port) || (url.protocol === 'http:' ? 80 : 443),
+          });
+          // The API server's own spans (its APIServerTracing feature) then join the trace.
+          if (span) request.setHeaderParam('traceparent', formatTraceparent(span.context));
+          const answer: { status?: number } = {};
+          try {
+            const out = await answerOf.run(answer, () => super.requestPromise<T>(request, type, options));
+            answered(span, answer.status ?? 200);
+            return out;
+          } catch (err) {
+            const status = apiStatus(err) ?? answer.status;
+            if (status !== undefined) answered(span, status);
+            else span?.fail(err instanceof Error ? err.message.split('\n')[0]! : String(err));
+            span?.set({ 'error.type': errorType(err) });
+            throw err;
+          } finally {
+            span?.end();
+          }
+        }
         protected override async processResponse<T extends k8s.KubernetesObject>(response: k8s.ResponseContext, type?: string): Promise<T> {
+          const answer = answerOf.getStore();
+          if (answer) answer.status = response.httpStatusCode;
           if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return super.processResponse(response, undefined);
           if (type?.startsWith(BOUNDED_TEXT)) return (await boundedText(response, Number(type.slice(BOUNDED_TEXT.length)))) as unknown as T;
           const text = await response.body.text();

@@ -30,7 +30,18 @@ import { createLogger, type Logger, type Sink } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Reply } from './reply.js';
 import { defaultSchemasDir, faultsOf, loadSchemas } from './schemas.js';
-import { childOf, parseTraceparent } from './trace.js';
+import { childOf, parseTraceparent, type TraceContext } from './trace.js';
+import {
+  answered,
+  cloudEventAttributes,
+  startTracing,
+  tracedLogger,
+  tracingFrom,
+  within,
+  type Span,
+  type SpanAttributes,
+  type Tracer,
+} from './tracing.js';
 
 export interface ServerOptions {
   /** Environment to read configuration from (default: process.env). */
@@ -64,6 +75,57 @@ const RESERVED_PATHS = new Set(['/', '/healthz', '/readyz', '/metrics']);
 /** Label for types the function does not declare: keeps metric cardinality bounded. */
 const OTHER_TYPE = 'other';
 
+/**
+ * The most a shutdown waits for the last spans to reach the collector, after the drain: with the
+ * 25 s drain default, what is left of Kubernetes' 30 s grace period, less a margin.
+ */
+const TRACE_FLUSH_TIMEOUT_MS = 3000;
+
+/** The attributes of an event's span: the CloudEvent's, and the request's. */
+const eventAttributes = (event: ValidEvent): SpanAttributes => ({
+  ...cloudEventAttributes(event),
+  'http.request.method': 'POST',
+  'http.route': '/',
+});
+
+/** What the kit knows of a handler's decision: the reply's type and id, and its routing extensions (outcome, class…). */
+function replyAttributes(reply: Reply | undefined): SpanAttributes {
+  if (!reply) return { 'http.response.status_code': 202, 'reflex.outcome': 'noreply' };
+  const out: Record<string, string | number | boolean> = {
+    'http.response.status_code': 200,
+    'reflex.outcome': 'reply',
+    'reflex.reply.type': reply.event.type,
+    'reflex.reply.id': reply.event.id,
+  };
+  for (const [k, v] of Object.entries(reply.event))
+    if (!CORE_ATTRIBUTES.has(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) out[`reflex.reply.${k}`] = v;
+  return out;
+}
+
+/** CloudEvents attributes that are not a reply's routing extensions. */
+const CORE_ATTRIBUTES = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'subject',
+  'datacontenttype',
+  'dataschema',
+  'data',
+  'data_base64',
+  'traceparent',
+  'tracestate',
+]);
+
+/** The trace context a request comes with: the W3C header, else the event's own `traceparent` extension. */
+function incomingOf(req: Request, carried: ValidEvent | undefined): TraceContext | undefined {
+  return parseTraceparent(
+    req.header('traceparent') ?? (typeof carried?.['traceparent'] === 'string' ? carried['traceparent'] : undefined),
+    req.header('tracestate') ?? (typeof carried?.['tracestate'] === 'string' ? carried['tracestate'] : undefined),
+  );
+}
+
 interface Outcome {
   readonly replies: Reply[];
 }
@@ -78,6 +140,8 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   const validators = new Map(definition.accepts.map((a) => [a.type, a.schema === null ? null : schemas.validator(a.schema)]));
   const declared = new Set(definition.accepts.map((a) => a.type));
   const metrics = createMetrics(definition.name);
+  // Spans only with an OTLP endpoint; then the SDK is loaded now, never on the way of an event.
+  const tracer: Tracer | undefined = await startTracing(tracingFrom(env, definition.name), log);
   // Credentials from the same environment as the rest of the configuration (tests pass their own).
   const cluster = options.cluster ?? kubeCluster(credentials(definition.name, env, definition.usesCluster?.(config) ?? false));
   const now = options.now ?? (() => new Date());
@@ -127,23 +191,23 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     return found;
   };
 
-  /** What a handler or a route gets for one request: its log, its trace, reply and emit. */
+  /**
+   * What a handler or a route gets for one request: its log, its trace, reply and emit. The trace
+   * is the request's span when tracing (replies then carry it as their `traceparent`), else a
+   * child context of the incoming one.
+   */
   const contextFor = (
-    req: Request,
     fields: Record<string, unknown>,
     incomingType: string,
-    carried: ValidEvent | undefined,
+    incoming: TraceContext | undefined,
+    span: Span | undefined,
   ): HandlerContext<C> => {
-    const incoming = parseTraceparent(
-      req.header('traceparent') ?? (typeof carried?.['traceparent'] === 'string' ? carried['traceparent'] : undefined),
-      req.header('tracestate') ?? (typeof carried?.['tracestate'] === 'string' ? carried['tracestate'] : undefined),
-    );
-    const trace = childOf(incoming);
+    const trace = span?.context ?? childOf(incoming);
     const eventLog = log.child({ ...fields, traceId: trace.traceId, spanId: trace.spanId });
     return {
       config,
       runtime,
-      log: eventLog,
+      log: span ? tracedLogger(eventLog, span) : eventLog,
       trace,
       now,
       reply: (spec) => {
@@ -172,20 +236,43 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     };
   };
 
+  /** A SERVER span per event, `<function> <type>` (a type the function does not declare: `<function> event`). */
+  const spanFor = (event: ValidEvent, incoming: TraceContext | undefined): Span | undefined =>
+    tracer?.start(`${definition.name} ${declared.has(event.type) ? event.type : 'event'}`, {
+      kind: 'server',
+      parent: incoming,
+      attributes: eventAttributes(event),
+    });
+
+  /** A request refused before its handler (not a CloudEvent, a type not accepted, data off its schema): a span that says why. */
+  const traceRefusal = (req: Request, err: unknown, event: ValidEvent | undefined): void => {
+    if (!tracer) return;
+    const e = asReflexError(err);
+    const span = event
+      ? spanFor(event, incomingOf(req, event))
+      : tracer.start(`${definition.name} POST /`, { kind: 'server', parent: incomingOf(req, undefined) });
+    span?.set({ 'reflex.outcome': 'refused', 'error.type': e.name });
+    answered(span, e.status, e.message);
+    span?.end();
+  };
+
   const handleOne = async (event: ValidEvent, req: Request): Promise<Reply | undefined> => {
+    const incoming = incomingOf(req, event);
+    const span = spanFor(event, incoming);
     const ctx = contextFor(
-      req,
       { ceId: event.id, ceType: event.type, ceSource: event.source, ceSubject: event.subject },
       event.type,
-      event,
+      incoming,
+      span,
     );
     const eventLog = ctx.log;
     const label = typeLabel(event.type);
     const stopTimer = metrics.duration.startTimer({ type: label });
     try {
-      const result = await handle(event, ctx);
+      const result = await within(tracer, span, () => handle(event, ctx));
       metrics.handled.inc({ type: label, outcome: result ? 'reply' : 'noreply' });
       eventLog.info(result ? 'handled, replying' : 'handled', result ? { replyType: result.event.type, replyId: result.event.id } : {});
+      span?.set(replyAttributes(result));
       return result;
     } catch (err) {
       const e = asReflexError(err);
@@ -195,9 +282,12 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
         error: e,
         cause: e.cause instanceof Error ? e.cause.message : undefined,
       });
+      span?.set({ 'reflex.outcome': e.status >= 500 ? 'failed' : 'refused', 'error.type': e.name });
+      answered(span, e.status, e.message);
       throw e;
     } finally {
       stopTimer();
+      span?.end();
     }
   };
 
@@ -224,6 +314,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     admit,
     release,
     contextFor,
+    tracer,
   });
   app.post(
     '/',
@@ -243,6 +334,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
           parsed = parseRequest(req.headers, body);
         } catch (err) {
           if (err instanceof ReflexError) metrics.rejected.inc({ type: OTHER_TYPE, status: err.status });
+          traceRefusal(req, err, undefined);
           throw err;
         }
         mode = parsed.mode;
@@ -252,6 +344,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
             accepts(e, mode === 'batch' ? `[${i}].` : '');
           } catch (err) {
             if (err instanceof ReflexError) metrics.rejected.inc({ type: typeLabel(e.type), status: err.status });
+            traceRefusal(req, err, e);
             throw err;
           }
         });
@@ -299,6 +392,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     await definition.init?.(config, log);
   } catch (err) {
     await new Promise((r) => server.close(r));
+    await flush(tracer, log);
     throw err;
   }
   state = 'ready';
@@ -327,6 +421,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
       if (!drained) log.error('shutdown deadline passed with requests in flight', { inflight });
       server.closeAllConnections();
       await closed;
+      await flush(tracer, log);
       state = 'stopped';
       log.info('stopped', { drained });
       return { drained };
@@ -342,6 +437,25 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     state: () => state,
     shutdown,
   };
+}
+
+/** The spans not yet exported go now, within TRACE_FLUSH_TIMEOUT_MS: a collector that does not answer cannot hold the exit. */
+async function flush(tracer: Tracer | undefined, log: Logger): Promise<void> {
+  if (!tracer) return;
+  let timer: NodeJS.Timeout | undefined;
+  const flushed = await Promise.race([
+    tracer.shutdown().then(
+      () => true,
+      (err: unknown) => (
+        log.warn('spans could not be exported at shutdown', { error: err instanceof Error ? err.message : String(err) }),
+        true
+      ),
+    ),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), TRACE_FLUSH_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
+  if (!flushed)
+    log.warn('spans could not be exported at shutdown: the collector did not answer in time', { timeoutMs: TRACE_FLUSH_TIMEOUT_MS });
 }
 
 /** A function's own routes, each on a path of its own (a start-up error otherwise). */
@@ -361,10 +475,16 @@ function mountRoutes<C>(
   server: {
     admit: (req: Request, res: Response, next: NextFunction) => void;
     release: (res: Response) => void;
-    contextFor: (req: Request, fields: Record<string, unknown>, incomingType: string, carried: undefined) => HandlerContext<C>;
+    contextFor: (
+      fields: Record<string, unknown>,
+      incomingType: string,
+      incoming: TraceContext | undefined,
+      span: Span | undefined,
+    ) => HandlerContext<C>;
+    tracer: Tracer | undefined;
   },
 ): void {
-  const { admit, release, contextFor } = server;
+  const { admit, release, contextFor, tracer } = server;
   for (const route of routes) {
     app.post(
       route.path,
@@ -376,13 +496,26 @@ function mountRoutes<C>(
       },
       express.raw({ type: () => true, limit: maxBodyBytes }),
       async (req, res) => {
+        const incoming = incomingOf(req, undefined);
+        const span = tracer?.start(`${name} ${route.method} ${route.path}`, {
+          kind: 'server',
+          parent: incoming,
+          attributes: { 'http.request.method': route.method, 'http.route': route.path },
+        });
         try {
           const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-          const ctx = contextFor(req, { route: route.path }, '', undefined);
-          const answer = await route.handle({ headers: req.headers, body }, ctx);
+          const ctx = contextFor({ route: route.path }, '', incoming, span);
+          const answer = await within(tracer, span, () => route.handle({ headers: req.headers, body }, ctx));
+          answered(span, answer.status);
           if (answer.status === 204 || answer.body === undefined) res.status(answer.status).end();
           else res.status(answer.status).json(answer.body);
+        } catch (err) {
+          const e = asReflexError(err);
+          span?.set({ 'error.type': e.name });
+          answered(span, e.status, e.message);
+          throw err;
         } finally {
+          span?.end();
           release(res);
         }
       },

@@ -1,4 +1,8 @@
-/** notify/deliver — one POST to one sink, with a timeout, classified for the retry contract. */
+/**
+ * notify/deliver — one POST to one sink, with a timeout, classified for the retry contract; when
+ * tracing, a CLIENT span named after the sink (its name and type, never its URL or secret).
+ */
+import { answered, clientSpan } from '../_kit/index.js';
 import type { Sink } from './config.js';
 import { pagerduty, sign, slack, teams, webhook } from './render.js';
 import type { Message } from './decide.js';
@@ -32,6 +36,26 @@ function retryAfter(value: string | null, now: number): number | undefined {
 }
 
 export async function deliver(sink: Sink, message: Message, timeoutMs: number, now: () => Date): Promise<Delivery> {
+  const span = clientSpan(`notify ${sink.name}`, {
+    'reflex.sink.name': sink.name,
+    'reflex.sink.type': sink.type,
+    'http.request.method': 'POST',
+  });
+  try {
+    const d = await post(sink, message, timeoutMs, now);
+    span?.set({ 'reflex.delivery.result': d.kind });
+    if (d.kind === 'transient') {
+      const status = /^HTTP (\d{3})$/.exec(d.detail)?.[1];
+      if (status) answered(span, Number(status));
+      else span?.fail(d.detail);
+    } else answered(span, d.status, d.kind === 'permanent' ? `HTTP ${d.status}` : undefined);
+    return d;
+  } finally {
+    span?.end();
+  }
+}
+
+async function post(sink: Sink, message: Message, timeoutMs: number, now: () => Date): Promise<Delivery> {
   const m = sink.title ? { ...message, title: sink.title(message) } : message;
   const payload = body(sink, m);
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'reflex-notify' };

@@ -1,10 +1,11 @@
 /**
  * The bundled form the image runs (scripts/bundle.ts: dist/fn/<name>.mjs, schemas compiled at
  * build time into ajv's standalone code) answers exactly as the source does: the same statuses
- * and bodies for good and bad events, the same start-up refusal of a bad rules file.
+ * and bodies for good and bad events, the same start-up refusal of a bad rules file; and the
+ * OpenTelemetry SDK stays out of its way (a chunk that only an OTLP endpoint makes it load).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundle } from '../../scripts/bundle.js';
@@ -18,15 +19,27 @@ const dir = mkdtempSync(join(root, '.bundle-test-'));
 const out = join(dir, 'fn');
 const env = { REFLEX_HOST: '127.0.0.1', REFLEX_RESOLVE_OWNERS: 'names' };
 
+// Every module the bundled process loads (test/wire/record-loads.mjs).
+const loads = join(dir, 'loads.txt');
+
 let source: RunningServer;
 let bundled: Proc;
 let bundledUrl: string;
+let outputs: Awaited<ReturnType<typeof bundle>>['outputs'];
 
 beforeAll(async () => {
-  await bundle(out);
+  ({ outputs } = await bundle(out));
   source = await startServer(classify, { env: { ...env, PORT: '0' }, logSink: () => {} });
   const port = await freePort();
-  bundled = start(process.execPath, [join(out, 'classify.mjs')], { ...env, PORT: String(port) });
+  writeFileSync(loads, '');
+  bundled = start(process.execPath, ['--import', join(root, 'test', 'wire', 'record-loads.mjs'), join(out, 'classify.mjs')], {
+    ...env,
+    PORT: String(port),
+    REFLEX_TEST_LOADS: loads,
+    // No OTLP endpoint, whatever the shell running the tests has.
+    OTEL_EXPORTER_OTLP_ENDPOINT: '',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+  });
   bundledUrl = `http://127.0.0.1:${port}/`;
   await waitFor(`${bundledUrl}readyz`);
 }, 60_000);
@@ -108,5 +121,34 @@ describe('the bundled function', () => {
     }
     expect(expected).not.toBe('');
     expect(refused.output()).toContain(JSON.stringify(expected).slice(1, -1));
+  });
+});
+
+describe('the OpenTelemetry SDK', () => {
+  /** The SDK and the kit's adapter; not @opentelemetry/api, which prom-client's default metrics load anyway. */
+  const isSdk = (input: string): boolean => /node_modules\/@opentelemetry\/(?!api\/)|functions\/_kit\/otel\.ts$/.test(input);
+  const withSdk = (): string[] => Object.keys(outputs).filter((o) => Object.keys(outputs[o]!.inputs).some(isSdk));
+
+  it('is in chunks that only a dynamic import reaches, never on the way a function starts', () => {
+    expect(withSdk().length).toBeGreaterThan(0);
+    for (const [file, output] of Object.entries(outputs)) {
+      // A function's own entry (a dynamic import's target is an entry point too).
+      if (!output.entryPoint?.startsWith('reflex-fn:')) continue;
+      const reached = new Set<string>();
+      const walk = (f: string): void => {
+        if (reached.has(f) || !outputs[f]) return;
+        reached.add(f);
+        for (const i of outputs[f].imports) if (i.kind === 'import-statement' && !i.external) walk(i.path);
+      };
+      walk(file);
+      expect([file, [...reached].flatMap((f) => Object.keys(outputs[f]!.inputs).filter(isSdk))]).toEqual([file, []]);
+    }
+  });
+
+  it('is never loaded by a bundled function without an OTLP endpoint, events handled and all', () => {
+    const loaded = readFileSync(loads, 'utf8').split('\n').filter(Boolean);
+    expect(loaded.some((u) => u.endsWith('/classify.mjs'))).toBe(true);
+    const chunks = withSdk().map((o) => `/${o.split('/').pop()}`);
+    expect(loaded.filter((u) => chunks.some((c) => u.endsWith(c)))).toEqual([]);
   });
 });
