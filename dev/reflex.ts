@@ -4,11 +4,12 @@
  *
  * Exit status: 0 ok, 1 problems found or a runtime failure, 2 a usage error.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { kubeconfigOf } from '../functions/_kit/k8s.js';
+import { tracingFrom } from '../functions/_kit/tracing.js';
 import { projectRoot } from '../functions/_kit/schemas.js';
 import { definitionOf, startMesh, defaultManifests, type RunningMesh } from './mesh/mesh.js';
 import { loadMesh } from './mesh/manifests.js';
@@ -445,6 +446,19 @@ async function replayCommand(file: string, opts: Values & { readonly banner?: st
   if (seen.problems() > 0) process.exitCode = EXIT_PROBLEMS;
 }
 
+/** The banner's line on traces, when they are exported (docs/tracing.md); nothing otherwise. */
+function tracesLine(): string {
+  const t = tracingFrom(process.env, 'reflex-dev');
+  return t ? `  traces: OTLP ${t.protocol} to ${t.url} (docs/tracing.md)\n` : '';
+}
+
+/** Where `npm start` writes its replay as a page: .reflex/ in the working directory (gitignored). */
+function startReport(): string {
+  const dir = resolve('.reflex');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, 'incident.html');
+}
+
 /** A start-up failure, said with what to do about it. */
 function startFailure(err: unknown, port: number): never {
   const e = err as NodeJS.ErrnoException;
@@ -599,7 +613,7 @@ async function devCommand(opts: Values): Promise<void> {
     );
   say(
     `\nReflex dev: ${running.services.size} functions, broker ingress ${ingress}\n  source: ${sourceText(plan, cluster, opts.act === true)}\n` +
-      `  console: ${running.broker.url}${CONSOLE_PATH}/ (open it in a browser; docs/console.md)\n  Ctrl-C to stop.\n\n`,
+      `  console: ${running.broker.url}${CONSOLE_PATH}/ (open it in a browser; docs/console.md)\n${tracesLine()}  Ctrl-C to stop.\n\n`,
   );
   if (cluster && opts.pings !== false) stops.push(startPingSources(running.mesh, running.broker, warn));
   if (recorded && plan.records) {
@@ -707,6 +721,8 @@ else if (first === 'start') {
       file !== undefined || values.replay ? '' : ' (no kubeconfig on this machine: with one, npm start runs against its cluster)';
     await replayCommand(path, {
       ...values,
+      // The same replay as a page to open in a browser (the web console's, offline), unless asked otherwise.
+      ...(values.html === undefined && !values.json ? { html: startReport() } : {}),
       banner:
         `\nReflex: replaying ${shown(path)}${because}\n` +
         'No cluster is contacted: the real functions run behind the development broker, in dry-run,\n' +

@@ -131,6 +131,12 @@ describe('the embedded incident', () => {
       '\n                  | 2026/11/22 10:01:41 DEBUG GET http://pricing.shop.svc/v1/rules Authorization: [REDACTED:authorization]\n',
     );
     for (const secret of secretsOfIncident()) expect(p.output()).not.toContain(secret);
+    // The same replay as a page (the web console, offline), where it says.
+    expect(p.output()).toContain('\nThe report: .reflex/incident.html (open it in a browser; it needs no network).\n');
+    const page = readFileSync(join(projectRoot(), '.reflex', 'incident.html'), 'utf8');
+    expect(page).toMatch(/^<!doctype html>/i);
+    expect(page).toContain('crashloop');
+    for (const secret of secretsOfIncident()) expect(page).not.toContain(secret);
     // The README's excerpt of this output is true, line for line.
     const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
     const excerpt = /decided and why:\n\n```\n([\s\S]*?)```/.exec(readme)?.[1]?.trim().split('\n') ?? [];
