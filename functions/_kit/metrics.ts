@@ -8,6 +8,7 @@ export interface Metrics {
   readonly rejected: Counter<'type' | 'status'>;
   readonly failed: Counter<'type' | 'status'>;
   readonly duration: Histogram<'type'>;
+  readonly sent: Counter<'type' | 'outcome'>;
 }
 
 export function createMetrics(functionName: string): Metrics {
@@ -38,6 +39,12 @@ export function createMetrics(functionName: string): Metrics {
       name: 'reflex_events_failed_total',
       help: 'CloudEvents whose handling failed (5xx and other retried statuses), by type and status',
       labelNames: ['type', 'status'],
+      registers: [registry],
+    }),
+    sent: new Counter({
+      name: 'reflex_events_sent_total',
+      help: 'CloudEvents this function sent (replies, and emits to K_SINK), by type and, for actions, outcome: signals by class, actions by verb and outcome',
+      labelNames: ['type', 'outcome'],
       registers: [registry],
     }),
     duration: new Histogram({

@@ -74,6 +74,8 @@ const RESERVED_PATHS = new Set(['/', '/healthz', '/readyz', '/metrics']);
 
 /** Label for types the function does not declare: keeps metric cardinality bounded. */
 const OTHER_TYPE = 'other';
+/** The outcomes of actions (dev.reflex.action.*'s `outcome` extension), the only values reflex_events_sent_total's label takes. */
+const SENT_OUTCOMES: ReadonlySet<string> = new Set(['applied', 'dryrun', 'skipped', 'failed', 'escalated']);
 
 /**
  * The most a shutdown waits for the last spans to reach the collector, after the drain: with the
@@ -145,7 +147,21 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   // Credentials from the same environment as the rest of the configuration (tests pass their own).
   const cluster = options.cluster ?? kubeCluster(credentials(definition.name, env, definition.usesCluster?.(config) ?? false));
   const now = options.now ?? (() => new Date());
-  const emit = runtime.sink ? createEmitter(runtime.sink) : undefined;
+  const emitter = runtime.sink ? createEmitter(runtime.sink) : undefined;
+  // What a function sends, counted by what it is: our own code makes these types (never input).
+  const countSent = (reply: Reply): void => {
+    const { type, outcome } = reply.event as { type: string; outcome?: unknown };
+    metrics.sent.inc({
+      type: type.length <= 80 && /^[a-z0-9.]+$/.test(type) ? type : OTHER_TYPE,
+      outcome: typeof outcome === 'string' && SENT_OUTCOMES.has(outcome) ? outcome : '',
+    });
+  };
+  const emit = emitter
+    ? async (reply: Reply): Promise<void> => {
+        await emitter(reply);
+        countSent(reply);
+      }
+    : undefined;
   const deps: Deps = { runtime, log, cluster, registry: metrics.registry, now };
   const handle = definition.handler(config, deps);
   const routes = routesOf(definition, config, deps);
@@ -271,6 +287,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
     try {
       const result = await within(tracer, span, () => handle(event, ctx));
       metrics.handled.inc({ type: label, outcome: result ? 'reply' : 'noreply' });
+      if (result) countSent(result);
       eventLog.info(result ? 'handled, replying' : 'handled', result ? { replyType: result.event.type, replyId: result.event.id } : {});
       span?.set(replyAttributes(result));
       return result;

@@ -424,6 +424,12 @@ describe('a real Prometheus scraping the functions as the PodMonitor says', () =
     const signals = targets().find((t) => t.panel.title === 'Signals by class')!;
     const classes = (await prometheus.queryRange(interpolate(signals.target.expr), startedAt, new Date(), 1)).map((s) => s.metric['class']);
     expect(classes).toEqual(expect.arrayContaining(['crashloop', 'loadhigh']));
+    // Actions by verb and outcome: the replay is in dry-run, and recover escalates the unschedulable pod.
+    const actions = targets().filter((t) => t.panel.title === 'Actions by verb and outcome')[1]!;
+    const outcomes = (await prometheus.queryRange(interpolate(actions.target.expr), startedAt, new Date(), 1)).map(
+      (s) => `${s.metric['function']} ${s.metric['outcome']}`,
+    );
+    expect(outcomes).toEqual(expect.arrayContaining(['recover dryrun', 'recover escalated', 'scale dryrun']));
     // `ready` is on up (and Prometheus's other series of a scrape) alone: the PodMonitor drops it
     // from what the functions expose, so a pod turning ready starts no new series.
     const withReady = await prometheus.query('group by (__name__) ({__name__=~"reflex_.+|process_.+|nodejs_.+", ready!=""})');
