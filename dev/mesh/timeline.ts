@@ -17,6 +17,7 @@ import type {
   RolloutDiff,
 } from '../../functions/_contracts/events.js';
 import { truncate } from '../../functions/_signals/model.js';
+import { safeText } from '../../functions/_kit/text.js';
 
 /** What a signal or a decision is about: `{kind, namespace, name}` (no namespace when cluster-scoped). */
 export interface Target {
@@ -311,18 +312,14 @@ const CHANGES_SHOWN = 3;
 /** A line of evidence in the timeline's text: one line, at most this many characters. */
 const EVIDENCE_TEXT = 200;
 
-/** ANSI escape sequences (a coloured log): removed, so that a log cannot drive the terminal. */
-const ESCAPES = /\u001b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])/g;
-/** Any other control character (C0, DEL, C1): shown as `?`. */
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
-
 /**
  * Text from a workload (a log line, a termination message, an Event's) as the timeline prints it:
- * escape sequences removed, any other control character shown as `?`, on one line, cut at `max`.
+ * made safe (functions/_kit/text.ts: escape sequences removed, any other control character shown
+ * as `?`), on one line, cut at `max`.
  */
 function printable(value: unknown, max = EVIDENCE_TEXT): string {
   const s = typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value);
-  return oneLine(s.replace(ESCAPES, ''), max).replace(CONTROLS, '?');
+  return oneLine(safeText(s, '?'), max);
 }
 
 /** An enrichment arrives as JSON from any sender: a field that should be a list and is not is none. */

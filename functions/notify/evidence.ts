@@ -15,6 +15,7 @@ import type {
   SignalData,
 } from '../_contracts/events.js';
 import type { DeliveryFailure } from '../_kit/knative-error.js';
+import { safeText } from '../_kit/text.js';
 
 export interface EvidenceLog {
   /** `previous log of container web (last 3 lines, redacted)`. */
@@ -65,25 +66,18 @@ const MAX_POD_NAMES = 10;
 /** Classes about a node rather than a pod: their evidence is the node's. */
 const NODE_CLASSES: ReadonlySet<string> = new Set(['nodenotready', 'nodepressure', 'nodeproblem']);
 
-/** Terminal escape sequences (colours, cursor moves): dropped. */
-const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[@-_]/g;
-/** Control characters but the tab, and the bidi overrides that reorder what a reader sees: shown as U+FFFD. */
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
 const cutTo = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
 
 /** A log line a person can read: no escape sequences, no control characters (tabs stay; a CRLF's CR goes), bounded. */
 export function printable(line: string): string {
-  return cutTo(line.replace(/\r$/, '').replace(ANSI, '').replace(CONTROL, '\ufffd'), MAX_LOG_LINE);
+  return cutTo(safeText(line.replace(/\r$/, '')).replace(/[\r\n]/g, '\ufffd'), MAX_LOG_LINE);
 }
 
 /** A fact in one line: newlines and control characters become spaces, bounded. */
 function oneLine(s: string, n = MAX_FACT): string {
   return cutTo(
-    s
-      .replace(ANSI, '')
+    safeText(s)
       .replace(/[\r\n\t]+/g, ' ')
-      .replace(CONTROL, '\ufffd')
       .trim(),
     n,
   );
