@@ -257,6 +257,41 @@ describe('the default protocol', () => {
   });
 });
 
+/** A crash loop, as the ApiServerSource bridges the kubelet's BackOff Event (its third occurrence). */
+function backOffEvent(): { name: string; backOff: Record<string, unknown> } {
+  const now = Date.now();
+  const name = 'web-7d9c8b5f4-x2x7q.18799a0c1b2d3e4f';
+  const backOff = {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name, namespace: 'shop', uid: 'e-1' },
+    involvedObject: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      namespace: 'shop',
+      name: 'web-7d9c8b5f4-x2x7q',
+      uid: 'p-1',
+      fieldPath: 'spec.containers{web}',
+    },
+    reason: 'BackOff',
+    message: 'Back-off restarting failed container web in pod web-7d9c8b5f4-x2x7q_shop(p-1)',
+    type: 'Warning',
+    source: { component: 'kubelet', host: 'node-1' },
+    count: 3,
+    firstTimestamp: new Date(now - 120_000).toISOString(),
+    lastTimestamp: new Date(now).toISOString(),
+  };
+  return { name, backOff };
+}
+
+/** The headers the ApiServerSource puts on it. */
+const bridged = (name: string): Record<string, string> => ({
+  'ce-kind': 'Event',
+  'ce-name': name,
+  'ce-namespace': 'shop',
+  'ce-apiversion': 'v1',
+});
+
 describe('one incident through the development mesh (the shipped manifests)', () => {
   let receiver: Receiver;
   let hook: Awaited<ReturnType<typeof listen>>;
@@ -272,35 +307,8 @@ describe('one incident through the development mesh (the shipped manifests)', ()
       serviceEnv: { classify: { REFLEX_RESOLVE_OWNERS: 'names' } },
       telemetry: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
     });
-    // A crash loop, as the ApiServerSource bridges the kubelet's BackOff Event (its third occurrence).
-    const now = Date.now();
-    const name = 'web-7d9c8b5f4-x2x7q.18799a0c1b2d3e4f';
-    const backOff = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name, namespace: 'shop', uid: 'e-1' },
-      involvedObject: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        namespace: 'shop',
-        name: 'web-7d9c8b5f4-x2x7q',
-        uid: 'p-1',
-        fieldPath: 'spec.containers{web}',
-      },
-      reason: 'BackOff',
-      message: 'Back-off restarting failed container web in pod web-7d9c8b5f4-x2x7q_shop(p-1)',
-      type: 'Warning',
-      source: { component: 'kubelet', host: 'node-1' },
-      count: 3,
-      firstTimestamp: new Date(now - 120_000).toISOString(),
-      lastTimestamp: new Date(now).toISOString(),
-    };
-    const res = await post(mesh.broker.ingress('reflex', 'reflex'), 'dev.knative.apiserver.resource.update', backOff, {
-      'ce-kind': 'Event',
-      'ce-name': name,
-      'ce-namespace': 'shop',
-      'ce-apiversion': 'v1',
-    });
+    const { name, backOff } = backOffEvent();
+    const res = await post(mesh.broker.ingress('reflex', 'reflex'), 'dev.knative.apiserver.resource.update', backOff, bridged(name));
     expect(res.status).toBe(202);
     // close() waits for every delivery, then each tracer exports what it holds.
     await mesh.close();
@@ -377,6 +385,47 @@ describe('one incident through the development mesh (the shipped manifests)', ()
     expect(spansById.get(told[0]!.parentSpanId!)!.name).toBe('notify dev.reflex.enriched.crashloop');
     expect(JSON.stringify(spans)).not.toContain('T000/B000/XXXX');
   });
+});
+
+describe('one incident through `reflex dev`, the command', () => {
+  it('is one trace, with spans from the broker and each function, exported by the process', async () => {
+    const receiver = await startReceiver();
+    const home = mkdtempSync(join(tmpdir(), 'reflex-home-'));
+    // No kubeconfig: the functions read an empty cluster; traces go where OTEL_* says.
+    const p = start('node', ['bin/reflex.js', 'dev', '--port', '0'], {
+      HOME: home,
+      KUBECONFIG: '',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    });
+    try {
+      const ingress = await (async () => {
+        for (let i = 0; i < 300; i++) {
+          const m = /broker ingress (http:\/\/\S+)/.exec(p.output());
+          if (m) return m[1]!;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`reflex dev did not start:\n${p.output()}`);
+      })();
+      expect(p.output()).toContain(`traces: OTLP http/json to ${receiver.url}/v1/traces`);
+      const { name, backOff } = backOffEvent();
+      expect((await post(ingress, 'dev.knative.apiserver.resource.update', backOff, bridged(name))).status).toBe(202);
+      // The timeline shows enrich's reply (the last function on the path but notify); then Ctrl-C:
+      // reflex dev waits for the deliveries under way (notify's), and each tracer exports what it holds.
+      for (let i = 0; i < 300 && !/enrich gathered the evidence/.test(p.output()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(p.output()).toMatch(/-> recover /);
+      p.child.kill('SIGINT');
+      await p.exited;
+      const spans = receiver.spans;
+      expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
+      expect([...new Set(spans.map((s) => s.service))].sort()).toEqual(['classify', 'dev-broker', 'enrich', 'notify', 'recover']);
+      expect(spans.filter((s) => s.parentSpanId === undefined).map((s) => s.service)).toEqual(['dev-broker']);
+    } finally {
+      p.child.kill('SIGKILL');
+      await receiver.close();
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('with no OTLP endpoint', () => {
