@@ -161,6 +161,14 @@ function deliveryItem(d) {
     'li',
     { class: d.ok ? '' : 'miss' },
     `${d.trigger} → ${d.subscriber}: ${d.ok ? 'delivered' : 'FAILED'}, status ${d.status} after ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}${d.error ? ` (${d.error})` : ''}${dead}`,
+    // Retried: each attempt, and how long the Broker waited before it.
+    (d.tries ?? []).length > 1
+      ? h(
+          'ol',
+          { class: 'tries', 'aria-label': 'attempts' },
+          ...d.tries.map((t, i) => h('li', {}, `attempt ${i + 1}${i > 0 ? ` after ${t.afterMs / 1000} s` : ''}: ${t.status}`)),
+        )
+      : '',
     d.reply
       ? h(
           'span',

@@ -61,6 +61,8 @@ export type ConsoleRecord =
       readonly ok: boolean;
       readonly status: number;
       readonly attempts: number;
+      /** Each attempt's status, and the backoff before it. */
+      readonly tries: readonly { readonly status: number; readonly afterMs: number }[];
       readonly error?: string;
       readonly deadLettered?: { readonly to: string | null; readonly ok?: boolean; readonly status?: number };
       readonly reply?: { readonly id: string; readonly type: string };
@@ -251,6 +253,7 @@ export function createConsole(mesh: Mesh): Console {
       ok: result.ok,
       status: result.status,
       attempts: result.attempts,
+      tries: (result.tries ?? []).map((t) => ({ status: t.status, afterMs: t.afterMs })),
       ...(result.error ? { error: result.error } : !result.ok && result.body ? { error: result.body.slice(0, 500) } : {}),
       ...(dl ? { deadLettered: dl.to ? { to: dl.to, ok: dl.result.ok, status: dl.result.status } : { to: null } } : {}),
       ...(result.reply ? { reply: { id: result.reply.id, type: result.reply.type } } : {}),

@@ -32,6 +32,15 @@ export interface Delivered {
   readonly body: string;
   readonly reply?: Event;
   readonly error?: string;
+  /** Every attempt in order: its status (500 for a transport error), its error, and how long it waited first. */
+  readonly tries?: readonly Try[];
+}
+
+export interface Try {
+  readonly status: number;
+  readonly error?: string;
+  /** The backoff before it (0 for the first attempt, and for linear's first retry). */
+  readonly afterMs: number;
 }
 
 /**
@@ -217,8 +226,10 @@ async function withRetries(url: string, event: Event, options: DeliverOptions): 
   const timeout = durationMs(spec.timeout) || (options.defaultTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS);
   const message = toMessage(event, spec.format);
   let last: Delivered = { ok: false, status: 500, attempts: 0, body: '' };
+  const history: Try[] = [];
   for (let n = 1; n <= tries; n++) {
-    if (n > 1) await sleep(backoffMs(spec, n - 1));
+    const afterMs = n > 1 ? backoffMs(spec, n - 1) : 0;
+    if (n > 1) await sleep(afterMs);
     last = await attempt(
       send,
       url,
@@ -227,9 +238,10 @@ async function withRetries(url: string, event: Event, options: DeliverOptions): 
       n,
     );
     options.onAttempt?.(n, last.status);
-    if (last.ok || !retryable(last.status)) return last;
+    history.push({ status: last.status, ...(last.error ? { error: last.error } : {}), afterMs });
+    if (last.ok || !retryable(last.status)) break;
   }
-  return last;
+  return { ...last, tries: history };
 }
 
 async function attempt(

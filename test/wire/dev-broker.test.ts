@@ -388,13 +388,23 @@ describe('delivery', () => {
     const sub = await subscriber(() => ({ status: 500 }));
     open.push(sub);
     const sleeps: number[] = [];
+    const records: BrokerRecord[] = [];
     const b = await start([broker(), trigger('t', sub.url, '  delivery: { retry: 3, backoffPolicy: linear, backoffDelay: PT1S }')], {
       sleeps,
+      records,
     });
     await post(b.ingress('dev', 'default'), ce('t'));
     await b.idle();
     expect(sub.hits).toHaveLength(4);
     expect(sleeps).toEqual([0, 1000, 2000]);
+    // Each attempt is on the record (the console lists them), with the backoff before it.
+    const delivered = records.find((r) => r.kind === 'delivered');
+    expect(delivered?.kind === 'delivered' && delivered.result.tries).toEqual([
+      { status: 500, afterMs: 0 },
+      { status: 500, afterMs: 0 },
+      { status: 500, afterMs: 1000 },
+      { status: 500, afterMs: 2000 },
+    ]);
   });
 
   it.each([404, 408, 409, 429, 500, 502, 504])('%i is retried', async (status) => {
