@@ -296,9 +296,13 @@ describe('sweep', () => {
     // The problems still there stay open: nothing else was resolved.
     expect(resolvedOf('stuck')).toEqual([]);
     const cm = await a.core.readNamespacedConfigMap({ name: 'reflex-sweep-open', namespace: 'reflex' });
-    const open = Object.values(JSON.parse(cm.data!['open.json']!) as Record<string, { class: string; target: { name: string } }>);
-    expect(open.map((p) => `${p.class} ${p.target.name}`)).toEqual(expect.arrayContaining([`rolloutstalled stuck`]));
-    expect(open.map((p) => `${p.class} ${p.target.name}`)).not.toContain('crashloop web');
+    // This namespace's: other test files opt their own namespaces in (a crash-looping `web` too), and
+    // sweep keeps one open set for every opted-in namespace.
+    const open = Object.values(
+      JSON.parse(cm.data!['open.json']!) as Record<string, { class: string; target: { namespace: string; name: string } }>,
+    ).map((p) => `${p.class} ${p.target.namespace}/${p.target.name}`);
+    expect(open).toEqual(expect.arrayContaining([`rolloutstalled ${optedIn}/stuck`]));
+    expect(open).not.toContain(`crashloop ${optedIn}/web`);
     // Later ticks do not resolve it again.
     await tick('tick-6');
     expect(new Set(resolvedOf('web')).size).toBe(1);
