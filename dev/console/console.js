@@ -533,4 +533,6 @@ if (report) {
   stream.onopen = () => status('Live: connected to reflex dev.');
   stream.onerror = () => status('Live: disconnected; reconnecting… (is reflex dev still running?)');
   stream.onmessage = (m) => add(JSON.parse(m.data));
+  // reflex dev was restarted: what is shown is of its earlier run; start over with this one.
+  stream.addEventListener('restart', () => location.reload());
 }

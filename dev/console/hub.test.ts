@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { CloudEvent } from 'cloudevents';
-import { createConsole } from './hub.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CONSOLE_PATH, createConsole } from './hub.js';
 import { loadMesh } from '../mesh/manifests.js';
 import { defaultManifests } from '../mesh/mesh.js';
 
@@ -63,5 +65,43 @@ describe('the console hub: broker records as console records, and the report', (
     const parsed = JSON.parse(json) as { records: { data?: string }[]; topology: { triggers: unknown[] } };
     expect(parsed.records[0]?.data).toContain('</script><script>alert(1)</script>');
     expect(parsed.topology.triggers).toHaveLength(mesh.triggers.length);
+  });
+});
+
+describe('the live stream (Server-Sent Events)', () => {
+  /** The first `n` SSE messages the hub sends a page that says it last saw `lastEventId`. */
+  async function firstMessages(hub: ReturnType<typeof createConsole>, lastEventId: string | undefined, n: number): Promise<string[]> {
+    const server = createServer((req, res) => void hub.serve(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const abort = new AbortController();
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${CONSOLE_PATH}/api/stream`, {
+        headers: lastEventId ? { 'last-event-id': lastEventId } : {},
+        signal: abort.signal,
+      });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (text.split('\n\n').filter((m) => m.includes('data:')).length < n)
+        text += new TextDecoder().decode((await reader.read()).value);
+      return text.split('\n\n').filter((m) => m.includes('data:'));
+    } finally {
+      abort.abort();
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+
+  it('resumes after the last record a page saw; a page of an earlier run of reflex dev is told to start over', async () => {
+    const hub = createConsole(mesh);
+    for (const why of ['one', 'two', 'three']) hub.log(JSON.stringify({ msg: 'no signal', ceId: why, why }), 'classify');
+    const all = await firstMessages(hub, undefined, 3);
+    expect(all.map((m) => /^id: (\w+)-(\d+)$/m.exec(m)?.[2])).toEqual(['1', '2', '3']);
+    const run = /^id: (\w+)-/m.exec(all[0]!)![1]!;
+    // Resuming within this run: only what came after.
+    expect((await firstMessages(hub, `${run}-2`, 1)).map((m) => /^id: \w+-(\d+)$/m.exec(m)?.[1])).toEqual(['3']);
+    // A Last-Event-ID of another run (reflex dev restarted): a restart event, then everything.
+    const after = await firstMessages(hub, 'deadbeef-2', 4);
+    expect(after[0]).toMatch(/^event: restart$/m);
+    expect(after.slice(1).map((m) => /^id: \w+-(\d+)$/m.exec(m)?.[1])).toEqual(['1', '2', '3']);
   });
 });

@@ -5,6 +5,7 @@
  * files, the topology and the records as JSON, and the records live as Server-Sent Events. The
  * same records, embedded in one HTML file, are `reflex replay --html`'s report.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -197,6 +198,9 @@ export function createConsole(mesh: Mesh): Console {
   const kept: ConsoleRecord[] = [];
   const streams = new Set<ServerResponse>();
   let seq = 0;
+  /** This server's run: a stream's Last-Event-ID from another run (reflex dev restarted) starts over. */
+  const boot = randomBytes(4).toString('hex');
+  const sse = (r: ConsoleRecord): string => `id: ${boot}-${r.seq}\ndata: ${JSON.stringify(r)}\n\n`;
   /** A reply's id -> the event it answered (a reply keeps its own id as it goes back into the Broker). */
   const parents = new Map<string, string>();
   const decided = new Set<string>();
@@ -207,7 +211,7 @@ export function createConsole(mesh: Mesh): Console {
     const full = { ...r, seq: ++seq } as ConsoleRecord;
     kept.push(full);
     if (kept.length > KEEP) kept.splice(0, kept.length - KEEP);
-    for (const s of streams) s.write(`id: ${full.seq}\ndata: ${JSON.stringify(full)}\n\n`);
+    for (const s of streams) s.write(sse(full));
   };
 
   const record = (r: BrokerRecord): void => {
@@ -282,10 +286,13 @@ export function createConsole(mesh: Mesh): Console {
 
   /** The records as Server-Sent Events: those after `Last-Event-ID` (all, at first), then each as it comes. */
   const stream = (req: IncomingMessage, res: ServerResponse): true => {
-    const after = Number(req.headers['last-event-id'] ?? 0) || 0;
+    const [run, last] = String(req.headers['last-event-id'] ?? '').split('-');
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write('retry: 1000\n\n');
-    for (const r of kept) if (r.seq > after) res.write(`id: ${r.seq}\ndata: ${JSON.stringify(r)}\n\n`);
+    // A page that followed an earlier run of reflex dev: its rows are of that run, the page starts over.
+    if (run && run !== boot) res.write('event: restart\ndata: {}\n\n');
+    const after = run === boot ? Number(last) || 0 : 0;
+    for (const r of kept) if (r.seq > after) res.write(sse(r));
     streams.add(res);
     const alive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS).unref();
     res.on('close', () => {
