@@ -238,7 +238,11 @@ export async function startControlPlane(options: { binDir?: string } = {}): Prom
     if (p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 8_000))]);
+    // The grace timer is cleared once the process is gone: a pending one kept jest's own process
+    // alive for 8 s after every run ("Jest did not exit one second after the test run").
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (grace = setTimeout(r, 8_000)))]);
+    clearTimeout(grace);
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   };
   const stop = async (): Promise<void> => {

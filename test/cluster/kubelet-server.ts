@@ -34,7 +34,8 @@ export async function startKubeletServer(): Promise<KubeletServer> {
     { cert: readFileSync(join(pki, 'apiserver.crt')), key: readFileSync(join(pki, 'apiserver.key')) },
     async (req, res) => {
       requests.push(req.url ?? '');
-      if (faults.delayMs) await new Promise((r) => setTimeout(r, faults.delayMs));
+      // Unref'd: a request still held when the tests end must not keep the test process alive.
+      if (faults.delayMs) await new Promise((r) => setTimeout(r, faults.delayMs).unref());
       const url = new URL(req.url ?? '/', 'https://kubelet');
       const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       const text = m ? logs.get(`${m[1]}/${m[2]}/${m[3]}/${url.searchParams.get('previous') === 'true'}`) : undefined;
