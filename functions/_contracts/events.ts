@@ -307,6 +307,11 @@ export function targetExtensions(t: Pick<Target, 'kind' | 'namespace' | 'name'>)
   return { targetkind: t.kind, targetns: t.namespace, targetname: t.name };
 }
 
+/** The routing extensions of a signal (and of its enriched copy): class, severity, target, reason. */
+export function signalExtensions(s: Pick<SignalData, 'class' | 'severity' | 'target' | 'reason'>): Record<string, string> {
+  return { reflexclass: s.class, severity: s.severity, ...targetExtensions(s.target), reason: s.reason };
+}
+
 /** A dev.reflex.action.<verb> event: routable by verb, outcome and target, and saying why. */
 export function actionEvent(
   target: Target,

@@ -1,7 +1,7 @@
 /** _signals/signal — pure: a finding and its target -> the signal reply (type, id, extensions, data). */
 import { createHash } from 'node:crypto';
 import type { ReplySpec } from '../_kit/reply.js';
-import { SIGNAL_SCHEMA, signalType, type SignalData, type Target } from '../_contracts/events.js';
+import { SIGNAL_SCHEMA, signalExtensions, signalType, type SignalData, type Target } from '../_contracts/events.js';
 import { bounded as boundDepth } from '../_kit/json.js';
 import { countOf, MAX_MESSAGE, reasonOf, truncate, type Finding } from './model.js';
 
@@ -71,13 +71,6 @@ export function signalReply(
     subject: target.namespace ? `${target.kind}/${target.namespace}/${target.name}` : `${target.kind}/${target.name}`,
     dataschema: SIGNAL_SCHEMA,
     data,
-    extensions: {
-      reflexclass: f.class,
-      severity: f.severity,
-      targetkind: target.kind,
-      targetns: target.namespace,
-      targetname: target.name,
-      reason,
-    },
+    extensions: signalExtensions(data),
   };
 }

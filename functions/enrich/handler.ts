@@ -5,7 +5,7 @@
  * partial message now beats a complete one too late. Its Trigger's dead-letter sink is notify,
  * so if enrich itself fails, notify still tells people, with the raw signal.
  */
-import { ENRICHED_SCHEMA, enrichedType, targetExtensions, type SignalData } from '../_contracts/events.js';
+import { ENRICHED_SCHEMA, enrichedType, signalExtensions, type SignalData } from '../_contracts/events.js';
 import { counter, type Deps, type Handler } from '../_kit/index.js';
 import type { EnrichConfig } from './config.js';
 import { gather } from './gather.js';
@@ -43,13 +43,7 @@ export function enrichHandler(config: EnrichConfig, deps: Deps): Handler<EnrichC
       ...(event.subject === undefined ? {} : { subject: event.subject }),
       dataschema: ENRICHED_SCHEMA,
       data: { ...raw, ...(evidence ? { evidence: { api: evidence.api, ...(object ? { object } : {}) } } : {}), enrichment },
-      extensions: {
-        reflexclass: signal.class,
-        severity: signal.severity,
-        ...targetExtensions(signal.target),
-        reason: signal.reason,
-        enrichment: result,
-      },
+      extensions: { ...signalExtensions(signal), enrichment: result },
     });
   };
 }

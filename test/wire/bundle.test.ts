@@ -12,6 +12,7 @@ import { bundle } from '../../scripts/bundle.js';
 import classify from '../../functions/classify/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { freePort, start, waitFor, type Proc } from './process.js';
+import { evictedEvent } from './fixtures/events.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // Inside the repository: a bundle finds schemas/ by walking up from itself, as in the image.
@@ -51,20 +52,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const event = (name: string, patch: Record<string, unknown> = {}) => ({
-  apiVersion: 'v1',
-  kind: 'Event',
-  metadata: { name, namespace: 'shop', uid: `uid-${name}` },
-  involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: `${name}-7d9c8b5f4-x2x7q`, uid: `p-${name}` },
-  reason: 'Evicted',
-  message: 'The node was low on resource: memory.',
-  type: 'Warning',
-  source: { component: 'kubelet', host: 'node-1' },
-  count: 1,
-  firstTimestamp: '2026-11-22T10:00:00Z',
-  lastTimestamp: '2026-11-22T10:00:00Z',
-  ...patch,
-});
+const event = evictedEvent;
 
 /** Requests that pass and fail each schema classify validates with. */
 const cases: [string, string, unknown, number][] = [

@@ -17,6 +17,7 @@ import { startMesh } from '../../dev/mesh/mesh.js';
 import { RecordedCluster } from '../../dev/mesh/recorded.js';
 import { startReceiver, type ReceivedSpan, type Receiver } from './otlp.js';
 import { freePort, start, waitFor } from './process.js';
+import { evictedEvent } from './fixtures/events.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'reflex-tracing-'));
@@ -430,19 +431,7 @@ describe('one incident through `reflex dev`, the command', () => {
 
 describe('with no OTLP endpoint', () => {
   const hook = join(root, 'test', 'wire', 'record-loads.mjs');
-  const evicted = {
-    apiVersion: 'v1',
-    kind: 'Event',
-    metadata: { name: 'ev-1', namespace: 'shop', uid: 'uid-ev-1' },
-    involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: 'shop', name: 'web-7d9c8b5f4-x2x7q', uid: 'p-ev-1' },
-    reason: 'Evicted',
-    message: 'The node was low on resource: memory.',
-    type: 'Warning',
-    source: { component: 'kubelet', host: 'node-1' },
-    count: 1,
-    firstTimestamp: '2026-11-22T10:00:00Z',
-    lastTimestamp: '2026-11-22T10:00:00Z',
-  };
+  const evicted = evictedEvent('ev-1');
 
   /** classify as `npm run function` runs it, with `otel`; what it loaded, and its answer to one event. */
   async function run(otel: Record<string, string>): Promise<{ loads: string[]; answer: Response; code: number | null }> {
