@@ -12,7 +12,7 @@ import { kubeconfigOf } from '../functions/_kit/k8s.js';
 import { tracingFrom } from '../functions/_kit/tracing.js';
 import { projectRoot } from '../functions/_kit/schemas.js';
 import { definitionOf, startMesh, defaultManifests, type RunningMesh } from './mesh/mesh.js';
-import { loadMesh } from './mesh/manifests.js';
+import { loadMesh, type Mesh } from './mesh/manifests.js';
 import { compileFilter } from './mesh/filters.js';
 import { play, startRecordedMesh } from './mesh/play.js';
 import { readRecording, RECORDING_FORMATS, type Recorded } from './mesh/replay.js';
@@ -382,12 +382,18 @@ function tally(): { add(l: Line): void; of(fed: { bridged: number; contextOnly: 
   };
 }
 
-/** Brokers and Triggers the mesh does not load (Knative would refuse them), said before a replay. */
-function leftOut(dir: string): void {
+/**
+ * The manifests, read once for what the replay says first: Brokers and Triggers the mesh does not
+ * load (Knative would refuse them). A mesh that cannot load at all is said by the replay's own
+ * start; the error is kept for --html, which needs the mesh.
+ */
+function meshOf(dir: string): Mesh | Error {
   try {
-    for (const p of loadMesh(dir).problems) process.stderr.write(`reflex: not loaded (the rest runs): ${p.message}\n`);
-  } catch {
-    // The replay's own start says what is wrong with the manifests.
+    const mesh = loadMesh(dir);
+    for (const p of mesh.problems) process.stderr.write(`reflex: not loaded (the rest runs): ${p.message}\n`);
+    return mesh;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
   }
 }
 
@@ -400,15 +406,13 @@ async function replayCommand(file: string, opts: Values & { readonly banner?: st
   const progress = progressOf(opts, records);
   const print = printer(colour);
   const dir = opts.manifests ? given(opts.manifests) : defaultManifests();
-  leftOut(dir);
+  const mesh = meshOf(dir);
   // --html: the console's records, kept as the replay goes, written as one file at the end.
   let hub: Console | undefined;
-  if (opts.html !== undefined)
-    try {
-      hub = createConsole(loadMesh(dir));
-    } catch (err) {
-      fail((err as Error).message);
-    }
+  if (opts.html !== undefined) {
+    if (mesh instanceof Error) fail(mesh.message);
+    hub = createConsole(mesh);
+  }
   const verbose = opts.verbose ? (line: string, svc: string) => process.stderr.write(`[${svc}] ${line}\n`) : undefined;
   const played = await play(records, {
     ...(rulesFile ? { rulesFile } : {}),

@@ -14,7 +14,7 @@ import { attributesOf, type BrokerRecord } from '../mesh/broker.js';
 import type { Event } from '../mesh/delivery.js';
 import { explain, failureText, triggerFilterText } from '../mesh/explain.js';
 import type { Destination, Mesh } from '../mesh/manifests.js';
-import { describeEvent, evidenceLines, jsonRow } from '../mesh/timeline.js';
+import { decisionIn, describeEvent, evidenceLines, jsonRow } from '../mesh/timeline.js';
 
 /**
  * Where the console lives on the dev port. A Kubernetes namespace is a DNS label and cannot begin
@@ -265,24 +265,23 @@ export function createConsole(mesh: Mesh): Console {
   };
 
   const log = (line: string, service: string): void => {
-    if (!line.includes('"why"')) return;
-    let parsed: { ceId?: unknown; why?: unknown; rule?: unknown };
-    try {
-      parsed = JSON.parse(line) as typeof parsed;
-    } catch {
-      return;
-    }
-    const { ceId, why, rule } = parsed;
-    if (typeof ceId !== 'string' || typeof why !== 'string') return;
+    const d = decisionIn(line);
+    if (!d) return;
     // One decision per function and event: the first it logs (as the text timeline takes it).
-    const key = `${service}\u0000${ceId}`;
+    const key = `${service}\u0000${d.id}`;
     if (decided.has(key)) return;
     decided.add(key);
     if (decided.size > KEEP * 4) decided.clear();
-    push({ k: 'decision', id: ceId, service, why, ...(typeof rule === 'string' && rule ? { rule } : {}) });
+    push({ k: 'decision', id: d.id, service, why: d.why, ...(d.rule ? { rule: d.rule } : {}) });
   };
 
-  const file = (name: string): string => readFileSync(here(name), 'utf8');
+  // The page's files, read once (they are part of the installed tool, not edited while it runs).
+  const files = new Map<string, string>();
+  const file = (name: string): string => {
+    let text = files.get(name);
+    if (text === undefined) files.set(name, (text = readFileSync(here(name), 'utf8')));
+    return text;
+  };
 
   /** The records as Server-Sent Events: those after `Last-Event-ID` (all, at first), then each as it comes. */
   const stream = (req: IncomingMessage, res: ServerResponse): true => {

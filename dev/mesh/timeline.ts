@@ -524,7 +524,7 @@ function signalWhy(s: SignalLine): string {
 }
 
 /** A function's log line, read for a decision: its CloudEvent (`ceId`, the kit's per-request field), `why` and `rule`. */
-function decisionIn(logLine: string): { id: string; why: string; rule?: string } | undefined {
+export function decisionIn(logLine: string): { id: string; why: string; rule?: string } | undefined {
   if (!logLine.includes('"why"')) return undefined;
   try {
     const { ceId, why, rule } = JSON.parse(logLine) as { ceId?: unknown; why?: unknown; rule?: unknown };

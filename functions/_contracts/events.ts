@@ -35,6 +35,8 @@ export type SignalClass = (typeof SIGNAL_CLASSES)[number];
 /** Load signals go to scale; every other class is a failure, for recover. */
 export const LOAD_CLASSES: readonly SignalClass[] = ['loadhigh', 'loadlow'];
 export const FAILURE_CLASSES: readonly SignalClass[] = SIGNAL_CLASSES.filter((c) => !LOAD_CLASSES.includes(c));
+/** Problems of a node rather than a pod: their evidence is the node's. */
+export const NODE_CLASSES: readonly SignalClass[] = ['nodenotready', 'nodepressure', 'nodeproblem'];
 export type Severity = 'info' | 'warning' | 'critical';
 
 /** CloudEvent type of a signal class. */

@@ -145,7 +145,8 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   // Spans only with an OTLP endpoint; then the SDK is loaded now, never on the way of an event.
   const tracer: Tracer | undefined = await startTracing(tracingFrom(env, definition.name), log);
   // Credentials from the same environment as the rest of the configuration (tests pass their own).
-  const cluster = options.cluster ?? kubeCluster(credentials(definition.name, env, definition.usesCluster?.(config) ?? false));
+  const usesCluster = definition.usesCluster?.(config) ?? false;
+  const cluster = options.cluster ?? kubeCluster(credentials(definition.name, env, usesCluster));
   const now = options.now ?? (() => new Date());
   const emitter = runtime.sink ? createEmitter(runtime.sink) : undefined;
   // What a function sends, counted by what it is: our own code makes these types (never input).
@@ -416,8 +417,7 @@ export async function startServer<C>(definition: FunctionDefinition<C>, options:
   log.info('ready');
   // Knative starts a function for the event that is waiting: what its first API call needs is
   // loaded now, beside that event, not after it.
-  if (definition.usesCluster?.(config))
-    void cluster.prepare?.().catch((err: unknown) => log.debug('the cluster client is not prepared yet', { err }));
+  if (usesCluster) void cluster.prepare?.().catch((err: unknown) => log.debug('the cluster client is not prepared yet', { err }));
 
   let shuttingDown: Promise<{ drained: boolean }> | undefined;
   const shutdown = (): Promise<{ drained: boolean }> => {

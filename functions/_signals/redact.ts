@@ -4,7 +4,7 @@
  * keys. Pure; RE2 (re2js), so matching is linear in the text whatever it holds. The built-in rules
  * always apply; an operator's are added after them. A match becomes `[REDACTED:<rule>]`; the
  * words that say what was there (`password=`, `Bearer `) stay, so the reader still sees what kind
- * of secret it was. Written for enrich (issue 21), which is not built yet.
+ * of secret it was. Used by enrich on every log line, termination message and Event message it sends on.
  */
 import { RE2JS } from 're2js';
 

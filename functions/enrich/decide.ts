@@ -4,6 +4,7 @@
  * so an env value, a Secret reference or an annotation cannot slip into a message.
  */
 import type { CoreV1Event, V1Container, V1ContainerStatus, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import { NODE_CLASSES } from '../_contracts/events.js';
 import type {
   ContainerFacts,
   EventFacts,
@@ -17,6 +18,7 @@ import type {
 } from '../_contracts/events.js';
 import { formatBytes, formatCpu, quantityOf } from '../_kit/quantity.js';
 import type { Redactor } from '../_signals/redact.js';
+import { timeOf, truncate } from '../_signals/model.js';
 
 /** What each class is worth gathering: enrich reads nothing more than the class needs. */
 export interface Wanted {
@@ -43,16 +45,14 @@ export function wanted(c: SignalClass): Wanted {
     logs: LOG_CLASSES.has(c),
     usage: c === 'oomkilled',
     rollout: ROLLOUT_CLASSES.has(c),
-    nodePods: c === 'nodenotready' || c === 'nodepressure' || c === 'nodeproblem',
+    nodePods: NODE_CLASSES.includes(c),
   };
 }
 
-const cut = (s: string, n: number): string => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
-const iso = (v: unknown): string | undefined => {
-  if (v === undefined || v === null) return undefined;
-  const t = Date.parse(v instanceof Date ? v.toISOString() : String(v));
-  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
-};
+const cut = truncate;
+/** A time as the schema takes it (1970-9999, ISO 8601); the port serves JSON strings, the client's types say Date. */
+const timeIn = (v: unknown): Date | undefined => timeOf(v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : undefined);
+const iso = (v: unknown): string | undefined => timeIn(v)?.toISOString();
 const resources = (r: Record<string, unknown> | undefined): Record<string, string> | undefined => {
   if (!r) return undefined;
   const out = Object.fromEntries(
@@ -149,9 +149,7 @@ export function usageOf(podMetrics: unknown): Map<string, Record<string, string>
 }
 
 const eventTime = (e: CoreV1Event): number =>
-  Date.parse(
-    String(e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? ''),
-  ) || 0;
+  timeIn(e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp)?.getTime() ?? 0;
 
 /** The newest `max` Events of the objects around the problem, one line each, messages redacted. */
 export function eventFacts(events: readonly CoreV1Event[], max: number, redact: Redactor): EventFacts[] {

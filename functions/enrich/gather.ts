@@ -11,6 +11,7 @@ import { invalidName, protectedBy } from '../_act/guard.js';
 import { ForbiddenError } from '../_kit/errors.js';
 import { apiStatus, type Cluster } from '../_kit/k8s.js';
 import type { EnrichConfig } from './config.js';
+import { truncate } from '../_signals/model.js';
 import { containerFacts, eventFacts, logTail, nodeFacts, podFacts, rolloutDiff, usageOf, wanted } from './decide.js';
 
 /** Whatever the budget, a log fetch asks for at most this much (the newest lines are kept from it). */
@@ -20,7 +21,6 @@ class Budget {
   readonly notes: string[] = [];
   complete = true;
   readonly #deadline: number;
-  readonly #timers = new Set<NodeJS.Timeout>();
   constructor(
     readonly timeoutMs: number,
     private readonly clock: () => number,
@@ -33,7 +33,7 @@ class Budget {
   }
 
   note(text: string, partial = true): void {
-    if (this.notes.length < 32) this.notes.push(text.length > 1024 ? `${text.slice(0, 1023)}…` : text);
+    if (this.notes.length < 32) this.notes.push(truncate(text, 1024));
     if (partial) this.complete = false;
   }
 
@@ -45,7 +45,6 @@ class Budget {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), this.remainingMs());
-      this.#timers.add(timer);
     });
     try {
       const answer = await Promise.race([call(), late]);
@@ -60,10 +59,7 @@ class Budget {
       this.note(status === 403 ? `${what}: ${forbidden}` : `${what}: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     } finally {
-      if (timer) {
-        clearTimeout(timer);
-        this.#timers.delete(timer);
-      }
+      clearTimeout(timer);
     }
   }
 }

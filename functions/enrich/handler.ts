@@ -5,7 +5,7 @@
  * partial message now beats a complete one too late. Its Trigger's dead-letter sink is notify,
  * so if enrich itself fails, notify still tells people, with the raw signal.
  */
-import { ENRICHED_SCHEMA, enrichedType, signalExtensions, type SignalData } from '../_contracts/events.js';
+import { ENRICHED_SCHEMA, enrichedType, signalExtensions, subjectOf, type SignalData } from '../_contracts/events.js';
 import { counter, type Deps, type Handler } from '../_kit/index.js';
 import type { EnrichConfig } from './config.js';
 import { gather } from './gather.js';
@@ -40,7 +40,8 @@ export function enrichHandler(config: EnrichConfig, deps: Deps): Handler<EnrichC
       // The same signal delivered again is the same enriched event.
       id: `${event.id}-enriched`,
       type: enrichedType(signal.class),
-      ...(event.subject === undefined ? {} : { subject: event.subject }),
+      // Its target's, as every event about it (not whatever subject the sender wrote).
+      subject: subjectOf(signal.target),
       dataschema: ENRICHED_SCHEMA,
       data: { ...raw, ...(evidence ? { evidence: { api: evidence.api, ...(object ? { object } : {}) } } : {}), enrichment },
       extensions: { ...signalExtensions(signal), enrichment: result },

@@ -10,7 +10,7 @@ import type { Message } from './decide.js';
 export type Delivery =
   | { readonly kind: 'sent'; readonly status: number }
   /** 5xx, 429, network error, timeout: the Broker should retry (Retry-After when the sink said). */
-  | { readonly kind: 'transient'; readonly detail: string; readonly retryAfterSeconds?: number }
+  | { readonly kind: 'transient'; readonly detail: string; readonly status?: number; readonly retryAfterSeconds?: number }
   /** Any other 4xx, or a redirect: the payload, the credentials or the URL are wrong; retrying will not help. */
   | { readonly kind: 'permanent'; readonly status: number; readonly detail: string };
 
@@ -45,8 +45,7 @@ export async function deliver(sink: Sink, message: Message, timeoutMs: number, n
     const d = await post(sink, message, timeoutMs, now);
     span?.set({ 'reflex.delivery.result': d.kind });
     if (d.kind === 'transient') {
-      const status = /^HTTP (\d{3})$/.exec(d.detail)?.[1];
-      if (status) answered(span, Number(status));
+      if (d.status !== undefined) answered(span, d.status);
       else span?.fail(d.detail);
     } else answered(span, d.status, d.kind === 'permanent' ? `HTTP ${d.status}` : undefined);
     return d;
@@ -85,7 +84,12 @@ async function post(sink: Sink, message: Message, timeoutMs: number, now: () => 
       };
     if (res.status === 429 || res.status >= 500) {
       const after = retryAfter(res.headers.get('retry-after'), now().getTime());
-      return { kind: 'transient', detail: `HTTP ${res.status}`, ...(after === undefined ? {} : { retryAfterSeconds: after }) };
+      return {
+        kind: 'transient',
+        detail: `HTTP ${res.status}`,
+        status: res.status,
+        ...(after === undefined ? {} : { retryAfterSeconds: after }),
+      };
     }
     return { kind: 'permanent', status: res.status, detail: `HTTP ${res.status}: ${text}` };
   } catch (err) {

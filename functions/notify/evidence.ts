@@ -14,6 +14,7 @@ import type {
   RolloutDiff,
   SignalData,
 } from '../_contracts/events.js';
+import { NODE_CLASSES } from '../_contracts/events.js';
 import type { DeliveryFailure } from '../_kit/knative-error.js';
 import { safeText } from '../_kit/text.js';
 
@@ -62,9 +63,6 @@ const MAX_FACT = 500;
 const MAX_RESPONSE = 200;
 /** Pod names listed for a node problem; the count says how many there are. */
 const MAX_POD_NAMES = 10;
-
-/** Classes about a node rather than a pod: their evidence is the node's. */
-const NODE_CLASSES: ReadonlySet<string> = new Set(['nodenotready', 'nodepressure', 'nodeproblem']);
 
 const cutTo = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
 
@@ -245,7 +243,7 @@ export function evidenceOf(s: SignalData, e: Enrichment): Evidence {
       truncated: l.truncated,
     })),
     events: (e.events ?? []).map((x) => eventLine(x, day)),
-    node: e.node ? nodeLines(e.node, NODE_CLASSES.has(s.class) || s.target.kind === 'Node', day) : [],
+    node: e.node ? nodeLines(e.node, NODE_CLASSES.includes(s.class) || s.target.kind === 'Node', day) : [],
     rollout: e.rollout ? rolloutLines(e.rollout) : [],
     notes: e.notes.map((n) => oneLine(n, 1024)),
   };

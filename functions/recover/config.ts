@@ -7,8 +7,6 @@ import { parseGuardPolicy, type RawGuardPolicy } from '../_act/policy.js';
 import { projectRoot } from '../_kit/schemas.js';
 import { bytesOf } from '../_kit/quantity.js';
 
-export { bytesOf };
-
 export interface Policy extends GuardPolicy {
   readonly oomkilled: { readonly factor: number; readonly ceilingBytes: number };
   readonly evicted: { readonly olderThanSeconds: number };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ActionVerb, SignalData } from '../_contracts/events.js';
-import { bytesOf, parsePolicy } from './config.js';
+import { bytesOf } from '../_kit/quantity.js';
+import { parsePolicy } from './config.js';
 import type { Autoscaler } from '../_act/autoscalers.js';
 import { withRecord } from '../_act/guard.js';
 import {

@@ -7,7 +7,8 @@ import { scaledDownBy, type Autoscaler } from '../_act/autoscalers.js';
 import { parseState, type ActionRecord as ActRecord, type ActState } from '../_act/guard.js';
 import type { SignalData } from '../_contracts/events.js';
 import { amountOf } from '../_kit/config.js';
-import { bytesOf, type Policy } from './config.js';
+import { bytesOf } from '../_kit/quantity.js';
+import type { Policy } from './config.js';
 import { escalation } from './escalate.js';
 
 /** recover's history on its target, in the annotation reflex.dev/recover. */

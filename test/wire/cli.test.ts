@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiServerSourceMessage, type K8sObject, type WatchType } from '../../dev/mesh/apiserversource.js';
+import { isPodLog } from '../../dev/mesh/replay.js';
 import { projectRoot } from '../../functions/_kit/schemas.js';
 import { freePort, start, type Proc } from './process.js';
 
@@ -74,7 +75,7 @@ const watched = (): string[] =>
   readFileSync(incident, 'utf8')
     .trim()
     .split('\n')
-    .filter((l) => (JSON.parse(l) as { object: K8sObject }).object.kind !== 'PodLog');
+    .filter((l) => !isPodLog((JSON.parse(l) as { object: K8sObject }).object));
 
 /**
  * A recorded watch event as the ApiServerSource would POST it, its times moved so that its latest
