@@ -40,7 +40,7 @@ const field = (o: KubeObject, path: string): unknown =>
  * The last `lines` lines of a log, as the kubelet counts them (each ends at a newline; a last one
  * without one counts too). Undefined: all of it.
  */
-function lastLines(text: string, lines: number | undefined): string {
+export function lastLines(text: string, lines: number | undefined): string {
   if (lines === undefined) return text;
   if (lines === 0) return '';
   return (text.match(/[^\n]*\n|[^\n]+$/g) ?? []).slice(-lines).join('');

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { admin } from './kube.js';
+import { lastLines } from '../../dev/mesh/recorded.js';
 
 export interface KubeletServer {
   readonly port: number;
@@ -44,15 +45,8 @@ export async function startKubeletServer(): Promise<KubeletServer> {
         return;
       }
       // kubelet's own limits: tailLines counts from the end, limitBytes cuts what is sent.
-      let out = text;
       const tail = faults.ignoreLimits ? null : url.searchParams.get('tailLines');
-      if (tail !== null)
-        out =
-          out
-            .split('\n')
-            .filter((l, i, all) => i < all.length - 1 || l !== '')
-            .slice(-Number(tail))
-            .join('\n') + '\n';
+      const out = lastLines(text, tail === null ? undefined : Number(tail));
       const limit = faults.ignoreLimits ? null : url.searchParams.get('limitBytes');
       const body = Buffer.from(out);
       res.writeHead(200, { 'content-type': 'text/plain' }).end(limit !== null ? body.subarray(0, Number(limit)) : body);
