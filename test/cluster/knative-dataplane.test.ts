@@ -436,11 +436,12 @@ describe('delivery, as the Broker says (knative/broker.yaml): retries, backoff, 
 
   it('a subscriber answering 503 is tried 1 + 5 times, 0.5 s doubling, then dead-lettered with knativeerror* attributes', async () => {
     // A subscriber that always fails, behind a Trigger of its own with no delivery: the Broker's applies.
-    const attempts: number[] = [];
+    const attemptsOf = new Map<string, number[]>();
     const failing = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
-        attempts.push(Date.now());
+        const ceId = String(req.headers['ce-id']);
+        attemptsOf.set(ceId, [...(attemptsOf.get(ceId) ?? []), Date.now()]);
         res.writeHead(503, { 'content-type': 'text/plain' }).end('probe: unavailable');
       });
     });
@@ -463,10 +464,26 @@ describe('delivery, as the Broker says (knative/broker.yaml): retries, backoff, 
       expect([ans!.ok, ans!.errors]).toEqual([true, []]);
       await apply([{ ...trigger, spec: (ans!.defaulted as { spec: unknown }).spec }]);
       await readyOf('triggers', 'eventing.knative.dev', 'v1', 'dataplane-probe');
-      const id = randomUUID();
-      expect(await publish({ id, type: 'dev.reflex.test.probe', source: '/dataplane-test', data: { probe: true } })).toBe(202);
+      // The Trigger is Ready once its Subscription is; the dispatcher takes the new subscriber a
+      // moment later (on a loaded machine, seconds): an event published before that never reaches
+      // it. So: publish until one does, and follow that one.
+      const published: string[] = [];
+      const id = await eventually(
+        'the probe subscriber to get a first attempt',
+        async () => {
+          const tried = published.find((p) => attemptsOf.has(p));
+          if (tried) return tried;
+          const next = randomUUID();
+          published.push(next);
+          expect(await publish({ id: next, type: 'dev.reflex.test.probe', source: '/dataplane-test', data: { probe: true } })).toBe(202);
+          await new Promise((r) => setTimeout(r, 2000));
+          return published.find((p) => attemptsOf.has(p));
+        },
+        60_000,
+      );
       const dead = await eventually('the dead letter', async () => deadLetters(id).find((x) => x.status !== undefined), 60_000);
       mark('retries and dead letter');
+      const attempts = attemptsOf.get(id)!;
       expect(attempts).toHaveLength(6);
       const gaps = attempts.slice(1).map((t, i) => (t - attempts[i]!) / 1000);
       // Exponential from PT0.5S: 0.5, 1, 2, 4, 8 s (Knative adds no jitter); generous for a busy machine.
