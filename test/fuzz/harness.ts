@@ -41,6 +41,8 @@ export interface Tally {
   readonly target: string;
   cases: number;
   aborted: number;
+  /** Keep-alive connections the server reset under a new request (sent again on a new one). */
+  resets: number;
   readonly byStatus: Map<number, number>;
   /** 200 replies by type (and outcome, for actions): how deep the valid cases went. */
   readonly replies: Map<string, number>;
@@ -89,6 +91,7 @@ export function tally(target: string): Tally {
     target,
     cases: 0,
     aborted: 0,
+    resets: 0,
     byStatus: new Map(),
     replies: new Map(),
     ms: 0,
@@ -100,7 +103,7 @@ export function tally(target: string): Tally {
   return t;
 }
 
-/** The closing table: target, cases, 2xx, 4xx by code, 5xx, aborted uploads, time, memory growth. */
+/** The closing table: target, cases, 2xx, 4xx by code, 5xx, aborted uploads, reset connections, time, memory growth. */
 export function table(): string {
   const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)}`;
   const rows = tallies.map((t) => {
@@ -118,12 +121,13 @@ export function table(): string {
       `${sum((s) => s >= 400 && s < 500)} (${codes(400)})`,
       String(sum((s) => s >= 500)),
       String(t.aborted),
+      String(t.resets),
       `${(t.ms / 1000).toFixed(1)} s`,
       `${Math.round(t.slowest)} ms`,
       `${mib(growth(t).rss)} / ${mib(growth(t).heapUsed)} / ${mib(growth(t).arrayBuffers)}`,
     ];
   });
-  const head = ['target', 'cases', '2xx', '4xx by code', '5xx', 'aborted', 'time', 'slowest', 'growth MiB: RSS / heap / buffers'];
+  const head = ['target', 'cases', '2xx', '4xx by code', '5xx', 'aborted', 'resets', 'time', 'slowest', 'growth MiB: RSS / heap / buffers'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   const replies = tallies
@@ -280,6 +284,9 @@ async function check(
   return after ? [after, `${t.name}: ${after}\n--- request ---\n${shown}`] : undefined;
 }
 
+/** How many reset keep-alive connections one target's run may meet before that is the server's fault. */
+const MAX_RESETS = 3;
+
 /** Sends one case, counts it, checks it: the account of its violation, or undefined. */
 export async function runCase(t: Target, c: Case, counts: Tally): Promise<string | undefined> {
   const path = typeof t.path === 'function' ? t.path(c) : t.path;
@@ -291,7 +298,13 @@ export async function runCase(t: Target, c: Case, counts: Tally): Promise<string
     return undefined;
   }
   const shown = `${c.frame ? `(on a raw socket, framing: ${c.frame})\n` : ''}${describeRequest(out)}`;
-  const report = await check(t, c, a, shown, counts);
+  const report =
+    a.kind === 'response' && a.resetAfter !== undefined && ++counts.resets > MAX_RESETS
+      ? ([
+          'keep-alive connections reset',
+          `${t.name}: the server reset ${counts.resets} reused keep-alive connections under a new request (a race any client may meet now and then, not this often); the last one had carried: ${a.resetAfter}\n--- request ---\n${shown}`,
+        ] as [string, string])
+      : await check(t, c, a, shown, counts);
   if (!report) return undefined;
   if (!SURVEY) return report[1];
   const kind = `${t.name}: ${report[0].replace(/\d+/g, '#').slice(0, 120)}`;

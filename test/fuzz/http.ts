@@ -4,7 +4,7 @@
  * body never reaches (an aborted upload) — over keep-alive connections.
  */
 import { Agent, maxHeaderSize, request, type IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 export interface Outgoing {
   readonly method?: string;
@@ -23,6 +23,13 @@ export type Answer =
       readonly headers: IncomingHttpHeaders;
       readonly body: Buffer;
       readonly ms: number;
+      /**
+       * The server reset the keep-alive connection this request was first sent on (what was sent
+       * on it before), and the request was sent again on a new one: the race every HTTP/1.1 client
+       * meets (RFC 9112 §9.3.1; Node's docs, request.reusedSocket). Counted, so a server that
+       * resets connections for real shows.
+       */
+      readonly resetAfter?: string;
     }
   | { readonly kind: 'aborted' }
   | { readonly kind: 'error'; readonly error: string };
@@ -31,12 +38,29 @@ export function agent(): Agent {
   return new Agent({ keepAlive: true, maxSockets: 32 });
 }
 
+/** What each keep-alive connection carried last: said when the server resets it under the next request. */
+const lastOn = new WeakMap<Socket, string>();
+
 export function send(base: string, out: Outgoing, via: Agent, timeoutMs = 15_000): Promise<Answer> {
+  return sendOnce(base, out, via, timeoutMs).then(async (a) => {
+    if (a.kind !== 'reset') return a;
+    const again = await sendOnce(base, out, false, timeoutMs);
+    return again.kind === 'response'
+      ? { ...again, resetAfter: a.after }
+      : again.kind === 'reset'
+        ? { kind: 'error', error: 'request: ECONNRESET' }
+        : again;
+  });
+}
+
+function sendOnce(base: string, out: Outgoing, via: Agent | false, timeoutMs: number): Promise<Answer | { kind: 'reset'; after: string }> {
   const url = new URL(out.path ?? '/', base);
   const started = performance.now();
   return new Promise((resolve) => {
     let done = false;
-    const finish = (a: Answer): void => {
+    let reused: string | undefined;
+    let answered = false;
+    const finish = (a: Answer | { kind: 'reset'; after: string }): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -48,6 +72,11 @@ export function send(base: string, out: Outgoing, via: Agent, timeoutMs = 15_000
     let req: ReturnType<typeof request>;
     try {
       req = request(url, { method: out.method ?? 'POST', headers, agent: out.abortAfter === undefined ? via : false });
+      req.on('socket', (s) => {
+        const before = lastOn.get(s);
+        lastOn.set(s, `${req.method} ${url.pathname} ${JSON.stringify(headers).slice(0, 300)} (${out.body.length} bytes)`);
+        if (before !== undefined) reused = before;
+      });
     } catch (err) {
       // What node:http refuses to put on the wire is the generator's bug, not the server's.
       finish({ kind: 'error', error: `client refused the request: ${(err as Error).message}` });
@@ -58,6 +87,7 @@ export function send(base: string, out: Outgoing, via: Agent, timeoutMs = 15_000
       finish({ kind: 'error', error: `no answer within ${timeoutMs} ms` });
     }, timeoutMs);
     req.on('response', (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () =>
@@ -72,7 +102,9 @@ export function send(base: string, out: Outgoing, via: Agent, timeoutMs = 15_000
       res.on('error', (err) => finish({ kind: 'error', error: `response: ${err.message}` }));
     });
     req.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
       if (out.abortAfter !== undefined) finish({ kind: 'aborted' });
+      else if (reused !== undefined && !answered && (code === 'ECONNRESET' || code === 'EPIPE')) finish({ kind: 'reset', after: reused });
       else if ((err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW')
         finish({
           kind: 'error',
