@@ -16,6 +16,7 @@ import { occurrenceOf, type KubeEvent } from '../functions/_signals/occurrence.j
 import { classifyOccurrence, loadRules, type Rules } from '../functions/_signals/rules.js';
 import { route } from '../functions/notify/decide.js';
 import { parseNotifyConfig, type Route } from '../functions/notify/config.js';
+import { escalationSummary } from '../functions/recover/escalate.js';
 
 export interface Row {
   readonly component: string;
@@ -109,7 +110,11 @@ export const shippedRules = (): Rules => loadRules(join(projectRoot(), 'knative'
 export const shippedRoutes = (): readonly Route[] =>
   parseNotifyConfig({ REFLEX_NOTIFY_ROUTES: join(projectRoot(), 'knative', 'config', 'notify-routes.yaml') }).routes;
 
-/** What recover does with each class, in a phrase (functions/recover/README.md has the playbooks). */
+/**
+ * What recover does with each class, in a phrase (functions/recover/README.md has the playbooks).
+ * For the classes it only escalates, the row's own message picks the phrase from recover's
+ * escalation causes (recoverSays), so the table says what the escalation will name.
+ */
 export const RECOVER_SAYS: Record<SignalClass, string> = {
   crashloop: 'rolls back to a serving revision, or restarts the pod once; then escalates',
   oomkilled: 'raises the memory limit (up to a ceiling); then escalates',
@@ -122,16 +127,22 @@ export const RECOVER_SAYS: Record<SignalClass, string> = {
   nodenotready: 'cordons and drains after a grace period',
   nodepressure: 'escalates',
   createfailed: 'escalates: quota, admission or policy',
-  configerror: 'escalates with what to fix (a missing ConfigMap, Secret or key by name)',
+  configerror: 'escalates with what to fix',
   startfailed: 'escalates with the runtime error (e.g. the command not found)',
   sandboxfailed: 'escalates: the network plugin or runtime on the node',
   jobfailed: 'escalates: backoff limit or deadline',
   autoscalerfailed: 'escalates: metrics API or scale target',
-  storagefailed: 'escalates, naming the missing StorageClass',
+  storagefailed: 'escalates',
   nodeproblem: 'escalates: cordon and drain by hand',
   loadhigh: '(scale adds replicas)',
   loadlow: '(scale removes replicas)',
 };
+
+/** recover's answer to a signal of this class made from this reason and message. */
+export function recoverSays(c: SignalClass, reason: string, message: string): string {
+  const cause = escalationSummary({ class: c, reason, message });
+  return cause ? `escalates: ${cause}` : RECOVER_SAYS[c];
+}
 
 const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
@@ -153,7 +164,9 @@ export function vocabularyTable(rows: readonly Row[], rules: Rules, routes: read
     else if (v.class === 'ignore') entry.verdicts.add(`ignored (${v.rule})`);
     else {
       const sinks = route({ on: 'signal', class: v.class, severity: v.severity, namespace: 'shop' }, routes).sinks;
-      entry.verdicts.add(`\`${v.class}\` ${v.severity} | ${RECOVER_SAYS[v.class]} | ${sinks.length ? sinks.join(', ') : 'not sent'}`);
+      entry.verdicts.add(
+        `\`${v.class}\` ${v.severity} | ${recoverSays(v.class, row.reason, text)} | ${sinks.length ? sinks.join(', ') : 'not sent'}`,
+      );
     }
     byReason.set(k, entry);
   }

@@ -147,6 +147,16 @@ describe('act: one row per guard and outcome', () => {
       'dev.reflex.action.skipped skipped: Deployment/shop/web does not exist (any more)',
       [],
     ],
+    // Gone, for a cause only escalated: what a person must fix is still said (a replay of Events alone).
+    [
+      'gone, escalation only',
+      (p) => (p.exists = false),
+      bump,
+      {},
+      { escalation: 'Pod shop/web-1 needs ConfigMap shop/app-config, which does not exist' },
+      'dev.reflex.action.skipped skipped: Deployment/shop/web does not exist (any more); what the signal asks a person to fix: Pod shop/web-1 needs ConfigMap shop/app-config, which does not exist',
+      [],
+    ],
     // A name the API server could not hold ('.' would turn a GET into a LIST): refused before any call.
     [
       'invalid name',

@@ -70,6 +70,11 @@ export interface Request {
   readonly quiet?: boolean;
   /** When the problem was last seen (the signal's lastSeen): an old signal is refused. */
   readonly seenAt?: string;
+  /**
+   * What a person is asked to fix, for a cause that is only escalated: said even when the target
+   * is gone (a replay of Events alone has no objects), so the name of what is missing is not lost.
+   */
+  readonly escalation?: string;
 }
 
 export interface ActContext {
@@ -161,7 +166,10 @@ export async function act<S extends Step, St extends ActState<S>>(
 
   return retryOnConflict(`${subjectOf(target)} (${actor.name})`, async (attempt) => {
     const loaded = await port.load(target);
-    if (!loaded) return reply({ verb: stopVerb('skipped'), outcome: 'skipped', reason: `${subjectOf(target)} does not exist (any more)` });
+    if (!loaded) {
+      const asked = req.escalation ? `; what the signal asks a person to fix: ${req.escalation}` : '';
+      return reply({ verb: stopVerb('skipped'), outcome: 'skipped', reason: `${subjectOf(target)} does not exist (any more)${asked}` });
+    }
     const state = actor.parse(loaded.view.annotations);
     const mine = state.actions.find((a) => a.signal === cause.id);
     // A redelivery of a signal whose plan was claimed but not finished: complete it, never repeat it.

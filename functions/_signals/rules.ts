@@ -191,8 +191,18 @@ export function classifyOccurrence(o: Occurrence, rules: Rules, eventObject: Rec
   // be reproduced from the signal's own message, and each rule's cost is bounded per Event.
   const message = truncate(o.message);
   const rule = rules.rules.find((r) => matches(r, o, message));
-  if (!rule)
+  if (!rule) {
+    // A rule that takes this reason but not this message says more than "no rule": the pattern
+    // is what to read (or to widen) when a signal was expected.
+    const missed = rules.rules.find((r) => r.message !== undefined && matches({ ...r, message: undefined }, o, message));
+    if (missed)
+      return {
+        kind: 'skip',
+        reason: `rule ${missed.name} takes reason ${o.reason} (${o.type || 'no type'}) on ${o.involved.kind}, and its message pattern does not match this message`,
+        rule: missed.name,
+      };
     return { kind: 'skip', reason: `no rule matches reason ${o.reason || '(none)'} (${o.type || 'no type'}) on ${o.involved.kind}` };
+  }
   if (rule.class === 'ignore') return { kind: 'skip', reason: `rule ${rule.name} ignores it`, rule: rule.name };
   const seen = occurrencesWithin(o, rule.withinSeconds);
   if (seen < rule.occurrences) {

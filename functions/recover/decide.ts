@@ -85,7 +85,8 @@ const ESCALATE_ONLY: Record<string, string> = {
   createfailed: 'pods cannot be created (quota, admission or policy): a person must look',
   nodepressure: 'node pressure is reported, not acted on',
 };
-const escalateOnly = (s: SignalData): string | undefined => escalation(s) ?? ESCALATE_ONLY[s.class];
+/** The sentence for a class recover only escalates; undefined for the classes it has playbooks for. */
+export const escalateOnly = (s: SignalData): string | undefined => escalation(s) ?? ESCALATE_ONLY[s.class];
 
 const ACTS_ON_POD = new Set(['crashloop', 'probefailed', 'oomkilled']);
 

@@ -69,6 +69,20 @@ const ROWS: [string, SignalData, string][] = [
     signal('configerror', 'Failed', 'Error: failed to prepare subPath for volumeMount "cfg" of container "app"'),
     'container app of Pod shop/web-6f9d8c7b5-q7x2m cannot be configured: failed to prepare subPath for volumeMount "cfg" of container "app" — fix the pod spec of Deployment web',
   ],
+  // ipallocator repair controller: ClusterIPOutOfRange is a configerror with no pod in it.
+  [
+    "a Service's configuration error: its spec, not a pod spec",
+    signal(
+      'configerror',
+      'ClusterIPOutOfRange',
+      'Cluster IP [IPv4]: 10.0.0.5 is not within any configured Service CIDR; please recreate service',
+      {
+        involved: { apiVersion: 'v1', kind: 'Service', namespace: 'shop', name: 'web' },
+        target: { apiVersion: 'v1', kind: 'Service', namespace: 'shop', name: 'web' },
+      },
+    ),
+    'Service shop/web cannot be configured: Cluster IP [IPv4]: 10.0.0.5 is not within any configured Service CIDR; please recreate service — fix the spec of Service web',
+  ],
   // kuberuntime_container.go: FailedPostStartHook "PostStartHook failed".
   [
     'a postStart hook that failed',

@@ -8,7 +8,7 @@ import type { SignalData } from '../_contracts/events.js';
 import { refusals } from '../_act/refusals.js';
 import type { Deps, Handler } from '../_kit/index.js';
 import type { RecoverConfig } from './config.js';
-import { confirm, parseRecoverState, plan, type RecoverState, type Step } from './decide.js';
+import { confirm, escalateOnly, parseRecoverState, plan, type RecoverState, type Step } from './decide.js';
 import { recoverPort } from './port.js';
 
 export function describe(s: Step): string {
@@ -48,6 +48,7 @@ export function recoverHandler(config: RecoverConfig, deps: Deps): Handler<Recov
       },
     };
     const cause = { id: event.id, type: event.type, key: signal.key, class: signal.class, reason: signal.reason };
-    return act(actor, { target: signal.target, cause, seenAt: signal.lastSeen }, ctx);
+    const escalation = escalateOnly(signal);
+    return act(actor, { target: signal.target, cause, seenAt: signal.lastSeen, ...(escalation ? { escalation } : {}) }, ctx);
   };
 }
