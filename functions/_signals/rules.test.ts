@@ -292,7 +292,7 @@ describe('operator-written message patterns (issue 15)', () => {
       rule: 'back-off',
     });
     expect(skip('BackOff', 'Back-off restarting failed container app').kind).toBe('finding');
-    expect(skip('Pulled', 'Successfully pulled').reason).toBe('no rule matches reason Pulled (Warning) on Pod');
+    expect(skip('Pulled', 'Successfully pulled')).toEqual({ kind: 'skip', reason: 'no rule matches reason Pulled (Warning) on Pod' });
   });
 
   it('matches what the signal carries: the message cut to MAX_MESSAGE', () => {

@@ -78,7 +78,7 @@ const ROWS: [string, SignalData, string][] = [
       'Cluster IP [IPv4]: 10.0.0.5 is not within any configured Service CIDR; please recreate service',
       {
         involved: { apiVersion: 'v1', kind: 'Service', namespace: 'shop', name: 'web' },
-        target: { apiVersion: 'v1', kind: 'Service', namespace: 'shop', name: 'web' },
+        target: { apiVersion: 'v1', kind: 'Service', namespace: 'shop', name: 'web', resolvedBy: 'self' },
       },
     ),
     'Service shop/web cannot be configured: Cluster IP [IPv4]: 10.0.0.5 is not within any configured Service CIDR; please recreate service — fix the spec of Service web',
