@@ -223,6 +223,24 @@ describe('errors say what happened and what to do', () => {
     30_000,
   );
 
+  it('reflex dev: a server that takes the connection and never answers is named after 10 s, with the offline way', async () => {
+    const silent: Server = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const p = reflex(['dev', '--port', '0'], { ...noCluster(), KUBECONFIG: kubeconfig('kind-silent', `https://127.0.0.1:${port}`) });
+      expect(await p.exited).toBe(1);
+      const out = p.output();
+      expect(out).toMatch(/context kind-silent/);
+      expect(out).toContain(`https://127.0.0.1:${port}`);
+      expect(out).toMatch(/no answer within 10 s/);
+      expect(out).toMatch(/reflex replay <recording>/);
+      expect(out).not.toMatch(/fetch failed|\n\s+at /);
+    } finally {
+      silent.close();
+    }
+  }, 30_000);
+
   it('a busy port: which port, and --port', async () => {
     const server: Server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -356,6 +374,29 @@ describe('a conventional command line', () => {
       });
     },
     30_000,
+  );
+
+  (script ? it : it.skip)(
+    'a long replay shows its progress on a terminal, and only there',
+    async () => {
+      const backoff = JSON.parse(watched()[11]!) as { type: string; object: { metadata: { name: string; uid: string } } };
+      const lines = Array.from({ length: 250 }, (_, i) =>
+        JSON.stringify({
+          ...backoff,
+          object: { ...backoff.object, metadata: { ...backoff.object.metadata, name: `e${i}.1`, uid: `u${i}` } },
+        }),
+      );
+      const recording = file('long.ndjson', lines.join('\n'));
+      const cmd = `${process.execPath} ${join(root, 'bin', 'reflex.js')} replay ${recording}`;
+      const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, ...noCluster() }, encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('\r250/250 events');
+      // Piped, or asked for JSON: no progress in what a program reads.
+      const piped = reflex(['replay', recording]);
+      expect(await piped.exited).toBe(0);
+      expect(piped.output()).not.toMatch(/\d+\/250 events/);
+    },
+    60_000,
   );
 });
 
