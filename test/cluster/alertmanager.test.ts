@@ -1,16 +1,19 @@
 /**
- * The real Prometheus Alertmanager in front of Reflex, on the test control plane (issue 22): its
- * webhook_configs posts to the alerts function (bearer credentials), the development broker routes
- * by the shipped Triggers, the functions act as their own ServiceAccounts, and scale asks the same
- * Alertmanager's API whether a load alert is active before it changes replicas.
+ * The real Prometheus Alertmanager in front of Reflex, on the test control plane (issue 22), with
+ * the configuration docs/install.md gives (examples/alerts/alertmanager.yaml: its routes, its
+ * receiver, the bearer token read from a file): its webhook_configs posts to the alerts function,
+ * the development broker routes by the shipped Triggers, the functions act as their own
+ * ServiceAccounts, and scale asks the same Alertmanager's API whether a load alert is active
+ * before it changes replicas.
  * Alertmanager is github.com/prometheus/alertmanager cmd/alertmanager (v0.35.0), built by
  * test/cluster/build.sh like the control plane.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { startMesh, type RunningMesh } from '../../dev/mesh/mesh.js';
 import { freePort } from '../wire/process.js';
 import { admin, adminKubeconfigPath, asFunction, eventually, freshNamespace } from './kube.js';
@@ -74,26 +77,21 @@ describe('with the real Alertmanager', () => {
         notify: { REFLEX_NOTIFY_STATE: 'memory' },
       },
     });
-    // The receiver docs/install.md shows, pointed at this mesh's alerts function.
+    // The example docs/install.md points to (test/wire/alerts-examples.test.ts checks it with amtool),
+    // as it is but for where things are here: this mesh's alerts function, the token's file, and
+    // waits of seconds instead of minutes.
     const dir = mkdtempSync(join(tmpdir(), 'reflex-am-'));
-    writeFileSync(
-      join(dir, 'alertmanager.yml'),
-      [
-        'route:',
-        '  receiver: reflex',
-        '  group_by: [namespace, alertname]',
-        '  group_wait: 1s',
-        '  group_interval: 2s',
-        '  repeat_interval: 1m',
-        'receivers:',
-        '  - name: reflex',
-        '    webhook_configs:',
-        `      - url: ${mesh.services.get('reflex/alerts')!.url}/alertmanager`,
-        '        send_resolved: true',
-        '        http_config:',
-        `          authorization: { type: Bearer, credentials: ${TOKEN} }`,
-      ].join('\n'),
-    );
+    type Route = { routes?: Route[]; group_wait?: string; group_interval?: string };
+    const config = parse(readFileSync(new URL('../../examples/alerts/alertmanager.yaml', import.meta.url), 'utf8')) as {
+      route: Route;
+      receivers: { name: string; webhook_configs?: { url: string; http_config: { authorization: { credentials_file: string } } }[] }[];
+    };
+    const webhook = config.receivers.find((r) => r.name === 'reflex')!.webhook_configs![0]!;
+    webhook.url = `${mesh.services.get('reflex/alerts')!.url}/alertmanager`;
+    writeFileSync(join(dir, 'token'), TOKEN);
+    webhook.http_config.authorization.credentials_file = join(dir, 'token');
+    for (const route of [config.route, ...(config.route.routes ?? [])]) Object.assign(route, { group_wait: '1s', group_interval: '2s' });
+    writeFileSync(join(dir, 'alertmanager.yml'), stringify(config));
     const proc = spawn(
       bin!,
       [

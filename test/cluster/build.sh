@@ -9,9 +9,11 @@
 #   bin/apiserver_receive_adapter   knative.dev/eventing's ApiServerSource adapter (plain go install)
 #   bin/knative-oracle              test/oracle: Knative's own validation, filters and delivery as a
 #                                   JSON-lines process (rebuilt when its source's hash changes)
-#   bin/alertmanager                github.com/prometheus/alertmanager (test/cluster/alertmanager.test.ts)
+#   bin/alertmanager                } github.com/prometheus/alertmanager (test/cluster/alertmanager.test.ts)
+#   bin/amtool                      } (test/wire/alerts-examples.test.ts: `amtool check-config`)
 #   crds/*.yaml                     Knative Serving + Eventing CRDs from the module zips
 # Nothing here is committed; only this script is. Safe to re-run: finished parts are skipped.
+# `build.sh --alertmanager` builds (or finds) only alertmanager and amtool, and prints the directory.
 # @see docs/testing.md
 set -euo pipefail
 
@@ -123,21 +125,32 @@ fetch_crds() {
   touch "$out/crds/.done"
 }
 
-fetch_crds
 build_alertmanager() {
-  [ -x "$out/bin/alertmanager" ] && { log "alertmanager $ALERTMANAGER_VERSION cached"; return; }
-  log "building alertmanager $ALERTMANAGER_VERSION"
-  local am; am=$(go mod download -json "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  # A writable copy: the module zip lacks the web UI's built files (ui/app/dist), which the binary
-  # embeds; an empty UI is enough for the webhook and the API the tests use.
-  local w="$out/src/alertmanager"; rm -rf "$w"; cp -r "$am" "$w"; chmod -R u+w "$w"; cd "$w"
-  mkdir -p ui/app/dist && echo "<!doctype html><title>Alertmanager</title>" > ui/app/dist/index.html
-  go build -trimpath -ldflags "-s -w" -o "$out/bin/alertmanager.tmp" ./cmd/alertmanager
-  mv "$out/bin/alertmanager.tmp" "$out/bin/alertmanager"
-  cd "$out"; rm -rf "$w"
-  log "alertmanager done"
+  # Two callers at once (the cluster tier's global setup, test/wire/alerts-examples.test.ts): one
+  # builds, the other waits for it.
+  (
+    flock 9
+    local want=() c
+    for c in alertmanager amtool; do [ -x "$out/bin/$c" ] || want+=("$c"); done
+    if [ ${#want[@]} -eq 0 ]; then log "alertmanager and amtool $ALERTMANAGER_VERSION cached"; exit 0; fi
+    log "building ${want[*]} $ALERTMANAGER_VERSION"
+    local am; am=$(go mod download -json "github.com/prometheus/alertmanager@$ALERTMANAGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    # A writable copy: the module zip lacks the web UI's built files (ui/app/dist), which the binary
+    # embeds; an empty UI is enough for the webhook and the API the tests use.
+    local w="$out/src/alertmanager"; rm -rf "$w"; cp -r "$am" "$w"; chmod -R u+w "$w"; cd "$w"
+    mkdir -p ui/app/dist && echo "<!doctype html><title>Alertmanager</title>" > ui/app/dist/index.html
+    # One go build for both (amtool: the same config loader as alertmanager): shared packages compile once.
+    local pkgs=(); for c in "${want[@]}"; do pkgs+=("./cmd/$c"); done
+    go build -trimpath -ldflags "-s -w" -o "$w/bin/" "${pkgs[@]}"
+    for c in "${want[@]}"; do mv "$w/bin/$c" "$out/bin/"; done
+    cd "$out"; rm -rf "$w"
+    log "alertmanager done"
+  ) 9>"$out/.alertmanager.lock"
 }
 
+if [ "${1:-}" = "--alertmanager" ]; then build_alertmanager; echo "$out"; exit 0; fi
+
+fetch_crds
 EVENTING_VERSION=$EVENTING_VERSION bash "$(dirname "${BASH_SOURCE[0]}")/build-knative.sh" "$out" # Knative data plane (before any cd)
 build_etcd
 build_adapter

@@ -2,13 +2,15 @@
  * Forged and stale signals, POSTed straight to recover and scale running as their own
  * ServiceAccounts: each is refused with its reason, and the API server's audit log (the oracle:
  * every write by Reflex's ServiceAccounts) shows no change at all — no write whatever in a
- * protected or not-opted-in namespace, only the audit Event elsewhere. The same signals made from
- * a real problem still act.
+ * protected or not-opted-in namespace, only the audit Event elsewhere. Signals made from
+ * Alertmanager's alerts (evidence the alert, as classify makes them) meet the same guards. The same
+ * signals made from a real problem still act.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import recover from '../../functions/recover/index.js';
 import scale from '../../functions/scale/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
@@ -99,6 +101,22 @@ async function send(c: Claim): Promise<{ outcome: string; reason: string }> {
   expect(res.status).toBe(200);
   const body = (await res.json()) as { outcome: string; reason: string };
   return { outcome: body.outcome, reason: body.reason };
+}
+
+/**
+ * The evidence of a signal classify made from an Alertmanager alert: an alert Alertmanager sent
+ * (test/wire/fixtures/alertmanager/, captured from v0.35.0) with `labels` naming what it is about,
+ * firing since now, a fingerprint of its own.
+ */
+function alerted(fixture: string, alertname: string, labels: Record<string, string>): Claim['evidence'] {
+  const sent = JSON.parse(readFileSync(new URL(`../wire/fixtures/alertmanager/${fixture}.json`, import.meta.url), 'utf8')) as {
+    alerts: { labels: Record<string, string> }[];
+  };
+  const alert = sent.alerts.find((x) => x.labels['alertname'] === alertname)!;
+  return {
+    api: 'Alertmanager alert',
+    object: { ...alert, labels: { ...alert.labels, ...labels }, startsAt: now(), fingerprint: randomBytes(8).toString('hex') },
+  };
 }
 
 /** An application's own load Event about a Deployment, as it would write it (count, timestamps). */
@@ -429,6 +447,72 @@ describe('forged and stale signals change nothing', () => {
         involved: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'kube-system', name: 'coredns' },
       }),
       /^namespace kube-system is protected/,
+      'none',
+    ],
+    // Made from Alertmanager's alerts: the same guards, before anything the alert claims is weighed.
+    [
+      'KubePodCrashLooping alert about a pod in a protected namespace',
+      async () => ({
+        fn: 'recover',
+        cls: 'crashloop',
+        reason: 'KubePodCrashLooping',
+        container: 'coredns',
+        target: { namespace: 'kube-system', name: 'coredns' },
+        involved: { kind: 'Pod', namespace: 'kube-system', name: 'coredns-6f9d8c7b5-q7x2m' },
+        evidence: alerted('firing-grouped', 'KubePodCrashLooping', {
+          namespace: 'kube-system',
+          pod: 'coredns-6f9d8c7b5-q7x2m',
+          container: 'coredns',
+        }),
+      }),
+      /^namespace kube-system is protected \(kube-system\)$/,
+      'none',
+    ],
+    [
+      'KubePodCrashLooping alert about a pod in a namespace that has not opted in',
+      async () => ({
+        fn: 'recover',
+        cls: 'crashloop',
+        reason: 'KubePodCrashLooping',
+        container: 'app',
+        target: { namespace: closed, name: 'web' },
+        involved: { kind: 'Pod', namespace: closed, name: 'web-6f9d8c7b5-q7x2m' },
+        evidence: alerted('firing-grouped', 'KubePodCrashLooping', { namespace: closed, pod: 'web-6f9d8c7b5-q7x2m', container: 'app' }),
+      }),
+      /^Deployment forged-off-.*\/web has not opted in/,
+      'none',
+    ],
+    // scale here has no Alertmanager to ask: an alert naming its target in its labels would be
+    // confirmed by them alone, so only the guards stand in the way.
+    [
+      'load alert (reflex_scale: up) naming a Deployment in a namespace that has not opted in',
+      async () => ({
+        fn: 'scale',
+        cls: 'loadhigh',
+        reason: 'QueueBacklogHigh',
+        target: { namespace: closed, name: 'web' },
+        involved: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: closed, name: 'web' },
+        evidence: alerted('firing-load', 'QueueBacklogHigh', { namespace: closed, deployment: 'web' }),
+      }),
+      /^Deployment forged-off-.*\/web has not opted in/,
+      'none',
+    ],
+    [
+      'load alert (reflex_scale: down) naming a Deployment in a protected namespace',
+      async () => ({
+        fn: 'scale',
+        cls: 'loadlow',
+        reason: 'QueueBacklogLow',
+        target: { namespace: 'kube-system', name: 'coredns' },
+        involved: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'kube-system', name: 'coredns' },
+        evidence: alerted('firing-load', 'QueueBacklogHigh', {
+          alertname: 'QueueBacklogLow',
+          namespace: 'kube-system',
+          deployment: 'coredns',
+          reflex_scale: 'down',
+        }),
+      }),
+      /^namespace kube-system is protected \(kube-system\)$/,
       'none',
     ],
   ])('%s', async (_name, claim, reason, writes) => {
