@@ -103,7 +103,11 @@ export interface OracleRequest {
 /** One question to the monitoring oracle (test/oracle/monitoring/main.go), one JSON answer. */
 export function askOracle(tools: MonitoringTools, request: OracleRequest): OracleAnswer {
   const r = spawnSync(tools.oracle, [], { input: JSON.stringify(request), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`monitoring-oracle exited ${r.status}: ${r.stderr}`);
+  // A spawn that failed (r.error) or a kill (r.signal) has no status and says nothing itself.
+  if (r.status !== 0)
+    throw new Error(
+      `monitoring-oracle exited ${r.status}${r.signal ? ` (${r.signal})` : ''}${r.error ? ` (${r.error.message})` : ''}: ${r.stderr}`,
+    );
   return JSON.parse(r.stdout) as OracleAnswer;
 }
 
