@@ -179,7 +179,8 @@ const COMMANDS: Readonly<Record<Names, Command>> = {
       '                     (<kind>/<name>, e.g. deployment/web) or reason; op = != =~ !~ (regular expressions are RE2,\n' +
       '                     anchored). At least one matcher must be = or =~. Every message shows the add command for it.\n' +
       '  list               the active and pending silences (--expired: the expired ones too), as a table\n' +
-      '  expire <id>...     ends silences now (an id, or its first characters when they name one silence)',
+      '  expire <id>...     ends silences now (an id, or its first characters when they name one silence)\n\n' +
+      'One workload can also be silenced without a silence: annotate it reflex.dev/silence-until=<RFC 3339 time>.',
     positionals: { max: 64, name: 'matcher or id' },
     flags: {
       duration: { type: 'string', value: 'D', help: 'add: how long it lasts (default 1h): 30m, 2h, 1d, 1h30m' },
@@ -197,6 +198,7 @@ const COMMANDS: Readonly<Record<Names, Command>> = {
       'npx reflex silence list',
       'npx reflex silence list --expired --json | jq .',
       'npx reflex silence expire 4f0c2a8e',
+      'kubectl annotate deployment web -n shop reflex.dev/silence-until=2026-11-23T08:00:00Z',
     ],
   },
 };

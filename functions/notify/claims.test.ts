@@ -52,6 +52,25 @@ describe('judge', () => {
       { kind: 'busy', retryAfterSeconds: 10 },
     ],
     [
+      // Seen on two processes: one claimed the window a few ms after the other's copy arrived.
+      'a window that began just after this delivery arrived is the current one: grouped, not a second message',
+      record({ windowStart: T + 40, claimedAt: T + 40 }),
+      T,
+      { kind: 'grouped', windowStart: T + 40 },
+    ],
+    [
+      'a claim made just after this delivery arrived is in flight: busy, for no longer than its TTL',
+      record({ state: 'sending', windowStart: T + 40, claimedAt: T + 40 }),
+      T,
+      { kind: 'busy', retryAfterSeconds: 10 },
+    ],
+    [
+      'a replica whose clock is behind by less than the assumed 5 s groups into the window as well',
+      record({ windowStart: T + 4999 }),
+      T,
+      { kind: 'grouped', windowStart: T + 4999 },
+    ],
+    [
       'a window that starts in the future (a skewed clock) is not trusted: renewed',
       record({ windowStart: T + 5000 }),
       T,

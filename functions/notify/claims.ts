@@ -45,6 +45,16 @@ export type Judgement =
 const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
 /**
+ * How far ahead of this delivery's `now` a window may have begun and still be the current one.
+ * `now` is when the delivery arrived, before the silences, the target and the record were read:
+ * another replica may have claimed the window in between (two copies of one signal, a few
+ * milliseconds apart, on two replicas), and replicas' clocks are assumed to agree within 5 s
+ * (README, "Claim before send"). Further ahead than that, the record is not trusted (a clock far
+ * off, a hand edit): renewed, so a wrong clock cannot hold messages back.
+ */
+export const CLOCK_SKEW_MS = 5000;
+
+/**
  * The claim record (undefined: none yet) -> what this replica may do at `now`. The caller holds
  * no claim of its own on this record in flight (one send per sink and problem at a time per
  * replica), so a `sending` claim of `me` is one whose outcome was never recorded: retaken.
@@ -52,19 +62,20 @@ const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 export function judge(record: ClaimRecord | undefined, now: number, policy: ClaimPolicy): Judgement {
   if (!record) return { kind: 'claim', how: 'create', windowStart: now, reason: 'no one has told this sink about this problem' };
   const age = now - record.windowStart;
-  if (age >= policy.windowMs || age < 0)
+  if (age >= policy.windowMs || age <= -CLOCK_SKEW_MS)
     return { kind: 'claim', how: 'renew', windowStart: now, reason: `the last window began ${seconds(age)}s ago` };
   switch (record.state) {
     case 'sent':
       return {
         kind: 'grouped',
         windowStart: record.windowStart,
-        reason: `told ${Math.round(age / 1000)}s ago (window ${seconds(policy.windowMs)}s)`,
+        reason: `told ${Math.max(0, Math.round(age / 1000))}s ago (window ${seconds(policy.windowMs)}s)`,
       };
     case 'failed':
       return { kind: 'claim', how: 'retake', windowStart: record.windowStart, reason: 'the last attempt failed' };
     case 'sending': {
-      const held = now - record.claimedAt;
+      // Negative when the claim was made after this delivery arrived: held for no time yet.
+      const held = Math.max(0, now - record.claimedAt);
       const ttl = Math.max(record.ttlMs, policy.claimTtlMs);
       if (record.claimedBy === policy.me || held >= ttl)
         return {

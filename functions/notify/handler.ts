@@ -1,7 +1,8 @@
 /**
  * notify/handler — accepts a signal (raw, or enriched by enrich), an action outcome or a
  * resolution -> decides which sinks
- * hear of it, whether a silence holds it back, and whether this window already told each sink
+ * hear of it, whether a silence holds it back (a silence in the ConfigMap, or the target's own
+ * `reflex.dev/silence-until`), and whether this window already told each sink
  * (the ledger: claim records shared by every replica) -> delivers to every sink in parallel ->
  * 202, or 503 when a sink failed transiently or another replica is telling it right now (the
  * Broker retries; only the sinks that still need it are tried again).
@@ -9,8 +10,9 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ACTION_PREFIX, RESOLVED_TYPE, SIGNAL_CLASSES, type ActionData, type ResolvedData, type SignalData } from '../_contracts/events.js';
-import { counter, UnavailableError, type Deps, type Handler } from '../_kit/index.js';
+import { counter, UnavailableError, where, type Deps, type Handler } from '../_kit/index.js';
 import { deliveryFailure } from '../_kit/knative-error.js';
+import type { Logger } from '../_kit/logger.js';
 import { defaultSchemasDir, loadSchemas } from '../_kit/schemas.js';
 import type { NotifyConfig } from './config.js';
 import {
@@ -28,9 +30,11 @@ import {
 } from './decide.js';
 import { deliver } from './deliver.js';
 import { ClusterLedger, memoryLedger, type Ledger, type Told } from './ledger.js';
-import { notifyPort } from './port.js';
+import { notifyPort, targetRef, type MessageTarget } from './port.js';
 import { noSilences, silenceBook, type SilenceBook } from './silence-book.js';
+import { SILENCE_UNTIL, silencedUntil, type UntilDecision } from './silence-until.js';
 import { SILENCE_SCHEMA, silencing } from './silences.js';
+import { noTargets, targetBook, type TargetBook } from './target-book.js';
 
 /** Metric labels name only known classes: anything else is `other`, so input cannot grow /metrics. */
 const classLabel = (c: string): string => ((SIGNAL_CLASSES as readonly string[]).includes(c) ? c : 'other');
@@ -77,6 +81,29 @@ export function notifyHandler(config: NotifyConfig, deps: Deps): Handler<NotifyC
     port && state.silences
       ? silenceBook({ load: () => port.silences(), valid: (v) => validSilence(v), refreshMs: state.silencesRefreshMs, log: deps.log })
       : noSilences;
+  // Where silences are read, so is the target's annotation (a GET of the object, at most once per refresh interval).
+  const targets: TargetBook =
+    port && state.silences
+      ? targetBook({ load: (ref) => port.annotations(ref), refreshMs: state.silencesRefreshMs, log: deps.log })
+      : noTargets;
+  /** A silenced message is counted for every sink it would have gone to, and claims nothing. */
+  const holdBack = (sinks: readonly string[], cls: string): void => {
+    for (const name of sinks) {
+      sent.inc({ sink: name, result: 'silenced' });
+      messages.inc({ sink: name, class: cls, outcome: 'silenced' });
+    }
+  };
+  /**
+   * The target's own silence, from the object as it is now, not as it was when the signal was
+   * made: an annotation added or removed since applies. An unreadable value is said once per read.
+   */
+  const untilOf = async (target: MessageTarget, now: number, log: Logger): Promise<UntilDecision> => {
+    const held = await targets.annotations(targetRef(target));
+    const until = silencedUntil(held.annotations, where(target), now);
+    if (until.kind === 'invalid' && held.first)
+      log.warn(`${SILENCE_UNTIL} ignored: not a time`, { object: where(target), value: until.value, reason: until.reason });
+    return until;
+  };
 
   return async (event, ctx) => {
     const isAction = event.type.startsWith(ACTION_PREFIX);
@@ -109,15 +136,26 @@ export function notifyHandler(config: NotifyConfig, deps: Deps): Handler<NotifyC
 
     const silence = silencing(await silences.current(), labelsOf(first), now);
     if (silence) {
-      for (const name of sinks) {
-        sent.inc({ sink: name, result: 'silenced' });
-        messages.inc({ sink: name, class: cls, outcome: 'silenced' });
-      }
+      holdBack(sinks, cls);
       ctx.log.info('silenced', {
         silence: silence.id,
         by: silence.createdBy,
         comment: silence.comment,
         until: silence.endsAt,
+        sinks,
+        problem: key,
+      });
+      return undefined;
+    }
+    const target = read ? read.signal.target : (event.data as ResolvedData | ActionData).target;
+    const until = await untilOf(target, now, ctx.log);
+    if (until.kind === 'silenced') {
+      holdBack(sinks, cls);
+      ctx.log.info('silenced', {
+        annotation: SILENCE_UNTIL,
+        object: where(target),
+        until: until.until,
+        reason: until.reason,
         sinks,
         problem: key,
       });

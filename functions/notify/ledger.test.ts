@@ -50,6 +50,9 @@ class FakeStore implements NotifyPort {
   async silences(): Promise<undefined> {
     return undefined;
   }
+  async annotations(): Promise<undefined> {
+    return undefined;
+  }
 }
 
 const quiet = createLogger('error', {}, () => {});

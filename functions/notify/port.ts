@@ -1,11 +1,13 @@
 /**
- * notify/port — what notify reads and writes on the kit's Cluster port, all in Reflex's own
- * namespace: one Lease per sink and problem (the claim records of claims.ts) and the ConfigMap
- * of silences (read only; `reflex silence` writes it). knative/notify/rbac.yaml grants exactly this.
+ * notify/port — what notify reads and writes on the kit's Cluster port: in Reflex's own
+ * namespace, one Lease per sink and problem (the claim records of claims.ts) and the ConfigMap
+ * of silences (read only; `reflex silence` writes it); anywhere, the annotations of a message's
+ * target, of the kinds in TARGET_KINDS (read only, for `reflex.dev/silence-until`).
+ * knative/notify/rbac.yaml grants exactly this.
  */
 import { createHash } from 'node:crypto';
 import { ConflictError } from '../_kit/errors.js';
-import { microTime, type Cluster, type KubeObject } from '../_kit/k8s.js';
+import { microTime, type Cluster, type KubeObject, type ObjectRef } from '../_kit/k8s.js';
 import type { ClaimRecord, ClaimState } from './claims.js';
 import { SILENCES_CONFIGMAP } from './silences.js';
 
@@ -24,6 +26,48 @@ export interface NotifyPort {
   deleteClaim(record: StoredClaim): Promise<boolean>;
   /** The silences ConfigMap's data, or undefined when there is none. */
   silences(): Promise<Readonly<Record<string, string>> | undefined>;
+  /** An object's annotations ({} when it has none), or undefined when it does not exist. */
+  annotations(ref: ObjectRef): Promise<Readonly<Record<string, string>> | undefined>;
+}
+
+/**
+ * The kinds a message's target may be whose annotations notify reads, and the version it reads
+ * them at: the workloads and nodes targets resolve to (functions/_signals/owners.ts), and the
+ * claims and autoscalers that are their own targets. knative/notify/rbac.yaml grants `get` on
+ * exactly these; a Pod or ReplicaSet target (one with no controller) and custom kinds are not
+ * read, so their annotation is not honoured (a ConfigMap silence still is).
+ */
+export const TARGET_KINDS: ReadonlyMap<string, string> = new Map([
+  ['Deployment', 'apps/v1'],
+  ['StatefulSet', 'apps/v1'],
+  ['DaemonSet', 'apps/v1'],
+  ['Job', 'batch/v1'],
+  ['CronJob', 'batch/v1'],
+  ['Node', 'v1'],
+  ['PersistentVolumeClaim', 'v1'],
+  ['HorizontalPodAutoscaler', 'autoscaling/v2'],
+]);
+
+/** What a message is about, as a signal (with its apiVersion), an action or a resolution names it. */
+export interface MessageTarget {
+  readonly apiVersion?: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '');
+
+/**
+ * The object to read for a message's target, or undefined when notify may not read it: a kind
+ * not in TARGET_KINDS, or one of another API group (a custom resource that is also called
+ * `Deployment`). Any version of the group is read at the one above (the annotations are the same).
+ */
+export function targetRef(t: MessageTarget): ObjectRef | undefined {
+  const apiVersion = TARGET_KINDS.get(t.kind);
+  if (apiVersion === undefined || !t.name) return undefined;
+  if (t.apiVersion !== undefined && groupOf(t.apiVersion) !== groupOf(apiVersion)) return undefined;
+  return { apiVersion, kind: t.kind, ...(t.namespace ? { namespace: t.namespace } : {}), name: t.name };
 }
 
 export type StoredClaim = ClaimRecord & { readonly name: string };
@@ -155,6 +199,11 @@ export function notifyPort(cluster: Cluster, namespace: string, now: () => Date 
         name: SILENCES_CONFIGMAP,
       });
       return cm ? (cm.data ?? {}) : undefined;
+    },
+
+    async annotations(ref) {
+      const object = await cluster.get(ref);
+      return object ? (object.metadata?.annotations ?? {}) : undefined;
     },
   };
 }

@@ -571,7 +571,8 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ...everyoneForbidden,
       ],
     },
-    // Claim records (Leases) and the silences ConfigMap in its own namespace (knative/notify/rbac.yaml).
+    // Claim records (Leases) and the silences ConfigMap in its own namespace; `get` on the kinds a
+    // message's target may be, for reflex.dev/silence-until (knative/notify/rbac.yaml).
     'reflex-notify': {
       allowed: [
         ['get', 'leases', 'coordination.k8s.io', 'reflex'],
@@ -580,6 +581,14 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['patch', 'leases', 'coordination.k8s.io', 'reflex'],
         ['delete', 'leases', 'coordination.k8s.io', 'reflex'],
         ['get', 'configmaps', '', 'reflex', 'reflex-silences'],
+        ['get', 'deployments', 'apps', 'shop'],
+        ['get', 'statefulsets', 'apps', 'shop'],
+        ['get', 'daemonsets', 'apps', 'shop'],
+        ['get', 'jobs', 'batch', 'shop'],
+        ['get', 'cronjobs', 'batch', 'shop'],
+        ['get', 'nodes', '', ''],
+        ['get', 'persistentvolumeclaims', '', 'shop'],
+        ['get', 'horizontalpodautoscalers', 'autoscaling', 'shop'],
         reviewsTokens,
       ],
       forbidden: [
@@ -590,6 +599,14 @@ describe('least privilege, acting as each function ServiceAccount', () => {
         ['patch', 'configmaps', '', 'reflex', 'reflex-silences'],
         ['get', 'pods', '', 'shop'],
         ['list', 'events', '', 'shop'],
+        // Targets are read one by one, never listed, watched or changed.
+        ['list', 'deployments', 'apps', 'shop'],
+        ['watch', 'deployments', 'apps', 'shop'],
+        ['patch', 'deployments', 'apps', 'shop'],
+        ['list', 'nodes', '', ''],
+        ['patch', 'nodes', '', ''],
+        ['get', 'replicasets', 'apps', 'shop'],
+        ['get', 'configmaps', '', 'shop'],
         ...everyoneForbidden,
       ],
     },

@@ -2,7 +2,8 @@
  * Silences on the real control plane (issue 20): `reflex silence add` (the CLI, as the admin of
  * the current kube context) stops messages for matching problems on every notify replica (run as
  * notify's own ServiceAccount, knative/notify/rbac.yaml) until it expires or is expired; a silenced
- * problem is counted, not sent; invalid matchers are refused and change nothing.
+ * problem is counted, not sent; invalid matchers are refused and change nothing. A workload
+ * annotated `reflex.dev/silence-until` is silenced until then; a time past or unreadable is not.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import notify from '../../functions/notify/index.js';
 import { startServer, type RunningServer } from '../../functions/_kit/index.js';
 import { projectRoot } from '../../functions/_kit/schemas.js';
-import { admin, adminKubeconfigPath, asFunction } from './kube.js';
+import { admin, adminKubeconfigPath, asFunction, kubectl } from './kube.js';
 import { startSink, type Sink } from './sink.js';
 
 /** How often the replicas re-read the silences here (seconds); the shipped default is 10. */
@@ -21,6 +22,8 @@ const REFRESH_S = 1;
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, REFRESH_S * 1000 + 300));
 
 let slack: Sink;
+/** What both replicas logged (JSON lines). */
+const logs: string[] = [];
 let a: RunningServer;
 let b: RunningServer;
 /** A namespace name of this run: the silences here match only it, whatever else the cluster holds. */
@@ -59,7 +62,8 @@ beforeAll(async () => {
     REFLEX_NOTIFY_SILENCES_REFRESH_SECONDS: String(REFRESH_S),
     SLACK_URL: slack.url,
   };
-  [a, b] = await Promise.all([startServer(notify, { env, logSink: () => {} }), startServer(notify, { env, logSink: () => {} })]);
+  const logSink = (line: string): number => logs.push(line);
+  [a, b] = await Promise.all([startServer(notify, { env, logSink }), startServer(notify, { env, logSink })]);
 });
 afterAll(async () => {
   await Promise.all([a, b].map((s) => s.shutdown()));
@@ -194,5 +198,84 @@ describe('reflex silence, honoured by every replica', () => {
     expect((await admin().core.readNamespacedConfigMap({ namespace: 'reflex', name: 'reflex-silences' })).metadata?.resourceVersion).toBe(
       before,
     );
+  });
+});
+
+describe('reflex.dev/silence-until on the workload, honoured by every replica', () => {
+  /** As a person does it: `kubectl annotate` (null: the annotation removed, `key-`). */
+  const annotate = (name: string, value: string | null): string =>
+    kubectl(
+      'annotate',
+      'deployment',
+      name,
+      '-n',
+      ns,
+      '--overwrite',
+      value === null ? 'reflex.dev/silence-until-' : `reflex.dev/silence-until=${value}`,
+    );
+
+  beforeAll(async () => {
+    await admin().core.createNamespace({ body: { metadata: { name: ns } } });
+    const hour = 3600_000;
+    const deployments: [string, string | undefined][] = [
+      ['paused', new Date(Date.now() + hour).toISOString()],
+      ['over', new Date(Date.now() - hour).toISOString()],
+      ['garbage', 'next tuesday'],
+      ['later', undefined],
+    ];
+    for (const [name, until] of deployments)
+      await admin().apps.createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name, ...(until === undefined ? {} : { annotations: { 'reflex.dev/silence-until': until } }) },
+          spec: {
+            replicas: 0,
+            selector: { matchLabels: { app: name } },
+            template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: 'registry.example/app:1' }] } },
+          },
+        },
+      });
+  });
+  afterAll(async () => {
+    await admin().core.deleteNamespace({ name: ns });
+  });
+
+  it('an annotation ahead: nothing told on either replica; counted as silenced, logged with the object and the time', async () => {
+    const before = (await silenced(a)) + (await silenced(b));
+    await everywhere('paused');
+    expect(told('paused')).toBe(0);
+    expect((await silenced(a)) + (await silenced(b)) - before).toBe(6);
+    const line = logs.find(
+      (l) => l.includes('"annotation":"reflex.dev/silence-until"') && l.includes(`"object":"Deployment ${ns}/paused"`),
+    );
+    expect(line).toMatch(/"msg":"silenced".*"until":"\d{4}-\d{2}-\d{2}T/);
+  });
+
+  it('an annotation in the past does nothing: told', async () => {
+    await everywhere('over');
+    expect(told('over')).toBe(6);
+  });
+
+  it('an annotation that is not a time is ignored: told, and a warning names the object (once per read, not per message)', async () => {
+    await everywhere('garbage');
+    expect(told('garbage')).toBe(6);
+    const warnings = logs.filter((l) => l.includes('"level":"warn"') && l.includes(`Deployment ${ns}/garbage`));
+    expect(warnings.length).toBeGreaterThanOrEqual(1);
+    expect(warnings.length).toBeLessThanOrEqual(2); // one read per replica in this interval
+    expect(warnings[0]).toContain('reflex.dev/silence-until ignored: not a time');
+    expect(warnings[0]).toContain('next tuesday');
+  });
+
+  it('read when the message is told, not when the signal was made: an annotation added, then removed, applies within the refresh interval', async () => {
+    await everywhere('later');
+    expect(told('later')).toBe(6);
+    annotate('later', new Date(Date.now() + 3600_000).toISOString());
+    await settle();
+    await everywhere('later');
+    expect(told('later')).toBe(6);
+    annotate('later', null);
+    await settle();
+    await everywhere('later');
+    expect(told('later')).toBe(12);
   });
 });
