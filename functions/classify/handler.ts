@@ -11,10 +11,10 @@ import { timeOf } from '../_signals/model.js';
 import { findingsOf, knownKind, OBJECT_SCHEMAS } from '../_signals/findings.js';
 import type { Finding } from '../_signals/model.js';
 import { ownerPortFor } from '../_signals/owners-kube.js';
-import { resolveTarget } from '../_signals/owners.js';
+import { resolveTarget, type OwnerPort } from '../_signals/owners.js';
 import { problemKey, signalReply } from '../_signals/signal.js';
 import type { ClassifyConfig } from './config.js';
-import { Recent } from '../_signals/recent.js';
+import { evictionLog, Recent, type Memory } from '../_signals/recent.js';
 import { counter, gauge } from '../_kit/metrics.js';
 
 /** An occurrence seen again within this long is a duplicate delivery (Events live 1 h by default). */
@@ -24,32 +24,57 @@ const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 } as const;
 const SCOPE_EXTENSION = 'reflexscope';
 const NODE_SCOPE = 'nodes';
 
-export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<ClassifyConfig> {
-  const owners = ownerPortFor(config.owners, deps.cluster, config.ownerCache);
+/** What tests and bench/storm.ts may change; nothing in the configuration reaches these. */
+export interface ClassifyOptions {
+  /** The port owners are resolved through, instead of the one the configuration names (a counting fake). */
+  readonly owners?: OwnerPort;
+  /** False: no early skip, every repeat resolves its target first (bench/storm.ts's same-run baseline). */
+  readonly earlySkip?: boolean;
+}
+
+/** What an entry evicted while it still counted may cost, per memory (said in the log line). */
+const EVICTION_COST: Readonly<Record<Memory, string>> = {
+  occurrences: 'a redelivery of it is held back as a repeat of its problem while that is remembered',
+  problems: 'a repeat of it may be signalled again',
+  objects: 'its next occurrence resolves its target again (no extra signal)',
+};
+
+export function classifyHandler(config: ClassifyConfig, deps: Deps, options: ClassifyOptions = {}): Handler<ClassifyConfig> {
+  const owners = options.owners ?? ownerPortFor(config.owners, deps.cluster, config.ownerCache);
+  const earlySkip = options.earlySkip ?? true;
   const evictions = counter(
     deps.registry,
     'reflex_recent_evictions_total',
-    'Entries of the recent-signal memory evicted while they still counted (a repeat may get through), by memory',
+    'Entries of the recent-signal memory evicted while they still counted (a repeat may get through; objects: a target resolved again), by memory',
     ['memory'],
   );
-  const warned = new Set<string>();
+  const max: Readonly<Record<Memory, number>> = {
+    occurrences: config.maxOccurrences,
+    problems: config.maxProblems,
+    objects: config.maxProblems,
+  };
+  // A storm evicts thousands a second: the counter has each, the log one line a minute per memory.
+  const logEvictions = evictionLog((memory, evicted) =>
+    deps.log.warn('the recent-signal memory is full: evicting entries that still count (reflex_recent_evictions_total)', {
+      memory,
+      max: max[memory],
+      evictedSinceLastLine: evicted,
+      cost: EVICTION_COST[memory],
+    }),
+  );
   /** What this server signalled lately (per server, never shared), bounded by configuration. */
   const recent = new Recent({
     maxOccurrences: config.maxOccurrences,
     maxProblems: config.maxProblems,
-    onEvict: (memory) => {
+    onEvict: (memory, now) => {
       evictions.inc({ memory });
-      if (warned.has(memory)) return;
-      warned.add(memory);
-      deps.log.warn('the recent-signal memory is full: evicting entries that still count (reflex_recent_evictions_total)', {
-        memory,
-        max: memory === 'problems' ? config.maxProblems : config.maxOccurrences,
-      });
+      logEvictions(memory, now);
     },
   });
-  gauge(deps.registry, 'reflex_recent_entries', 'Entries in the recent-signal memory, by memory', ['memory'], (g) => {
-    g.set({ memory: 'occurrences' }, recent.occurrences.size);
-    g.set({ memory: 'problems' }, recent.problems.size);
+  // Read when scraped: what no longer counts is dropped first, so after a storm the sizes fall
+  // back to what still holds repeats back instead of staying at their caps.
+  gauge(deps.registry, 'reflex_recent_entries', 'Entries in the recent-signal memory that still count, by memory', ['memory'], (g) => {
+    for (const [memory, size] of Object.entries(recent.sizes(deps.now().getTime()))) g.set({ memory }, size);
   });
 
   // Every decision is explained: `why` (and the `rule` that matched, if one did) on the request's
@@ -142,14 +167,14 @@ export function classifyHandler(config: ClassifyConfig, deps: Deps): Handler<Cla
     // The cheap path in a storm: another occurrence on an object whose problem is already known
     // (the same pod's BackOff again) is held back before its target is resolved or its signal built.
     const objectKey = `${first.class}|${first.involved.kind}|${first.involved.namespace ?? ''}|${first.involved.name}`;
-    const known = recent.knownProblem(objectKey, at);
+    const known = earlySkip ? recent.knownProblem(objectKey, at) : undefined;
     const knownRepeat = known === undefined ? undefined : repeat(known);
     if (knownRepeat) return holdBack(knownRepeat);
 
     const target = await resolveTarget(first.involved, owners);
     const key = problemKey(first, target);
     const again = repeat(key);
-    if (repeatMs > 0) recent.linkProblem(objectKey, key, at, repeatMs);
+    if (earlySkip && repeatMs > 0) recent.linkProblem(objectKey, key, at, repeatMs);
     if (again) return holdBack(again);
     const spec = signalReply(first, target, 'classify');
     recent.occurrences.record(occurrenceKey(first), at, DUPLICATE_WINDOW_MS);
