@@ -148,6 +148,8 @@ export function notifyHandler(config: NotifyConfig, deps: Deps): Handler<NotifyC
       return undefined;
     }
     const target = read ? read.signal.target : (event.data as ResolvedData | ActionData).target;
+    // The silences' and the target's reads may each take a bound's worth of time: the claim below
+    // reads the clock again, so its window and claimedAt are when it claims, not when this arrived.
     const until = await untilOf(target, now, ctx.log);
     if (until.kind === 'silenced') {
       holdBack(sinks, cls);
@@ -169,7 +171,9 @@ export function notifyHandler(config: NotifyConfig, deps: Deps): Handler<NotifyC
         ctx.log.warn('sink is disabled: its URL variable is not set', { sink: name });
         return { name, result: { kind: 'disabled' } };
       }
-      const told: Told = await ledger.tell(name, key, now, (held) => deliver(sink, render(held), config.timeoutMs, ctx.now));
+      const told: Told = await ledger.tell(name, key, ctx.now().getTime(), (held) =>
+        deliver(sink, render(held), config.timeoutMs, ctx.now),
+      );
       if (told.kind === 'grouped') {
         sent.inc({ sink: name, result: 'grouped' });
         messages.inc({ sink: name, class: cls, outcome: 'grouped' });

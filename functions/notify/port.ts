@@ -10,6 +10,7 @@ import { ConflictError } from '../_kit/errors.js';
 import { microTime, type Cluster, type KubeObject, type ObjectRef } from '../_kit/k8s.js';
 import type { ClaimRecord, ClaimState } from './claims.js';
 import { SILENCES_CONFIGMAP } from './silences.js';
+import { SILENCE_UNTIL } from './silence-until.js';
 
 export interface NotifyPort {
   /** The claim record of this sink and problem, or undefined. */
@@ -203,7 +204,11 @@ export function notifyPort(cluster: Cluster, namespace: string, now: () => Date 
 
     async annotations(ref) {
       const object = await cluster.get(ref);
-      return object ? (object.metadata?.annotations ?? {}) : undefined;
+      if (!object) return undefined;
+      // Only the one annotation notify reads is kept: the rest (kubectl's last-applied-configuration
+      // holds a whole spec) would make 10,000 remembered targets cost hundreds of MB.
+      const until = object.metadata?.annotations?.[SILENCE_UNTIL];
+      return until === undefined ? {} : { [SILENCE_UNTIL]: until };
     },
   };
 }

@@ -16,8 +16,6 @@ describe('silencedUntil', () => {
     ['2026-11-22t10:30:00.123456z', 'silenced', '2026-11-22T10:30:00.123Z'],
     // Spaces around the value (a hand-edited manifest) do not make it garbage.
     ['  2026-11-22T11:00:00Z\n', 'silenced', '2026-11-22T11:00:00.000Z'],
-    // A leap second is valid RFC 3339: read as the second before, never refused.
-    ['2026-12-31T23:59:60Z', 'silenced', '2026-12-31T23:59:59.000Z'],
     // A time in the past does nothing: the silence is over by itself.
     ['2026-11-22T09:59:59Z', 'none', undefined],
     // The very end: at `until` it is over (as a ConfigMap silence's endsAt).
@@ -55,6 +53,15 @@ describe('silencedUntil', () => {
     );
   });
 
+  it('a time more than 31 days ahead is taken for a typo: ignored, told, said why', () => {
+    expect(silencedUntil(on('2026-12-23T09:59:59Z'), 'Deployment shop/web', NOW).kind).toBe('silenced');
+    const d = silencedUntil(on('2062-11-22T12:00:00Z'), 'Deployment shop/web', NOW);
+    expect(d).toMatchObject({ kind: 'invalid', value: '2062-11-22T12:00:00Z' });
+    expect(d.reason).toBe(
+      'Deployment shop/web: reflex.dev/silence-until 2062-11-22T12:00:00Z is more than 31 days ahead, more likely a typo (a year) than a silence; ignored, the message is told (for longer, reflex silence add)',
+    );
+  });
+
   it('no annotation (or none read) is no silence', () => {
     expect(silencedUntil(undefined, 'Node node-1', NOW).kind).toBe('none');
     expect(silencedUntil({ 'reflex.dev/other': '2099-01-01T00:00:00Z' }, 'Node node-1', NOW).kind).toBe('none');
@@ -73,6 +80,8 @@ describe('parseRfc3339', () => {
     expect(parseRfc3339('1996-12-19T16:39:57-08:00')).toBe(Date.parse('1996-12-20T00:39:57Z'));
     expect(parseRfc3339('2028-02-29T00:00:00Z')).toBe(Date.parse('2028-02-29T00:00:00Z'));
     expect(parseRfc3339('2026-02-29T00:00:00Z')).toBeUndefined();
+    // A leap second is valid RFC 3339: read as the second before, never refused.
+    expect(parseRfc3339('2026-12-31T23:59:60Z')).toBe(Date.parse('2026-12-31T23:59:59Z'));
   });
 });
 

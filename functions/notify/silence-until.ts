@@ -8,6 +8,10 @@
 
 export const SILENCE_UNTIL = 'reflex.dev/silence-until';
 
+/** Further ahead than this, a value is taken for a typo (2062 for 2026), not a silence: never "forever" by a slip. */
+export const MAX_AHEAD_DAYS = 31;
+const MAX_AHEAD_MS = MAX_AHEAD_DAYS * 86_400_000;
+
 export type UntilDecision =
   /** Not told: the object says so, until `until`. */
   | { readonly kind: 'silenced'; readonly until: string; readonly reason: string }
@@ -69,6 +73,12 @@ export function silencedUntil(annotations: Readonly<Record<string, string>> | un
       reason: `${object}: ${SILENCE_UNTIL} ${JSON.stringify(raw.slice(0, 100))} is not an RFC 3339 time (e.g. 2026-11-23T08:00:00Z); ignored, the message is told`,
     };
   if (until <= now) return { kind: 'none', reason: `${object}: ${SILENCE_UNTIL} ${value} has passed` };
+  if (until - now > MAX_AHEAD_MS)
+    return {
+      kind: 'invalid',
+      value: raw,
+      reason: `${object}: ${SILENCE_UNTIL} ${value} is more than ${MAX_AHEAD_DAYS} days ahead, more likely a typo (a year) than a silence; ignored, the message is told (for longer, reflex silence add)`,
+    };
   return {
     kind: 'silenced',
     until: new Date(until).toISOString(),
