@@ -40,7 +40,8 @@ function reflex(...args: string[]): Promise<{ code: number | null; out: string; 
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => resolve({ code, out, err }));
+    // 'close': all of stdout and stderr read, which 'exit' does not promise.
+    child.once('close', (code) => resolve({ code, out, err }));
   });
 }
 

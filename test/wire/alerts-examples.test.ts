@@ -44,7 +44,8 @@ async function buildAmtool(): Promise<string> {
   const child = spawn('bash', [BUILD, '--alertmanager'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': the directory is the last line of stdout, which may still be unread at 'exit'.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`${BUILD} --alertmanager failed (exit ${code}); its log is above`);
   return join(out.trim().split('\n').pop() ?? '', 'bin', 'amtool');
 }

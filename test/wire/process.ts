@@ -30,7 +30,24 @@ export function start(command: string, args: readonly string[], env: Record<stri
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // At 'exit' the pipes may still hold output; a process it started may keep them open for good,
+  // so the rest is waited for a short while, not until 'close'.
+  const drained = (s: NodeJS.ReadableStream | null): Promise<void> =>
+    s
+      ? new Promise((r) => ((s as NodeJS.ReadableStream & { readableEnded?: boolean }).readableEnded ? r() : s.once('end', () => r())))
+      : Promise.resolve();
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      let timer: NodeJS.Timeout | undefined;
+      void Promise.race([
+        Promise.all([drained(child.stdout), drained(child.stderr)]),
+        new Promise((r) => (timer = setTimeout(r, 2000))),
+      ]).then(() => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    }),
+  );
   return { child, output: () => out, exited };
 }
 

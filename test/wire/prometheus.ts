@@ -26,7 +26,8 @@ export async function monitoringTools(): Promise<MonitoringTools> {
   const child = spawn('bash', [BUILD], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': the directory is the last line of stdout, which may still be unread at 'exit'.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   if (code !== 0) throw new Error(`${BUILD} failed (exit ${code}); its log is above`);
   const dir = out.trim().split('\n').pop() ?? '';
   return { dir, prometheus: join(dir, 'bin/prometheus'), promtool: join(dir, 'bin/promtool'), oracle: join(dir, 'bin/monitoring-oracle') };
