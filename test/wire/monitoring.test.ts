@@ -112,13 +112,22 @@ describe('the checks can fail', () => {
       d.panels.find((p) => p.type === 'timeseries')!.options!['legendz'] = {};
       writeFileSync(join(dir, 'bad.json'), JSON.stringify(d));
       writeFileSync(join(dir, 'bad-rule.yaml'), readFileSync(RULE, 'utf8').replace('for: 5m', 'for: 5m\n          keep_firing: 1m'));
+      // A field the Operator does not have (one letter off), and a relabeling Prometheus refuses.
+      const monitor = readFileSync(POD_MONITOR, 'utf8');
+      writeFileSync(join(dir, 'bad-field.yaml'), monitor.replace('honorLabels: true', 'honourLabels: true'));
+      writeFileSync(join(dir, 'bad-relabel.yaml'), monitor.replace(/\n\s+targetLabel: function/, ''));
       const a = askOracle(tools, {
         dashboards: [join(dir, 'bad.json')],
         prometheusRules: [join(dir, 'bad-rule.yaml')],
+        podMonitors: [join(dir, 'bad-field.yaml'), join(dir, 'bad-relabel.yaml')],
         exprs: [{ id: 'bad', expr: 'rate(reflex_events_received_total[$__rate_interval])' }],
       });
       expect(a.dashboards[0]!.errors.join()).toMatch(/unexpected field 'legendz'/);
       expect(a.prometheusRules[0]!.errors.join()).toMatch(/keep_firing/);
+      expect(a.podMonitors[0]!.errors.join()).toBe('manifest: json: unknown field "honourLabels"');
+      expect(a.podMonitors[1]!.errors).toEqual([
+        "spec.podMetricsEndpoints[0].relabelings[1]: relabel configuration for replace action requires 'target_label' value",
+      ]);
       expect(a.exprs[0]!.error).toMatch(/parse error/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -262,6 +271,18 @@ const relabelConfig = (r: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(
     Object.entries(r).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), k === 'action' ? String(v).toLowerCase() : v]),
   );
+
+describe('the PodMonitor (monitoring/podmonitor.yaml)', () => {
+  it("decodes strictly as the Prometheus Operator's own PodMonitor type, its relabelings valid for Prometheus", () => {
+    const [monitor] = askOracle(tools, { podMonitors: [POD_MONITOR] }).podMonitors;
+    expect(monitor!.errors).toEqual([]);
+    expect(monitor!.name).toBe('reflex');
+    // What the dashboard and rules rely on: the functions' port and path, their own labels kept.
+    expect(monitor!.endpoints).toEqual([
+      { port: 'user-port', path: '/metrics', interval: '30s', honorLabels: true, relabelings: 3, metricRelabelings: 1 },
+    ]);
+  });
+});
 
 describe('a real Prometheus scraping the functions as the PodMonitor says', () => {
   const work = mkdtempSync(join(tmpdir(), 'reflex-prometheus-'));

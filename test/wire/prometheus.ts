@@ -89,15 +89,32 @@ export interface OraclePrometheusRule {
   readonly ruleFile?: string;
 }
 
+/** A PodMonitor as the Prometheus Operator's own types decode it (test/oracle/monitoring/podmonitor.go). */
+export interface OraclePodMonitor {
+  readonly file: string;
+  readonly errors: readonly string[];
+  readonly name?: string;
+  readonly endpoints: readonly {
+    port?: string;
+    path?: string;
+    interval?: string;
+    honorLabels: boolean;
+    relabelings: number;
+    metricRelabelings: number;
+  }[];
+}
+
 export interface OracleAnswer {
   readonly dashboards: readonly OracleDashboard[];
   readonly prometheusRules: readonly OraclePrometheusRule[];
+  readonly podMonitors: readonly OraclePodMonitor[];
   readonly exprs: readonly OracleExpr[];
 }
 
 export interface OracleRequest {
   readonly dashboards?: readonly string[];
   readonly prometheusRules?: readonly string[];
+  readonly podMonitors?: readonly string[];
   readonly exprs?: readonly { id: string; expr: string }[];
 }
 

@@ -6,8 +6,9 @@
 #   bin/prometheus          } github.com/prometheus/prometheus (its Go module v0.3xx.y is Prometheus
 #   bin/promtool            } 3.xx.y), without service discovery plugins (-tags remove_all_sd:
 #                           } the test scrapes static targets) and without the web UI's assets
-#   bin/monitoring-oracle   test/oracle/monitoring: Prometheus's parser and rulefmt, the Grafana
-#                           Foundation SDK's dashboard types (rebuilt when its source's hash changes)
+#   bin/monitoring-oracle   test/oracle/monitoring: Prometheus's parser, rulefmt and relabel, the
+#                           Grafana Foundation SDK's dashboard types, the Prometheus Operator's
+#                           PodMonitor type (rebuilt when its source's hash changes)
 # Prints the directory on its last line. Nothing here is committed; only this script is. Safe to
 # re-run and to run twice at once (a lock): finished parts are skipped. Measured times:
 # docs/observability.md.

@@ -8,12 +8,15 @@
 //   - a PrometheusRule manifest: its spec parsed and validated by Prometheus's model/rulefmt with
 //     unknown fields refused, as `promtool check rules` and the Prometheus Operator's admission
 //     webhook do; the groups come back, and as a plain rule file for promtool and prometheus;
+//   - a PodMonitor manifest: decoded strictly by the Prometheus Operator's own API types, its
+//     relabelings validated by Prometheus's model/relabel as the scrape config written from them
+//     (podmonitor.go);
 //   - PromQL expressions: parsed by promql/parser; each answer names the metrics its selectors
 //     select (by name, or by an equality matcher on __name__) and flags selectors that select no
 //     metric by name.
 //
-// Request (stdin):  {"dashboards":["path"],"prometheusRules":["path"],"exprs":[{"id":"a","expr":"up"}]}
-// Answer (stdout):  {"dashboards":[...],"prometheusRules":[...],"exprs":[...]}
+// Request (stdin):  {"dashboards":["path"],"prometheusRules":["path"],"podMonitors":["path"],"exprs":[{"id":"a","expr":"up"}]}
+// Answer (stdout):  {"dashboards":[...],"prometheusRules":[...],"podMonitors":[...],"exprs":[...]}
 // An unreadable request is the only failure: every finding is data in the answer.
 // Built by test/oracle/monitoring/build.sh. @see docs/observability.md
 package main
@@ -48,6 +51,7 @@ type exprRequest struct {
 type request struct {
 	Dashboards      []string      `json:"dashboards"`
 	PrometheusRules []string      `json:"prometheusRules"`
+	PodMonitors     []string      `json:"podMonitors"`
 	Exprs           []exprRequest `json:"exprs"`
 }
 
@@ -128,6 +132,7 @@ type prometheusRuleAnswer struct {
 type answer struct {
 	Dashboards      []dashboardAnswer      `json:"dashboards"`
 	PrometheusRules []prometheusRuleAnswer `json:"prometheusRules"`
+	PodMonitors     []podMonitorAnswer     `json:"podMonitors"`
 	Exprs           []exprAnswer           `json:"exprs"`
 }
 
@@ -145,12 +150,15 @@ func main() {
 	}
 	// The SDK decodes panel options and queries by their plugin only once the plugins are registered.
 	plugins.RegisterDefaultPlugins()
-	out := answer{Dashboards: []dashboardAnswer{}, PrometheusRules: []prometheusRuleAnswer{}, Exprs: []exprAnswer{}}
+	out := answer{Dashboards: []dashboardAnswer{}, PrometheusRules: []prometheusRuleAnswer{}, PodMonitors: []podMonitorAnswer{}, Exprs: []exprAnswer{}}
 	for _, f := range req.Dashboards {
 		out.Dashboards = append(out.Dashboards, checkDashboard(f))
 	}
 	for _, f := range req.PrometheusRules {
 		out.PrometheusRules = append(out.PrometheusRules, checkPrometheusRule(f))
+	}
+	for _, f := range req.PodMonitors {
+		out.PodMonitors = append(out.PodMonitors, checkPodMonitor(f))
 	}
 	for _, e := range req.Exprs {
 		out.Exprs = append(out.Exprs, checkExpr(e))
