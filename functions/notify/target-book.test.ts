@@ -79,6 +79,30 @@ describe('targetBook', () => {
     expect(await b.annotations(web)).toEqual({ annotations: { until: 'later' }, first: true });
   });
 
+  it('a read with no answer within its timeout is given up: the next interval asks again, and the late answer is not used', async () => {
+    const answers: ((v: Record<string, string>) => void)[] = [];
+    let t = 0;
+    const b = targetBook({
+      load: () => new Promise((r) => answers.push(r)),
+      refreshMs: 10_000,
+      log: createLogger('warn', {}, () => undefined),
+      clock: () => t,
+      waitMs: 5,
+      readTimeoutMs: 20,
+    });
+    expect(await b.annotations(web)).toEqual({ annotations: undefined, first: false });
+    await new Promise((r) => setTimeout(r, 40));
+    t += 10_000;
+    // The hung read was given up: a new one is asked, and its answer is what applies.
+    const second = b.annotations(web);
+    expect(answers.length).toBe(2);
+    answers[1]!({ until: 'new' });
+    expect(await second).toEqual({ annotations: { until: 'new' }, first: true });
+    answers[0]!({ until: 'old' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect((await b.annotations(web)).annotations).toEqual({ until: 'new' });
+  });
+
   it('remembers a bounded number of objects: the oldest read goes first', async () => {
     const reads: string[] = [];
     const { b } = book(async (ref) => (reads.push(ref.name), {}), 2);

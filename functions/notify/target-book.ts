@@ -27,11 +27,19 @@ export const noTargets: TargetBook = { annotations: async () => ({ annotations: 
 const READ_WAIT_MS = 2000;
 /** Objects remembered: past it the oldest read goes (and costs one read when met again). */
 const MAX_ENTRIES = 10_000;
+/**
+ * A read with no answer after this long is given up (the HTTP client's own timeout is minutes):
+ * the next message after the refresh interval asks again, so an annotation changed meanwhile is
+ * not hidden behind one hung request.
+ */
+const READ_TIMEOUT_MS = 10_000;
 
 interface Entry {
   annotations: Readonly<Record<string, string>> | undefined;
   readAt: number;
   reading: Promise<void> | undefined;
+  /** Which read is the newest: an answer to an older one, come late, is not used. */
+  generation: number;
   /** A message has seen the last answer. */
   seen: boolean;
 }
@@ -44,17 +52,31 @@ export function targetBook(options: {
   readonly clock?: () => number;
   readonly waitMs?: number;
   readonly maxEntries?: number;
+  readonly readTimeoutMs?: number;
 }): TargetBook {
   const clock = options.clock ?? (() => performance.now());
   const waitMs = options.waitMs ?? READ_WAIT_MS;
   const maxEntries = options.maxEntries ?? MAX_ENTRIES;
+  const readTimeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS;
   const entries = new Map<string, Entry>();
   /** Kinds whose last read failed: said once when they start failing, not on every message. */
   const failing = new Set<string>();
 
   const refresh = async (ref: ObjectRef, entry: Entry): Promise<void> => {
+    const generation = ++entry.generation;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      entry.annotations = await options.load(ref);
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${readTimeoutMs} ms`)), readTimeoutMs);
+        // A hung read must not keep a draining process alive.
+        timer.unref();
+      });
+      const read = options.load(ref);
+      // Whatever the hung read ends with, later, is settled here (and not used: a newer read may exist).
+      read.catch(() => undefined);
+      const annotations = await Promise.race([read, late]);
+      if (generation !== entry.generation) return;
+      entry.annotations = annotations;
       entry.seen = false;
       failing.delete(ref.kind);
     } catch (err) {
@@ -65,6 +87,8 @@ export function targetBook(options: {
           error: err instanceof Error ? err.message : String(err),
         });
       failing.add(ref.kind);
+    } finally {
+      clearTimeout(timer);
     }
   };
 
@@ -74,7 +98,7 @@ export function targetBook(options: {
       const id = `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
       let entry = entries.get(id);
       if (!entry || (!entry.reading && clock() - entry.readAt >= options.refreshMs)) {
-        entry ??= { annotations: undefined, readAt: 0, reading: undefined, seen: true };
+        entry ??= { annotations: undefined, readAt: 0, reading: undefined, generation: 0, seen: true };
         const e = entry;
         e.readAt = clock();
         e.reading = refresh(ref, e).finally(() => (e.reading = undefined));
