@@ -211,7 +211,8 @@ export function createConsole(mesh: Mesh): Console {
     const full = { ...r, seq: ++seq } as ConsoleRecord;
     kept.push(full);
     if (kept.length > KEEP) kept.splice(0, kept.length - KEEP);
-    for (const s of streams) s.write(sse(full));
+    const message = sse(full);
+    for (const s of streams) s.write(message);
   };
 
   const record = (r: BrokerRecord): void => {

@@ -214,12 +214,13 @@ export async function startDevBroker(options: DevBrokerOptions): Promise<DevBrok
     record({ kind: 'accepted', broker: where, event, ttl, triggers: routed.map((r) => key(r.trigger.namespace, r.trigger.name)) });
     span?.set({ 'knative.broker.ttl': ttl, 'knative.triggers': routed.map((r) => r.trigger.name) });
     answered(span, 202);
+    const attributes = tracer ? cloudEventAttributes(event) : {};
     for (const route of routed) {
       const t = route.trigger;
       const delivery = tracer?.start(`trigger ${t.name}`, {
         kind: 'client',
         parent: span,
-        attributes: { ...cloudEventAttributes(event), 'knative.trigger.namespace': t.namespace, 'knative.trigger.name': t.name },
+        attributes: { ...attributes, 'knative.trigger.namespace': t.namespace, 'knative.trigger.name': t.name },
       });
       // dispatch does not throw by design; should it, the failure is a record, never an unhandled rejection.
       const p = dispatch(b, t, event, ttl, delivery)

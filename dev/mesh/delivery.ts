@@ -224,19 +224,14 @@ async function withRetries(url: string, event: Event, options: DeliverOptions): 
   const sleep = options.sleep ?? sleeper;
   const tries = 1 + Math.max(0, spec.retry ?? 0);
   const timeout = durationMs(spec.timeout) || (options.defaultTimeoutMs ?? DEFAULT_DELIVERY_TIMEOUT_MS);
-  const message = toMessage(event, spec.format);
+  const plain = toMessage(event, spec.format);
+  const message = options.headers ? { ...plain, headers: { ...plain.headers, ...options.headers } } : plain;
   let last: Delivered = { ok: false, status: 500, attempts: 0, body: '' };
   const history: Try[] = [];
   for (let n = 1; n <= tries; n++) {
     const afterMs = n > 1 ? backoffMs(spec, n - 1) : 0;
     if (n > 1) await sleep(afterMs);
-    last = await attempt(
-      send,
-      url,
-      options.headers ? { ...message, headers: { ...message.headers, ...options.headers } } : message,
-      timeout,
-      n,
-    );
+    last = await attempt(send, url, message, timeout, n);
     options.onAttempt?.(n, last.status);
     history.push({ status: last.status, ...(last.error ? { error: last.error } : {}), afterMs });
     if (last.ok || !retryable(last.status)) break;

@@ -85,12 +85,29 @@ function mapDialect(
   return undefined;
 }
 
+/**
+ * Compiled filters by what they filter on: the console explains every event against every Trigger
+ * it missed, and a Trigger's filters (and their parts) do not change while the mesh runs.
+ */
+const compiledByFilter = new Map<string, ReturnType<typeof compileFilterResult>>();
+function compiled(trigger: Trigger): ReturnType<typeof compileFilterResult> {
+  const key = JSON.stringify([trigger.filters ?? null, trigger.filter ?? null]);
+  let c = compiledByFilter.get(key);
+  if (!c) {
+    // Bounded: a long session of edited manifests must not keep every filter it ever saw.
+    if (compiledByFilter.size >= 1000) compiledByFilter.clear();
+    c = compileFilterResult(trigger);
+    compiledByFilter.set(key, c);
+  }
+  return c;
+}
+
 export function explain(trigger: Trigger, attributes: Attributes): Explanation {
-  const result = compileFilterResult(trigger)(attributes);
+  const result = compiled(trigger)(attributes);
   const wire = wireForm(attributes);
   const seen = (names: readonly string[]): Seen[] => names.map((name) => ({ name, actual: lookup(wire, name) ?? null }));
   // Each part judged as the broker judges a Trigger holding only that part.
-  const verdict = (f: SubscriptionsFilter): FilterResult => compileFilterResult({ ...trigger, filters: [f], filter: {} })(attributes);
+  const verdict = (f: SubscriptionsFilter): FilterResult => compiled({ ...trigger, filters: [f], filter: {} })(attributes);
   const failures = (f: SubscriptionsFilter): Failure[] => {
     const map = mapDialect(f);
     if (map) {
@@ -111,7 +128,7 @@ export function explain(trigger: Trigger, attributes: Attributes): Explanation {
     if (trigger.filters && trigger.filters.length > 0) failed = trigger.filters.filter((f) => verdict(f) === 'fail').flatMap(failures);
     else
       failed = Object.entries(trigger.filter?.attributes ?? {})
-        .filter(([k, v]) => compileFilterResult({ ...trigger, filter: { attributes: { [k]: v } } })(attributes) === 'fail')
+        .filter(([k, v]) => compiled({ ...trigger, filter: { attributes: { [k]: v } } })(attributes) === 'fail')
         .map(([k, v]) => ({ expression: v === '' ? `${k} is set` : `${k} = ${quoted(v)}`, attributes: seen([k]) }));
   }
   return { result, filter: triggerFilterText(trigger), failed };

@@ -16,6 +16,7 @@ import type {
   RolloutChange,
   RolloutDiff,
 } from '../../functions/_contracts/events.js';
+import { ENRICHED_PREFIX } from '../../functions/_contracts/events.js';
 import { truncate } from '../../functions/_signals/model.js';
 import { safeText } from '../../functions/_kit/text.js';
 
@@ -253,7 +254,7 @@ export function describeEvent(e: Event): Line {
   const bridged = BRIDGED.exec(e.type);
   if (bridged) return eventLine(at, data as Obj, VERBS[bridged[2]!] ?? '');
   if (e.type.startsWith('dev.reflex.signal.')) return signalLine(at, data);
-  if (e.type.startsWith('dev.reflex.enriched.')) return enrichedLine(at, data);
+  if (e.type.startsWith(ENRICHED_PREFIX)) return enrichedLine(at, data);
   if (e.type.startsWith('dev.reflex.action.')) {
     const { decision, target, dryRun } = decisionOf(e);
     return {

@@ -153,7 +153,7 @@ describe('act: one row per guard and outcome', () => {
       (p) => (p.exists = false),
       bump,
       {},
-      { escalation: 'Pod shop/web-1 needs ConfigMap shop/app-config, which does not exist' },
+      { escalation: () => 'Pod shop/web-1 needs ConfigMap shop/app-config, which does not exist' },
       'dev.reflex.action.skipped skipped: Deployment/shop/web does not exist (any more); what the signal asks a person to fix: Pod shop/web-1 needs ConfigMap shop/app-config, which does not exist',
       [],
     ],

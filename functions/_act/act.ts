@@ -73,8 +73,9 @@ export interface Request {
   /**
    * What a person is asked to fix, for a cause that is only escalated: said even when the target
    * is gone (a replay of Events alone has no objects), so the name of what is missing is not lost.
+   * Asked only then.
    */
-  readonly escalation?: string;
+  readonly escalation?: () => string | undefined;
 }
 
 export interface ActContext {
@@ -167,7 +168,8 @@ export async function act<S extends Step, St extends ActState<S>>(
   return retryOnConflict(`${subjectOf(target)} (${actor.name})`, async (attempt) => {
     const loaded = await port.load(target);
     if (!loaded) {
-      const asked = req.escalation ? `; what the signal asks a person to fix: ${req.escalation}` : '';
+      const escalation = req.escalation?.();
+      const asked = escalation ? `; what the signal asks a person to fix: ${escalation}` : '';
       return reply({ verb: stopVerb('skipped'), outcome: 'skipped', reason: `${subjectOf(target)} does not exist (any more)${asked}` });
     }
     const state = actor.parse(loaded.view.annotations);

@@ -160,14 +160,18 @@ export type Match =
   | { readonly kind: 'finding'; readonly finding: Finding; readonly rule: Rule }
   | { readonly kind: 'skip'; readonly reason: string; readonly rule?: string };
 
-function matches(rule: Rule, o: Occurrence, message: string): boolean {
+/** Everything a rule asks of an occurrence but its message pattern. */
+function takes(rule: Rule, o: Occurrence): boolean {
   return (
     rule.reasons.has(o.reason) &&
     (!rule.types || rule.types.has(o.type)) &&
     (!rule.kinds || rule.kinds.has(o.involved.kind)) &&
-    (!rule.components || rule.components.has(o.component)) &&
-    (!rule.message || rule.message.test(message))
+    (!rule.components || rule.components.has(o.component))
   );
+}
+
+function matches(rule: Rule, o: Occurrence, message: string): boolean {
+  return takes(rule, o) && (!rule.message || rule.message.test(message));
 }
 
 /**
@@ -194,7 +198,7 @@ export function classifyOccurrence(o: Occurrence, rules: Rules, eventObject: Rec
   if (!rule) {
     // A rule that takes this reason but not this message says more than "no rule": the pattern
     // is what to read (or to widen) when a signal was expected.
-    const missed = rules.rules.find((r) => r.message !== undefined && matches({ ...r, message: undefined }, o, message));
+    const missed = rules.rules.find((r) => r.message !== undefined && takes(r, o));
     if (missed)
       return {
         kind: 'skip',

@@ -1,7 +1,7 @@
 /** _signals/signal — pure: a finding and its target -> the signal reply (type, id, extensions, data). */
 import { createHash } from 'node:crypto';
 import type { ReplySpec } from '../_kit/reply.js';
-import { SIGNAL_SCHEMA, signalExtensions, signalType, type SignalData, type Target } from '../_contracts/events.js';
+import { SIGNAL_SCHEMA, signalExtensions, signalType, subjectOf, type SignalData, type Target } from '../_contracts/events.js';
 import { bounded as boundDepth } from '../_kit/json.js';
 import { countOf, MAX_MESSAGE, reasonOf, truncate, type Finding } from './model.js';
 
@@ -68,7 +68,7 @@ export function signalReply(
   return {
     id: `${key}-${hash(f.class, f.occurrence)}`,
     type: signalType(f.class),
-    subject: target.namespace ? `${target.kind}/${target.namespace}/${target.name}` : `${target.kind}/${target.name}`,
+    subject: subjectOf(target),
     dataschema: SIGNAL_SCHEMA,
     data,
     extensions: signalExtensions(data),

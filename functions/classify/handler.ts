@@ -48,16 +48,11 @@ export function classifyHandler(config: ClassifyConfig, deps: Deps, options: Cla
     'Entries of the recent-signal memory evicted while they still counted (a repeat may get through; objects: a target resolved again), by memory',
     ['memory'],
   );
-  const max: Readonly<Record<Memory, number>> = {
-    occurrences: config.maxOccurrences,
-    problems: config.maxProblems,
-    objects: config.maxProblems,
-  };
   // A storm evicts thousands a second: the counter has each, the log one line a minute per memory.
   const logEvictions = evictionLog((memory, evicted) =>
     deps.log.warn('the recent-signal memory is full: evicting entries that still count (reflex_recent_evictions_total)', {
       memory,
-      max: max[memory],
+      max: recent[memory].max,
       evictedSinceLastLine: evicted,
       cost: EVICTION_COST[memory],
     }),

@@ -8,7 +8,7 @@ import { ConfigError } from '../_kit/errors.js';
 import { DEFAULT_OPT_IN, DEFAULT_PROTECTED_NAMESPACES } from '../_act/policy.js';
 import { createRedactor, type RedactionRule, type Redactor } from '../_signals/redact.js';
 
-export const REDACTIONS_SCHEMA = 'https://reflex.dev/schemas/config/enrich-redactions.json';
+const REDACTIONS_SCHEMA = 'https://reflex.dev/schemas/config/enrich-redactions.json';
 
 export interface EnrichConfig {
   /** The whole gathering's time bound: past it, enrich answers with what it has (partial). */

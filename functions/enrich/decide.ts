@@ -49,7 +49,6 @@ export function wanted(c: SignalClass): Wanted {
   };
 }
 
-const cut = truncate;
 /** A time as the schema takes it (1970-9999, ISO 8601); the port serves JSON strings, the client's types say Date. */
 const timeIn = (v: unknown): Date | undefined => timeOf(v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : undefined);
 const iso = (v: unknown): string | undefined => timeIn(v)?.toISOString();
@@ -79,9 +78,9 @@ function termination(t: NonNullable<NonNullable<V1ContainerStatus['lastState']>[
   return {
     exitCode: t.exitCode,
     ...(t.signal !== undefined && t.signal !== 0 ? { signal: t.signal } : {}),
-    ...(t.reason ? { reason: cut(t.reason, 256) } : {}),
+    ...(t.reason ? { reason: truncate(t.reason, 256) } : {}),
     // The termination message is the container's own words (terminationMessagePath): redacted like a log.
-    ...(t.message ? { message: cut(redact(t.message).text, 4096) } : {}),
+    ...(t.message ? { message: truncate(redact(t.message).text, 4096) } : {}),
     ...(startedAt ? { startedAt } : {}),
     ...(finishedAt ? { finishedAt } : {}),
   };
@@ -119,10 +118,10 @@ export function containerFacts(
     const last = s.lastState?.terminated ?? s.state?.terminated;
     return {
       name: s.name,
-      ...(s.image ? { image: cut(s.image, 1024) } : {}),
+      ...(s.image ? { image: truncate(s.image, 1024) } : {}),
       restartCount: Math.max(0, s.restartCount ?? 0),
       ready: s.ready,
-      ...(state ? { state: cut(state, 256) } : {}),
+      ...(state ? { state: truncate(state, 256) } : {}),
       ...(last ? { lastTermination: termination(last, redact) } : {}),
       ...(limits ? { limits } : {}),
       ...(requests ? { requests } : {}),
@@ -166,10 +165,10 @@ export function eventFacts(events: readonly CoreV1Event[], max: number, redact: 
     .map((e) => {
       const at = eventTime(e);
       return {
-        regarding: cut(`${e.involvedObject.kind ?? '?'} ${e.involvedObject.name ?? '?'}`, 320),
-        type: cut(e.type ?? 'Normal', 32),
-        reason: cut(e.reason ?? '', 128),
-        message: cut(redact(e.message ?? '').text, 1024),
+        regarding: truncate(`${e.involvedObject.kind ?? '?'} ${e.involvedObject.name ?? '?'}`, 320),
+        type: truncate(e.type ?? 'Normal', 32),
+        reason: truncate(e.reason ?? '', 128),
+        message: truncate(redact(e.message ?? '').text, 1024),
         count: Math.max(1, e.series?.count ?? e.count ?? 1),
         ...(at > 0 ? { lastSeen: new Date(at).toISOString() } : {}),
       };
@@ -197,14 +196,14 @@ export function nodeFacts(node: V1Node, pods: readonly V1Pod[] | undefined, list
     conditions: (node.status?.conditions ?? []).slice(0, 32).map((c) => {
       const since = iso(c.lastTransitionTime);
       return {
-        type: cut(c.type, 128),
-        status: cut(c.status, 16),
-        ...(c.reason ? { reason: cut(c.reason, 128) } : {}),
-        ...(c.message ? { message: cut(c.message, 1024) } : {}),
+        type: truncate(c.type, 128),
+        status: truncate(c.status, 16),
+        ...(c.reason ? { reason: truncate(c.reason, 128) } : {}),
+        ...(c.message ? { message: truncate(c.message, 1024) } : {}),
         ...(since ? { since } : {}),
       };
     }),
-    taints: (node.spec?.taints ?? []).slice(0, 32).map((t) => cut(`${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`, 512)),
+    taints: (node.spec?.taints ?? []).slice(0, 32).map((t) => truncate(`${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`, 512)),
     ...(node.spec?.unschedulable ? { unschedulable: true } : {}),
     ...(allocatable ? { allocatable } : {}),
     ...(requested ? { requested } : {}),
@@ -212,7 +211,7 @@ export function nodeFacts(node: V1Node, pods: readonly V1Pod[] | undefined, list
       ? {
           pods: {
             count: active.length,
-            names: active.slice(0, 50).map((p) => cut(`${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`, 317)),
+            names: active.slice(0, 50).map((p) => truncate(`${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`, 317)),
           },
         }
       : {}),
@@ -254,7 +253,7 @@ export function rolloutDiff(deploymentUid: string, replicaSets: readonly V1Repli
   const before = containers(from);
   const after = containers(to);
   const changes: RolloutChange[] = [];
-  const text = (s: string): string => cut(s, 1024);
+  const text = (s: string): string => truncate(s, 1024);
   for (const name of before.keys()) if (!after.has(name)) changes.push({ container: name, field: 'container', before: name });
   for (const [name, a] of after) {
     const b = before.get(name);

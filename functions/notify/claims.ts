@@ -52,7 +52,7 @@ const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
  * (README, "Claim before send"). Further ahead than that, the record is not trusted (a clock far
  * off, a hand edit): renewed, so a wrong clock cannot hold messages back.
  */
-export const CLOCK_SKEW_MS = 5000;
+const CLOCK_SKEW_MS = 5000;
 
 /**
  * The claim record (undefined: none yet) -> what this replica may do at `now`. The caller holds

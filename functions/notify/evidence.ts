@@ -17,6 +17,7 @@ import type {
 import { NODE_CLASSES } from '../_contracts/events.js';
 import type { DeliveryFailure } from '../_kit/knative-error.js';
 import { safeText } from '../_kit/text.js';
+import { truncate } from '../_signals/model.js';
 
 export interface EvidenceLog {
   /** `previous log of container web (last 3 lines, redacted)`. */
@@ -56,7 +57,7 @@ export interface Evidence {
 }
 
 /** A log line longer than this is cut: one line of a stack trace must not crowd out the lines around it. */
-export const MAX_LOG_LINE = 1000;
+const MAX_LOG_LINE = 1000;
 /** A fact from the cluster (an Event message, a condition message, a note) in one line of at most this much. */
 const MAX_FACT = 500;
 /** A response body from a failed delivery: enough for a problem's detail. */
@@ -64,16 +65,14 @@ const MAX_RESPONSE = 200;
 /** Pod names listed for a node problem; the count says how many there are. */
 const MAX_POD_NAMES = 10;
 
-const cutTo = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
-
 /** A log line a person can read: no escape sequences, no control characters (tabs stay; a CRLF's CR goes), bounded. */
-export function printable(line: string): string {
-  return cutTo(safeText(line.replace(/\r$/, '')).replace(/[\r\n]/g, '\ufffd'), MAX_LOG_LINE);
+function printable(line: string): string {
+  return truncate(safeText(line.replace(/\r$/, '')).replace(/[\r\n]/g, '\ufffd'), MAX_LOG_LINE);
 }
 
 /** A fact in one line: newlines and control characters become spaces, bounded. */
 function oneLine(s: string, n = MAX_FACT): string {
-  return cutTo(
+  return truncate(
     safeText(s)
       .replace(/[\r\n\t]+/g, ' ')
       .trim(),

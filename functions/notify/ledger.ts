@@ -9,6 +9,7 @@ import { judge, type ClaimPolicy, type ClaimRecord, type ClaimState, type Judgem
 import type { Delivery } from './deliver.js';
 import { Groups } from './groups.js';
 import type { NotifyPort } from './port.js';
+import { within as bounded } from '../_kit/deadline.js';
 
 export type Told =
   /** This delivery told the sink (or tried: `delivery` says how it went). */
@@ -67,17 +68,8 @@ const MAX_ENTRIES = 50_000;
 const STORE_WAIT_MS = 5000;
 
 /** `p`, or UnavailableError after `ms` (p goes on; its outcome is then ignored). */
-async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnavailableError(`${what}: no answer from the API server within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const within = <T>(ms: number, what: string, p: Promise<T>): Promise<T> =>
+  bounded(p, ms, () => new UnavailableError(`${what}: no answer from the API server within ${ms} ms`));
 
 export class ClusterLedger implements Ledger {
   readonly #cache = new Map<string, Local>();

@@ -38,7 +38,7 @@ export interface NotifyPort {
  * exactly these; a Pod or ReplicaSet target (one with no controller) and custom kinds are not
  * read, so their annotation is not honoured (a ConfigMap silence still is).
  */
-export const TARGET_KINDS: ReadonlyMap<string, string> = new Map([
+const TARGET_KINDS: ReadonlyMap<string, string> = new Map([
   ['Deployment', 'apps/v1'],
   ['StatefulSet', 'apps/v1'],
   ['DaemonSet', 'apps/v1'],

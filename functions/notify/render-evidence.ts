@@ -8,6 +8,7 @@
  * @see https://developer.pagerduty.com/docs/events-api-v2/trigger-events/ (an event ≤ 512 KB)
  */
 import type { Evidence, EvidenceLog } from './evidence.js';
+import { truncate } from '../_signals/model.js';
 
 /** The lists of an Evidence, in the order a person reads them, with their headings. */
 const LISTS = [
@@ -163,15 +164,16 @@ const SLACK_RESERVE = 400;
 /** A log line longer than this is cut in Slack: escaped, it still fits a section with its heading. */
 const SLACK_LINE = 400;
 
-const cut = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
-
 /**
  * Inside a code block Slack ends the block at the next ```: a backtick from a log is followed by
  * a zero-width space, so no three of them ever meet. &, < and > are escaped as everywhere else.
  */
-const fenced = (line: string, esc: (s: string) => string): string => esc(cut(line, SLACK_LINE)).replace(/`/g, '`\u200b');
+const fenced = (line: string, esc: (s: string) => string): string => esc(truncate(line, SLACK_LINE)).replace(/`/g, '`\u200b');
 
-const section = (text: string): Record<string, unknown> => ({ type: 'section', text: { type: 'mrkdwn', text: cut(text, SLACK_SECTION) } });
+const section = (text: string): Record<string, unknown> => ({
+  type: 'section',
+  text: { type: 'mrkdwn', text: truncate(text, SLACK_SECTION) },
+});
 
 function slackList(
   title: string,

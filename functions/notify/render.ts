@@ -8,10 +8,10 @@ import { createHmac } from 'node:crypto';
 import { bounded as boundDepth } from '../_kit/json.js';
 import type { Message } from './decide.js';
 import { keepTail, pagerdutyEvidence, shares, SLACK_BLOCKS, slackEvidence, teamsEvidence, webhookEvidence } from './render-evidence.js';
+import { truncate } from '../_signals/model.js';
 
 const EMOJI = { critical: ':rotating_light:', warning: ':warning:', info: ':information_source:' } as const;
 /** Slack: header text ≤ 150 chars, section text ≤ 3000. PagerDuty summary ≤ 1024. */
-const cut = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
 
 /** Slack's mrkdwn reads &, < and > as markup: text from the cluster is escaped, as Slack asks. */
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -25,28 +25,30 @@ export function slack(m: Message): Record<string, unknown> {
       type: 'header',
       text: {
         type: 'plain_text',
-        text: cut(`${m.action === 'resolve' ? ':white_check_mark:' : EMOJI[m.severity]} ${m.title}`, 150),
+        text: truncate(`${m.action === 'resolve' ? ':white_check_mark:' : EMOJI[m.severity]} ${m.title}`, 150),
         emoji: true,
       },
     },
     {
       type: 'section',
       fields: [
-        { type: 'mrkdwn', text: `*What*\n${cut(esc(m.what), 1900)}` },
-        { type: 'mrkdwn', text: `*Where*\n${cut(esc(m.where), 1900)}` },
+        { type: 'mrkdwn', text: `*What*\n${truncate(esc(m.what), 1900)}` },
+        { type: 'mrkdwn', text: `*Where*\n${truncate(esc(m.where), 1900)}` },
         ...(m.cluster ? [{ type: 'mrkdwn', text: `*Cluster*\n${esc(m.cluster)}` }] : []),
       ],
     },
-    { type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${cut(esc(m.why), 2900)}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: `*Why*\n${truncate(esc(m.why), 2900)}` } },
   ];
   const after = [
-    { type: 'section', text: { type: 'mrkdwn', text: `*Reflex*\n${cut(esc(m.done), 2900)}` } },
-    { type: 'section', text: { type: 'mrkdwn', text: '*Look closer*\n```' + cut(esc(m.kubectl.join('\n')), 2800) + '```' } },
+    { type: 'section', text: { type: 'mrkdwn', text: `*Reflex*\n${truncate(esc(m.done), 2900)}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: '*Look closer*\n```' + truncate(esc(m.kubectl.join('\n')), 2800) + '```' } },
     // A link: Slack reads <url|text>; the URL's &, < and > escaped as everywhere else in mrkdwn.
     ...(m.runbookUrl
-      ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Runbook*\n<${esc(m.runbookUrl)}|${cut(esc(m.runbookUrl), 200)}>` } }]
+      ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Runbook*\n<${esc(m.runbookUrl)}|${truncate(esc(m.runbookUrl), 200)}>` } }]
       : []),
-    ...(m.silence ? [{ type: 'section', text: { type: 'mrkdwn', text: '*Silence it*\n```' + cut(esc(m.silence), 2800) + '```' } }] : []),
+    ...(m.silence
+      ? [{ type: 'section', text: { type: 'mrkdwn', text: '*Silence it*\n```' + truncate(esc(m.silence), 2800) + '```' } }]
+      : []),
     {
       type: 'context',
       elements: [{ type: 'mrkdwn', text: `${m.cluster ? `cluster ${esc(m.cluster)} · ` : ''}severity ${m.severity} · problem ${m.key}` }],
@@ -54,7 +56,7 @@ export function slack(m: Message): Record<string, unknown> {
   ];
   // The evidence after Why, in what is left of Slack's 50 blocks.
   const evidence = m.evidence ? slackEvidence(m.evidence, esc, SLACK_BLOCKS - before.length - after.length) : [];
-  return { text: cut(esc(`[${m.severity}] ${at(m)}${m.title}: ${m.why}`), 3000), blocks: [...before, ...evidence, ...after] };
+  return { text: truncate(esc(`[${m.severity}] ${at(m)}${m.title}: ${m.why}`), 3000), blocks: [...before, ...evidence, ...after] };
 }
 
 export function teams(m: Message): Record<string, unknown> {
@@ -144,7 +146,7 @@ function trigger(m: Message, routingKey: string, evidence: Record<string, unknow
     event_action: 'trigger',
     dedup_key: dedupKey(m, m.key),
     payload: {
-      summary: cut(`${at(m)}${m.title}: ${m.why}`, 1024),
+      summary: truncate(`${at(m)}${m.title}: ${m.why}`, 1024),
       source: m.cluster ?? workload,
       severity: PD_SEVERITY[m.severity],
       timestamp: m.at,

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../_kit/logger.js';
 import { readSilences, type CompiledSilence } from './silences.js';
+import { waitAtMost } from '../_kit/deadline.js';
 
 export interface SilenceBook {
   /** The silences as last read (refreshed first when older than the interval). */
@@ -54,11 +55,7 @@ export function silenceBook(options: {
       }
       // A slow API server holds messages back for waitMs at most, once per read: then the last silences read apply.
       const waited = clock() - readAt;
-      if (reading && waited < waitMs) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([reading, new Promise<void>((r) => (timer = setTimeout(r, waitMs - waited)))]);
-        clearTimeout(timer);
-      }
+      if (reading && waited < waitMs) await waitAtMost(reading, waitMs - waited);
       return silences;
     },
   };

@@ -9,7 +9,7 @@
 export const SILENCE_UNTIL = 'reflex.dev/silence-until';
 
 /** Further ahead than this, a value is taken for a typo (2062 for 2026), not a silence: never "forever" by a slip. */
-export const MAX_AHEAD_DAYS = 31;
+const MAX_AHEAD_DAYS = 31;
 const MAX_AHEAD_MS = MAX_AHEAD_DAYS * 86_400_000;
 
 export type UntilDecision =

@@ -8,6 +8,7 @@
  */
 import type { ObjectRef } from '../_kit/k8s.js';
 import type { Logger } from '../_kit/logger.js';
+import { waitAtMost, within } from '../_kit/deadline.js';
 
 export interface Held {
   /** The annotations as last read; undefined: nothing read (no such object, not a kind notify reads, no answer yet). */
@@ -64,17 +65,9 @@ export function targetBook(options: {
 
   const refresh = async (ref: ObjectRef, entry: Entry): Promise<void> => {
     const generation = ++entry.generation;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${readTimeoutMs} ms`)), readTimeoutMs);
-        // A hung read must not keep a draining process alive.
-        timer.unref();
-      });
-      const read = options.load(ref);
-      // Whatever the hung read ends with, later, is settled here (and not used: a newer read may exist).
-      read.catch(() => undefined);
-      const annotations = await Promise.race([read, late]);
+      // A hung read's late answer is not used: a newer read may exist.
+      const annotations = await within(options.load(ref), readTimeoutMs, () => new Error(`no answer within ${readTimeoutMs} ms`));
       if (generation !== entry.generation) return;
       entry.annotations = annotations;
       entry.seen = false;
@@ -87,8 +80,6 @@ export function targetBook(options: {
           error: err instanceof Error ? err.message : String(err),
         });
       failing.add(ref.kind);
-    } finally {
-      clearTimeout(timer);
     }
   };
 
@@ -108,11 +99,7 @@ export function targetBook(options: {
         while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
       }
       const waited = clock() - entry.readAt;
-      if (entry.reading && waited < waitMs) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([entry.reading, new Promise<void>((r) => (timer = setTimeout(r, waitMs - waited)))]);
-        clearTimeout(timer);
-      }
+      if (entry.reading && waited < waitMs) await waitAtMost(entry.reading, waitMs - waited);
       const first = !entry.seen;
       entry.seen = true;
       return { annotations: entry.annotations, first };

@@ -48,7 +48,6 @@ export function recoverHandler(config: RecoverConfig, deps: Deps): Handler<Recov
       },
     };
     const cause = { id: event.id, type: event.type, key: signal.key, class: signal.class, reason: signal.reason };
-    const escalation = escalateOnly(signal);
-    return act(actor, { target: signal.target, cause, seenAt: signal.lastSeen, ...(escalation ? { escalation } : {}) }, ctx);
+    return act(actor, { target: signal.target, cause, seenAt: signal.lastSeen, escalation: () => escalateOnly(signal) }, ctx);
   };
 }
